@@ -1,0 +1,520 @@
+//! The hidden case record (DESIGN.md §3.1): what a case file holds, as Rust types.
+//!
+//! A case file is TOML, one case per file, documented field by field in `cases/README.md`. Parsing is
+//! deliberately lenient about *missing* sections (they default to empty) so that [`validate`] can report
+//! every problem in a file at once instead of stopping at the first; only a [`Case`] that passed
+//! validation is ever given to the gatekeeper or an episode.
+
+pub mod validate;
+
+use serde::{Deserialize, Serialize};
+
+pub use validate::{Problem, ProblemKind, parse_case, validate_case, validate_library};
+
+/// One hidden clinical case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Stable id, lowercase words joined by hyphens; the file is named `<id>.toml`.
+    #[serde(default)]
+    pub id: String,
+    /// Short title for authors and debriefs; must not name the diagnosis.
+    #[serde(default)]
+    pub title: String,
+    /// Specialty, one of [`SPECIALTIES`].
+    #[serde(default)]
+    pub specialty: String,
+    /// How hard the case is.
+    #[serde(default)]
+    pub difficulty: Difficulty,
+    /// Who wrote the case, from what, and under which licence.
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// What the doctor sees at reset.
+    #[serde(default)]
+    pub presentation: Presentation,
+    /// History items in the patient's voice, pertinent negatives included.
+    #[serde(default)]
+    pub history: Vec<HistoryItem>,
+    /// Vital signs, reported when the doctor examines `vitals`.
+    #[serde(default)]
+    pub vitals: Vitals,
+    /// Examination findings by system; a system not listed is reported normal.
+    #[serde(default)]
+    pub exam: Vec<ExamFinding>,
+    /// Test results keyed by catalogue test id; a recognised test not listed is reported normal.
+    #[serde(default)]
+    pub tests: Vec<TestResult>,
+    /// The final diagnosis the judge scores against.
+    #[serde(default)]
+    pub diagnosis: Diagnosis,
+    /// Plausible alternatives (at least three).
+    #[serde(default)]
+    pub differential: Vec<DifferentialItem>,
+    /// The findings that discriminate the diagnosis from its differential.
+    #[serde(default)]
+    pub key_findings: Vec<KeyFinding>,
+    /// The minimal sensible sequence of actions that reaches the diagnosis.
+    #[serde(default)]
+    pub reference_workup: Vec<WorkupStep>,
+    /// Short lessons shown in the debrief.
+    #[serde(default)]
+    pub teaching_points: Vec<String>,
+}
+
+/// The specialties a case may belong to.
+pub const SPECIALTIES: &[&str] = &[
+    "allergy_immunology",
+    "cardiology",
+    "critical_care",
+    "dermatology",
+    "emergency_medicine",
+    "endocrinology",
+    "gastroenterology",
+    "general_surgery",
+    "geriatrics",
+    "hematology",
+    "hepatology",
+    "infectious_disease",
+    "nephrology",
+    "neurology",
+    "obstetrics_gynecology",
+    "oncology",
+    "ophthalmology",
+    "orthopedics",
+    "otolaryngology",
+    "pediatrics",
+    "psychiatry",
+    "pulmonology",
+    "rheumatology",
+    "toxicology",
+    "urology",
+    "vascular_surgery",
+];
+
+/// Difficulty tier of a case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Difficulty {
+    /// A common disease presenting typically (MedQA-like).
+    #[default]
+    Common,
+    /// A common disease presenting atypically, or a less common one presenting typically.
+    Atypical,
+    /// A rare disease or a CPC-like puzzle.
+    Rare,
+}
+
+impl Difficulty {
+    /// The name used in case files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Common => "common",
+            Self::Atypical => "atypical",
+            Self::Rare => "rare",
+        }
+    }
+}
+
+/// Who wrote a case and on what basis.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The author or team.
+    #[serde(default)]
+    pub author: String,
+    /// What the case was written from (e.g. "original composite written from general clinical knowledge").
+    #[serde(default)]
+    pub source: String,
+    /// The licence the case is published under (SPDX id).
+    #[serde(default)]
+    pub licence: String,
+    /// Date written, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub created: String,
+}
+
+/// Patient sex as recorded in the case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// Female.
+    #[default]
+    Female,
+    /// Male.
+    Male,
+}
+
+impl Sex {
+    /// The name used in case files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Female => "female",
+            Self::Male => "male",
+        }
+    }
+}
+
+/// What the doctor is shown when the episode starts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Presentation {
+    /// Age in whole years.
+    #[serde(default)]
+    pub age_years: u32,
+    /// Additional months, for children under two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_months: Option<u32>,
+    /// Sex.
+    #[serde(default)]
+    pub sex: Sex,
+    /// Where the encounter happens ("emergency department", "primary care clinic").
+    #[serde(default)]
+    pub setting: String,
+    /// Two or three sentences: who, what complaint, how long. Never names the diagnosis.
+    #[serde(default)]
+    pub summary: String,
+}
+
+/// A history topic a question can be about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryTopic {
+    /// When and how the complaint began.
+    Onset,
+    /// How it has changed since.
+    Course,
+    /// What it feels like.
+    Character,
+    /// Where it is and where it goes.
+    Location,
+    /// How bad it is.
+    Severity,
+    /// What makes it better or worse.
+    ModifyingFactors,
+    /// Other symptoms that came with it.
+    AssociatedSymptoms,
+    /// Past illnesses, operations, admissions.
+    PastHistory,
+    /// Medicines taken, prescribed or not.
+    Medications,
+    /// Allergies and reactions.
+    Allergies,
+    /// Illness in the family.
+    Family,
+    /// Work, home, smoking, alcohol, drugs.
+    Social,
+    /// Sexual history.
+    Sexual,
+    /// Menstrual and obstetric history.
+    Obstetric,
+    /// Recent travel.
+    Travel,
+    /// Contacts, animals, occupational or environmental exposures.
+    Exposures,
+    /// Symptoms by system not covered above.
+    ReviewOfSystems,
+}
+
+impl HistoryTopic {
+    /// Every topic, in a fixed order (the discrete action table depends on it: never reorder).
+    pub const ALL: [HistoryTopic; 17] = [
+        Self::Onset,
+        Self::Course,
+        Self::Character,
+        Self::Location,
+        Self::Severity,
+        Self::ModifyingFactors,
+        Self::AssociatedSymptoms,
+        Self::PastHistory,
+        Self::Medications,
+        Self::Allergies,
+        Self::Family,
+        Self::Social,
+        Self::Sexual,
+        Self::Obstetric,
+        Self::Travel,
+        Self::Exposures,
+        Self::ReviewOfSystems,
+    ];
+
+    /// The name used in case files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Onset => "onset",
+            Self::Course => "course",
+            Self::Character => "character",
+            Self::Location => "location",
+            Self::Severity => "severity",
+            Self::ModifyingFactors => "modifying_factors",
+            Self::AssociatedSymptoms => "associated_symptoms",
+            Self::PastHistory => "past_history",
+            Self::Medications => "medications",
+            Self::Allergies => "allergies",
+            Self::Family => "family",
+            Self::Social => "social",
+            Self::Sexual => "sexual",
+            Self::Obstetric => "obstetric",
+            Self::Travel => "travel",
+            Self::Exposures => "exposures",
+            Self::ReviewOfSystems => "review_of_systems",
+        }
+    }
+}
+
+/// One thing the patient can tell, in their own words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryItem {
+    /// The topic a question must touch to hear this.
+    pub topic: HistoryTopic,
+    /// The patient's answer, first person.
+    pub text: String,
+    /// Words a question may use to reach this item specifically ("fever", "cough").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// A pertinent negative: something the patient does *not* have.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub negative: bool,
+}
+
+/// Vital signs at presentation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vitals {
+    /// Temperature, degrees Celsius.
+    #[serde(default)]
+    pub temperature_c: f64,
+    /// Heart rate, beats per minute.
+    #[serde(default)]
+    pub heart_rate: u32,
+    /// Systolic blood pressure, mmHg.
+    #[serde(default)]
+    pub systolic_bp: u32,
+    /// Diastolic blood pressure, mmHg.
+    #[serde(default)]
+    pub diastolic_bp: u32,
+    /// Respiratory rate, breaths per minute.
+    #[serde(default)]
+    pub respiratory_rate: u32,
+    /// Oxygen saturation by pulse oximetry, percent.
+    #[serde(default)]
+    pub spo2: u32,
+    /// What the saturation was measured on ("room air", "2 L/min nasal cannula").
+    #[serde(default = "room_air")]
+    pub oxygen: String,
+    /// Weight in kilograms, where it matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_kg: Option<f64>,
+}
+
+fn room_air() -> String {
+    "room air".to_string()
+}
+
+/// An examination finding for one system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExamFinding {
+    /// Exam system id from the catalogue (`cardiovascular`, `abdomen`, …).
+    pub system: String,
+    /// The finding, written as an examiner reports it.
+    pub text: String,
+    /// Whether the finding is abnormal.
+    #[serde(default)]
+    pub abnormal: bool,
+}
+
+/// A case's result for one catalogue test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestResult {
+    /// Catalogue test id.
+    pub id: String,
+    /// Analyte values, for a test reported as values. Components not listed are reported normal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<AnalyteResult>,
+    /// Report text, for a test reported as text (imaging, pathology, ECG, cultures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// Whether a text report is abnormal (values carry their own flags).
+    #[serde(default)]
+    pub abnormal: bool,
+    /// The report names or proves the diagnosis; revealed only when this exact test is ordered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmatory: bool,
+}
+
+/// One analyte's value in a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyteResult {
+    /// Analyte id from the catalogue.
+    pub analyte: String,
+    /// Numeric value, in the catalogue's unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Qualitative result ("positive", "reactive", "detected").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The unit, if the author states it; must equal the catalogue's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// A reference range overriding the catalogue's (children, pregnancy): `[low, high]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+    /// The author's flag; checked against the range, computed from it when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<Flag>,
+}
+
+/// A result flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// Within the reference range, or the normal qualitative result.
+    Normal,
+    /// Below the reference range.
+    Low,
+    /// Above the reference range.
+    High,
+    /// A qualitative result other than the normal one.
+    Abnormal,
+}
+
+impl Flag {
+    /// Whether the flag marks an abnormal result.
+    pub fn is_abnormal(self) -> bool {
+        self != Self::Normal
+    }
+
+    /// The short mark a lab report prints beside a value (`H`, `L`, `A`, or nothing).
+    pub fn mark(self) -> &'static str {
+        match self {
+            Self::Normal => "",
+            Self::Low => "L",
+            Self::High => "H",
+            Self::Abnormal => "A",
+        }
+    }
+}
+
+/// The final diagnosis of a case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Diagnosis {
+    /// The diagnosis as a clinician would write it.
+    #[serde(default)]
+    pub name: String,
+    /// ICD-10-CM code, with its dot (`I21.19`).
+    #[serde(default)]
+    pub icd10: String,
+    /// Other accepted names and abbreviations.
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+}
+
+/// A plausible alternative diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DifferentialItem {
+    /// The alternative.
+    pub name: String,
+    /// Its ICD-10-CM code, where one fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icd10: Option<String>,
+    /// What makes it plausible, or what rules it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A finding that discriminates the diagnosis, pointing at the item that reveals it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFinding {
+    /// The finding in a few words ("ST elevation in II, III, aVF").
+    pub finding: String,
+    /// Where it is revealed: `history:<topic>`, `exam:<system>`, `vitals:<field>`, `test:<test id>` or
+    /// `test:<test id>/<analyte id>`.
+    pub source: String,
+}
+
+/// One step of the reference work-up, in the same shape as a doctor's action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WorkupStep {
+    /// Ask the patient a question.
+    Ask {
+        /// The question.
+        text: String,
+    },
+    /// Examine one system.
+    Examine {
+        /// Exam system id.
+        system: String,
+    },
+    /// Order tests.
+    Order {
+        /// Catalogue test ids.
+        tests: Vec<String>,
+    },
+}
+
+impl Case {
+    /// The case's result for a test id, if it lists one.
+    pub fn test(&self, test_id: &str) -> Option<&TestResult> {
+        self.tests.iter().find(|test| test.id == test_id)
+    }
+
+    /// The case's finding for an exam system, if it lists one.
+    pub fn exam_finding(&self, system: &str) -> Option<&ExamFinding> {
+        self.exam.iter().find(|finding| finding.system == system)
+    }
+
+    /// The analyte's listed value, from whichever test of the case lists it.
+    pub fn analyte(&self, analyte_id: &str) -> Option<&AnalyteResult> {
+        self.tests
+            .iter()
+            .flat_map(|test| &test.results)
+            .find(|result| result.analyte == analyte_id)
+    }
+}
+
+/// The fields of a case anyone may see before an episode: enough to choose a case, nothing that hints
+/// at the answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicCase {
+    /// Case id.
+    pub id: String,
+    /// Specialty.
+    pub specialty: String,
+    /// Difficulty tier.
+    pub difficulty: Difficulty,
+    /// Age in years.
+    pub age_years: u32,
+    /// Extra months, for children under two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_months: Option<u32>,
+    /// Sex.
+    pub sex: Sex,
+    /// Setting of the encounter.
+    pub setting: String,
+    /// The presentation shown at reset.
+    pub summary: String,
+}
+
+impl Case {
+    /// The public view of this case.
+    pub fn public(&self) -> PublicCase {
+        PublicCase {
+            id: self.id.clone(),
+            specialty: self.specialty.clone(),
+            difficulty: self.difficulty,
+            age_years: self.presentation.age_years,
+            age_months: self.presentation.age_months,
+            sex: self.presentation.sex,
+            setting: self.presentation.setting.clone(),
+            summary: self.presentation.summary.clone(),
+        }
+    }
+}

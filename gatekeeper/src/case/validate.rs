@@ -1,0 +1,700 @@
+//! Case validation: every problem in a case file, each with the file, the field path and what is wrong.
+//!
+//! [`parse_case`] turns TOML text into a [`Case`] (a syntax or type error is one problem); [`validate_case`]
+//! then checks everything the schema cannot: cross-references into the catalogue and the ICD-10-CM table,
+//! flags against reference ranges, key findings that point at nothing, text that names the diagnosis
+//! before the episode ends. [`validate_library`] adds the checks across files (duplicate ids).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::case::{
+    AnalyteResult, Case, KeyFinding, SPECIALTIES, TestResult, WorkupStep,
+};
+use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
+use crate::disclosure::computed_flag;
+use crate::icd10::{Icd10, is_well_formed};
+use crate::text::{contains_phrase, normalize};
+
+/// What kind of problem a case file has; one variant per check, so tests and tools can tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The file is not valid TOML or a value has the wrong type or an unknown key.
+    Parse,
+    /// The id is malformed or does not match the file name.
+    BadId,
+    /// Two files carry the same id.
+    DuplicateId,
+    /// A required field is missing or empty.
+    Missing,
+    /// Fewer items than the format requires (differential, history, teaching points…).
+    TooFew,
+    /// The specialty is not one of the known ones.
+    UnknownSpecialty,
+    /// A value is outside what is physiologically or formally possible.
+    Implausible,
+    /// An exam system id that the catalogue does not know.
+    UnknownExamSystem,
+    /// A test id that the catalogue does not know.
+    UnknownTest,
+    /// An analyte that the test does not report.
+    UnknownAnalyte,
+    /// The same test, system or analyte listed twice.
+    Duplicate,
+    /// A result of the wrong shape: a value for a qualitative analyte, a report for a panel…
+    WrongResultShape,
+    /// A unit that differs from the catalogue's.
+    UnitMismatch,
+    /// A flag that contradicts the value and its reference range.
+    FlagMismatch,
+    /// An ICD-10-CM code that is not shaped like one.
+    MalformedIcd10,
+    /// A well-formed ICD-10-CM code that does not exist.
+    UnknownIcd10,
+    /// A differential item that is the diagnosis itself.
+    DifferentialIsDiagnosis,
+    /// A key finding whose source no history, exam or test item provides.
+    UnreachableKeyFinding,
+    /// A reference work-up that orders a test the case does not list.
+    WorkupTestNotInCase,
+    /// Text revealed before the diagnosis names the diagnosis or its code.
+    NamesDiagnosis,
+}
+
+/// One problem found in a case file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file (or other source name) the case came from.
+    pub file: String,
+    /// Path of the field at fault (`tests[2].results[0].flag`), empty for the whole file.
+    pub field: String,
+    /// What kind of problem it is.
+    pub kind: ProblemKind,
+    /// What is wrong, naming the value at fault.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// Parses one case file's TOML text; `file` names it in the problem.
+pub fn parse_case(text: &str, file: &str) -> Result<Case, Problem> {
+    toml::from_str(text).map_err(|error: toml::de::Error| {
+        let location = error
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+                format!("line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        Problem {
+            file: file.to_string(),
+            field: location,
+            kind: ProblemKind::Parse,
+            message: error.message().trim().to_string(),
+        }
+    })
+}
+
+/// Minimum counts a complete case has.
+const MIN_HISTORY: usize = 6;
+const MIN_DIFFERENTIAL: usize = 3;
+const MIN_KEY_FINDINGS: usize = 2;
+const MIN_TEACHING_POINTS: usize = 2;
+
+/// Vital-sign fields a key finding may point at.
+const VITAL_FIELDS: &[&str] = &[
+    "temperature_c",
+    "heart_rate",
+    "blood_pressure",
+    "systolic_bp",
+    "diastolic_bp",
+    "respiratory_rate",
+    "spo2",
+];
+
+struct Checker<'a> {
+    file: &'a str,
+    catalogue: &'a Catalogue,
+    icd: &'a Icd10,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, field: impl Into<String>, kind: ProblemKind, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            field: field.into(),
+            kind,
+            message: message.into(),
+        });
+    }
+
+    fn require_text(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.report(field, ProblemKind::Missing, "is missing or empty");
+        }
+    }
+
+    fn require_count(&mut self, field: &str, count: usize, minimum: usize) {
+        if count < minimum {
+            self.report(
+                field,
+                ProblemKind::TooFew,
+                format!("has {count} item(s); a complete case needs at least {minimum}"),
+            );
+        }
+    }
+
+    fn check_icd10(&mut self, field: &str, code: &str) {
+        if code.trim().is_empty() {
+            self.report(field, ProblemKind::Missing, "is missing or empty");
+        } else if !is_well_formed(code) {
+            self.report(
+                field,
+                ProblemKind::MalformedIcd10,
+                format!("`{code}` is not an ICD-10-CM code (expected a form like `I21.4` or `K35.80`)"),
+            );
+        } else if self.icd.get(code).is_none() {
+            self.report(
+                field,
+                ProblemKind::UnknownIcd10,
+                format!("`{code}` is well formed but not in the ICD-10-CM table"),
+            );
+        }
+    }
+}
+
+/// Checks one parsed case; `file` names it and, when it is a path, its stem must equal the id.
+pub fn validate_case(case: &Case, file: &str, catalogue: &Catalogue, icd: &Icd10) -> Vec<Problem> {
+    let mut checker = Checker {
+        file,
+        catalogue,
+        icd,
+        problems: Vec::new(),
+    };
+    check_identity(&mut checker, case);
+    check_presentation(&mut checker, case);
+    check_history(&mut checker, case);
+    check_vitals(&mut checker, case);
+    check_exam(&mut checker, case);
+    for (index, test) in case.tests.iter().enumerate() {
+        check_test(&mut checker, case, index, test);
+    }
+    check_diagnosis(&mut checker, case);
+    for (index, finding) in case.key_findings.iter().enumerate() {
+        check_key_finding(&mut checker, case, index, finding);
+    }
+    check_workup(&mut checker, case);
+    check_disclosure(&mut checker, case);
+    checker.problems
+}
+
+/// Checks across a whole library: ids unique. Each entry is `(file, case)`.
+pub fn validate_library<'a>(cases: impl IntoIterator<Item = (&'a str, &'a Case)>) -> Vec<Problem> {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for (file, case) in cases {
+        if let Some(first) = seen.insert(&case.id, file) {
+            problems.push(Problem {
+                file: file.to_string(),
+                field: "id".to_string(),
+                kind: ProblemKind::DuplicateId,
+                message: format!("id `{}` is already used by {first}", case.id),
+            });
+        }
+    }
+    problems
+}
+
+fn is_case_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+}
+
+fn check_identity(checker: &mut Checker<'_>, case: &Case) {
+    if case.id.is_empty() {
+        checker.report("id", ProblemKind::Missing, "is missing or empty");
+    } else if !is_case_id(&case.id) {
+        checker.report(
+            "id",
+            ProblemKind::BadId,
+            format!("`{}` must be lowercase letters and digits joined by hyphens", case.id),
+        );
+    } else if let Some(stem) = std::path::Path::new(checker.file)
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .filter(|_| checker.file.ends_with(".toml"))
+    {
+        if stem != case.id {
+            checker.report(
+                "id",
+                ProblemKind::BadId,
+                format!("`{}` does not match the file name `{stem}.toml`", case.id),
+            );
+        }
+    }
+    checker.require_text("title", &case.title);
+    if case.specialty.is_empty() {
+        checker.report("specialty", ProblemKind::Missing, "is missing or empty");
+    } else if !SPECIALTIES.contains(&case.specialty.as_str()) {
+        checker.report(
+            "specialty",
+            ProblemKind::UnknownSpecialty,
+            format!("`{}` is not one of: {}", case.specialty, SPECIALTIES.join(", ")),
+        );
+    }
+    let provenance = &case.provenance;
+    checker.require_text("provenance.author", &provenance.author);
+    checker.require_text("provenance.source", &provenance.source);
+    checker.require_text("provenance.licence", &provenance.licence);
+    let date_ok = provenance.created.len() == 10
+        && provenance
+            .created
+            .char_indices()
+            .all(|(at, c)| if at == 4 || at == 7 { c == '-' } else { c.is_ascii_digit() });
+    if !date_ok {
+        checker.report(
+            "provenance.created",
+            ProblemKind::Implausible,
+            format!("`{}` is not a date written YYYY-MM-DD", provenance.created),
+        );
+    }
+}
+
+fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
+    let presentation = &case.presentation;
+    if presentation.summary.trim().is_empty() && presentation.setting.trim().is_empty() {
+        checker.report("presentation", ProblemKind::Missing, "is missing: the doctor would start with nothing");
+        return;
+    }
+    checker.require_text("presentation.setting", &presentation.setting);
+    checker.require_text("presentation.summary", &presentation.summary);
+    if presentation.age_years > 120 {
+        checker.report(
+            "presentation.age_years",
+            ProblemKind::Implausible,
+            format!("{} years is not a plausible age", presentation.age_years),
+        );
+    }
+    if let Some(months) = presentation.age_months {
+        if presentation.age_years >= 2 || months > 11 {
+            checker.report(
+                "presentation.age_months",
+                ProblemKind::Implausible,
+                "is only for children under two, and at most 11",
+            );
+        }
+    }
+    let sentences = presentation
+        .summary
+        .split(['.', '?', '!'])
+        .filter(|sentence| sentence.trim().len() > 2)
+        .count();
+    if sentences > 4 {
+        checker.report(
+            "presentation.summary",
+            ProblemKind::Implausible,
+            format!("has {sentences} sentences; keep the presentation to two or three"),
+        );
+    }
+}
+
+fn check_history(checker: &mut Checker<'_>, case: &Case) {
+    checker.require_count("history", case.history.len(), MIN_HISTORY);
+    if !case.history.is_empty() && !case.history.iter().any(|item| item.negative) {
+        checker.report(
+            "history",
+            ProblemKind::TooFew,
+            "has no pertinent negative (an item with `negative = true`)",
+        );
+    }
+    for (index, item) in case.history.iter().enumerate() {
+        checker.require_text(&format!("history[{index}].text"), &item.text);
+    }
+}
+
+fn check_vitals(checker: &mut Checker<'_>, case: &Case) {
+    let vitals = &case.vitals;
+    if vitals.heart_rate == 0 && vitals.systolic_bp == 0 && vitals.temperature_c == 0.0 {
+        checker.report("vitals", ProblemKind::Missing, "is missing: every case lists its vital signs");
+        return;
+    }
+    let checks: [(&str, f64, f64, f64); 6] = [
+        ("vitals.temperature_c", vitals.temperature_c, 30.0, 43.5),
+        ("vitals.heart_rate", f64::from(vitals.heart_rate), 20.0, 250.0),
+        ("vitals.systolic_bp", f64::from(vitals.systolic_bp), 40.0, 280.0),
+        ("vitals.diastolic_bp", f64::from(vitals.diastolic_bp), 15.0, 180.0),
+        ("vitals.respiratory_rate", f64::from(vitals.respiratory_rate), 4.0, 70.0),
+        ("vitals.spo2", f64::from(vitals.spo2), 40.0, 100.0),
+    ];
+    for (field, value, low, high) in checks {
+        if !(low..=high).contains(&value) {
+            checker.report(
+                field,
+                ProblemKind::Implausible,
+                format!("{value} is outside the plausible range {low}–{high}"),
+            );
+        }
+    }
+    if vitals.diastolic_bp >= vitals.systolic_bp && vitals.systolic_bp > 0 {
+        checker.report(
+            "vitals.diastolic_bp",
+            ProblemKind::Implausible,
+            format!("{} is not below the systolic {}", vitals.diastolic_bp, vitals.systolic_bp),
+        );
+    }
+}
+
+fn check_exam(checker: &mut Checker<'_>, case: &Case) {
+    checker.require_count("exam", case.exam.len(), 1);
+    let mut seen = HashSet::new();
+    for (index, finding) in case.exam.iter().enumerate() {
+        let field = format!("exam[{index}].system");
+        if finding.system == "vitals" {
+            checker.report(field, ProblemKind::UnknownExamSystem, "vital signs belong in [vitals], not in exam");
+        } else if checker.catalogue.system(&finding.system).is_none() {
+            let known: Vec<&str> = checker.catalogue.systems().iter().map(|s| s.id.as_str()).collect();
+            checker.report(
+                field,
+                ProblemKind::UnknownExamSystem,
+                format!("`{}` is not an exam system; known: {}", finding.system, known.join(", ")),
+            );
+        } else if !seen.insert(finding.system.as_str()) {
+            checker.report(
+                field,
+                ProblemKind::Duplicate,
+                format!("`{}` is listed twice; write one finding per system", finding.system),
+            );
+        }
+        checker.require_text(&format!("exam[{index}].text"), &finding.text);
+    }
+}
+
+fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestResult) {
+    let base = format!("tests[{index}]");
+    let Some(definition) = checker.catalogue.test(&test.id) else {
+        checker.report(
+            format!("{base}.id"),
+            ProblemKind::UnknownTest,
+            format!("`{}` is not a catalogue test id (try `dxsim catalogue search {}`)", test.id, test.id.replace('_', " ")),
+        );
+        return;
+    };
+    if case.tests[..index].iter().any(|earlier| earlier.id == test.id) {
+        checker.report(format!("{base}.id"), ProblemKind::Duplicate, format!("`{}` is listed twice", test.id));
+    }
+    match &definition.reporting {
+        Reporting::Report(_) => {
+            if !test.results.is_empty() {
+                checker.report(
+                    format!("{base}.results"),
+                    ProblemKind::WrongResultShape,
+                    format!("`{}` is reported as text; give a `report`, not `results`", test.id),
+                );
+            }
+            match &test.report {
+                Some(report) if !report.trim().is_empty() => {}
+                _ => checker.report(format!("{base}.report"), ProblemKind::Missing, "is missing or empty"),
+            }
+        }
+        Reporting::Analytes(_) => {
+            if test.report.is_some() {
+                checker.report(
+                    format!("{base}.report"),
+                    ProblemKind::WrongResultShape,
+                    format!("`{}` is reported as values; give `results`, not a `report`", test.id),
+                );
+            }
+            if test.results.is_empty() {
+                checker.report(format!("{base}.results"), ProblemKind::Missing, "is missing or empty");
+            }
+            for (position, result) in test.results.iter().enumerate() {
+                check_analyte(checker, case, &format!("{base}.results[{position}]"), test, result);
+            }
+        }
+    }
+}
+
+fn check_analyte(checker: &mut Checker<'_>, case: &Case, field: &str, test: &TestResult, result: &AnalyteResult) {
+    let catalogue = checker.catalogue;
+    let in_test = catalogue
+        .test(&test.id)
+        .is_some_and(|definition| catalogue.test_analytes(definition).any(|a| a.id == result.analyte));
+    let Some(definition) = catalogue.analyte(&result.analyte).filter(|_| in_test) else {
+        let components: Vec<String> = catalogue
+            .test(&test.id)
+            .map(|definition| catalogue.test_analytes(definition).map(|a| a.id.clone()).collect())
+            .unwrap_or_default();
+        checker.report(
+            format!("{field}.analyte"),
+            ProblemKind::UnknownAnalyte,
+            format!("`{}` is not reported by `{}`; it reports: {}", result.analyte, test.id, components.join(", ")),
+        );
+        return;
+    };
+    if test.results.iter().filter(|other| other.analyte == result.analyte).count() > 1 {
+        checker.report(
+            format!("{field}.analyte"),
+            ProblemKind::Duplicate,
+            format!("`{}` is listed more than once in `{}`", result.analyte, test.id),
+        );
+    }
+    let range = result.range.or_else(|| definition.range_for(case.presentation.sex));
+    match &definition.kind {
+        AnalyteKind::Numeric { unit, .. } => {
+            if let Some(stated) = result.unit.as_ref().filter(|stated| *stated != unit) {
+                checker.report(
+                    format!("{field}.unit"),
+                    ProblemKind::UnitMismatch,
+                    format!("`{stated}` differs from the catalogue unit `{unit}` for {}", result.analyte),
+                );
+            }
+            if result.value.is_none() || result.text.is_some() {
+                checker.report(
+                    field,
+                    ProblemKind::WrongResultShape,
+                    format!("`{}` is numeric: give `value` (in {unit}) and no `text`", result.analyte),
+                );
+                return;
+            }
+            if let Some([low, high]) = result.range.filter(|[low, high]| low >= high) {
+                checker.report(format!("{field}.range"), ProblemKind::Implausible, format!("low {low} must be below high {high}"));
+            }
+        }
+        AnalyteKind::Qualitative { normal_text } => {
+            if result.text.is_none() || result.value.is_some() {
+                checker.report(
+                    field,
+                    ProblemKind::WrongResultShape,
+                    format!("`{}` is qualitative: give `text` (normal: \"{normal_text}\") and no `value`", result.analyte),
+                );
+                return;
+            }
+        }
+    }
+    let computed = computed_flag(definition, result.value, result.text.as_deref().unwrap_or_default(), range);
+    if let Some(flag) = result.flag {
+        if flag != computed {
+            let shown = result
+                .value
+                .map(|value| value.to_string())
+                .or_else(|| result.text.clone())
+                .unwrap_or_default();
+            let expected = match &definition.kind {
+                AnalyteKind::Numeric { unit, .. } => {
+                    let range = range.unwrap_or_default();
+                    format!("the reference range {}–{} {unit} makes it {computed:?}", range[0], range[1])
+                }
+                AnalyteKind::Qualitative { normal_text } => {
+                    format!("the normal result is \"{normal_text}\", which makes it {computed:?}")
+                }
+            };
+            checker.report(
+                format!("{field}.flag"),
+                ProblemKind::FlagMismatch,
+                format!("{} = {shown} is flagged {flag:?}, but {expected}", result.analyte).to_lowercase(),
+            );
+        }
+    }
+}
+
+fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
+    checker.require_text("diagnosis.name", &case.diagnosis.name);
+    checker.check_icd10("diagnosis.icd10", &case.diagnosis.icd10);
+    checker.require_count("diagnosis.synonyms", case.diagnosis.synonyms.len(), 1);
+    checker.require_count("differential", case.differential.len(), MIN_DIFFERENTIAL);
+    let diagnosis_names = diagnosis_phrases(case);
+    for (index, item) in case.differential.iter().enumerate() {
+        let field = format!("differential[{index}]");
+        checker.require_text(&format!("{field}.name"), &item.name);
+        if diagnosis_names.contains(&normalize(&item.name)) {
+            checker.report(
+                format!("{field}.name"),
+                ProblemKind::DifferentialIsDiagnosis,
+                format!("`{}` is the diagnosis itself (or one of its synonyms)", item.name),
+            );
+        }
+        if let Some(code) = &item.icd10 {
+            checker.check_icd10(&format!("{field}.icd10"), code);
+            if *code == case.diagnosis.icd10 {
+                checker.report(
+                    format!("{field}.icd10"),
+                    ProblemKind::DifferentialIsDiagnosis,
+                    format!("`{code}` is the diagnosis's own code"),
+                );
+            }
+        }
+    }
+    checker.require_count("key_findings", case.key_findings.len(), MIN_KEY_FINDINGS);
+    checker.require_count("teaching_points", case.teaching_points.len(), MIN_TEACHING_POINTS);
+}
+
+fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, finding: &KeyFinding) {
+    let field = format!("key_findings[{index}].source");
+    checker.require_text(&format!("key_findings[{index}].finding"), &finding.finding);
+    let Some((kind, target)) = finding.source.split_once(':') else {
+        checker.report(
+            field,
+            ProblemKind::UnreachableKeyFinding,
+            format!("`{}` is not of the form history:<topic>, exam:<system>, vitals:<field> or test:<id>[/<analyte>]", finding.source),
+        );
+        return;
+    };
+    let reachable = match kind {
+        "history" => case.history.iter().any(|item| item.topic.as_str() == target),
+        "exam" => case.exam_finding(target).is_some(),
+        "vitals" => VITAL_FIELDS.contains(&target),
+        "test" => match target.split_once('/') {
+            Some((test, analyte)) => case
+                .test(test)
+                .is_some_and(|result| result.results.iter().any(|r| r.analyte == analyte)),
+            None => case.test(target).is_some(),
+        },
+        _ => false,
+    };
+    if !reachable {
+        checker.report(
+            field,
+            ProblemKind::UnreachableKeyFinding,
+            format!("`{}` points at nothing the case lists, so no action could reveal it", finding.source),
+        );
+    }
+}
+
+fn check_workup(checker: &mut Checker<'_>, case: &Case) {
+    checker.require_count("reference_workup", case.reference_workup.len(), 2);
+    for (index, step) in case.reference_workup.iter().enumerate() {
+        let field = format!("reference_workup[{index}]");
+        match step {
+            WorkupStep::Ask { text } => checker.require_text(&format!("{field}.text"), text),
+            WorkupStep::Examine { system } => {
+                if checker.catalogue.system(system).is_none() {
+                    checker.report(
+                        format!("{field}.system"),
+                        ProblemKind::UnknownExamSystem,
+                        format!("`{system}` is not an exam system"),
+                    );
+                }
+            }
+            WorkupStep::Order { tests } => {
+                if tests.is_empty() {
+                    checker.report(format!("{field}.tests"), ProblemKind::Missing, "orders nothing");
+                }
+                for (position, test) in tests.iter().enumerate() {
+                    let test_field = format!("{field}.tests[{position}]");
+                    if checker.catalogue.test(test).is_none() {
+                        checker.report(test_field, ProblemKind::UnknownTest, format!("`{test}` is not a catalogue test id"));
+                    } else if case.test(test).is_none() {
+                        checker.report(
+                            test_field,
+                            ProblemKind::WorkupTestNotInCase,
+                            format!("`{test}` is ordered by the reference work-up but the case lists no result for it"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The normalised diagnosis name and synonyms, which no pre-diagnosis text may contain.
+pub(crate) fn diagnosis_phrases(case: &Case) -> Vec<String> {
+    std::iter::once(&case.diagnosis.name)
+        .chain(&case.diagnosis.synonyms)
+        .map(|name| normalize(name))
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
+    let phrases = diagnosis_phrases(case);
+    let code = case.diagnosis.icd10.to_lowercase().replace('.', "");
+    let mut revealable: Vec<(String, &str)> = vec![
+        ("id".to_string(), case.id.as_str()),
+        ("title".to_string(), case.title.as_str()),
+        ("presentation.summary".to_string(), case.presentation.summary.as_str()),
+        ("presentation.setting".to_string(), case.presentation.setting.as_str()),
+    ];
+    for (index, item) in case.history.iter().enumerate() {
+        revealable.push((format!("history[{index}].text"), &item.text));
+    }
+    for (index, finding) in case.exam.iter().enumerate() {
+        revealable.push((format!("exam[{index}].text"), &finding.text));
+    }
+    for (index, test) in case.tests.iter().enumerate() {
+        if test.confirmatory {
+            continue;
+        }
+        if let Some(report) = &test.report {
+            revealable.push((format!("tests[{index}].report"), report));
+        }
+        for (position, result) in test.results.iter().enumerate() {
+            if let Some(text) = &result.text {
+                revealable.push((format!("tests[{index}].results[{position}].text"), text));
+            }
+        }
+    }
+    let catalogue = checker.catalogue;
+    for test in catalogue.tests() {
+        if let (Reporting::Report(normal), None) = (&test.reporting, case.test(&test.id)) {
+            revealable.push((format!("catalogue normal report of `{}` (list a result for it)", test.id), normal));
+        }
+    }
+    for system in catalogue.systems() {
+        if case.exam_finding(&system.id).is_none() && !system.normal_text.is_empty() {
+            revealable.push((
+                format!("catalogue normal finding of exam system `{}` (list a finding for it)", system.id),
+                &system.normal_text,
+            ));
+        }
+    }
+    for (field, text) in revealable {
+        let normalized = normalize(text);
+        if let Some(phrase) = phrases.iter().find(|phrase| contains_phrase(&normalized, phrase)) {
+            checker.report(
+                field,
+                ProblemKind::NamesDiagnosis,
+                format!("names the diagnosis (\"{phrase}\") before the episode ends; only a confirmatory test's report may"),
+            );
+        } else if !code.is_empty() && contains_phrase(&normalized, &code) {
+            checker.report(field, ProblemKind::NamesDiagnosis, "contains the diagnosis's ICD-10-CM code");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::HistoryTopic;
+
+    #[test]
+    fn case_ids_are_hyphenated_lowercase() {
+        assert!(is_case_id("cardio-stemi-inferior"));
+        assert!(!is_case_id("Cardio_STEMI"));
+        assert!(!is_case_id("trailing-"));
+    }
+
+    #[test]
+    fn history_topics_have_distinct_names() {
+        let names: HashSet<&str> = HistoryTopic::ALL.iter().map(|topic| topic.as_str()).collect();
+        assert_eq!(names.len(), HistoryTopic::ALL.len());
+    }
+}

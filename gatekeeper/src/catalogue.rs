@@ -1,0 +1,649 @@
+//! The test catalogue (DESIGN.md §3.2): orderable tests, their analytes, exam systems and prices.
+//!
+//! The data lives in `gatekeeper/data/*.csv` (documented in `gatekeeper/data/README.md`) and is embedded in
+//! the binary. [`Catalogue::builtin`] loads it once; [`Catalogue::from_csv`] loads any other set of files
+//! with the same columns, and both check every cross-reference before handing out a catalogue.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+const TESTS_CSV: &str = include_str!("../data/tests.csv");
+const ANALYTES_CSV: &str = include_str!("../data/analytes.csv");
+const EXAM_SYSTEMS_CSV: &str = include_str!("../data/exam_systems.csv");
+const PRICES_CSV: &str = include_str!("../data/us-prices-2025.csv");
+
+/// A problem in the catalogue's data files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogueError {
+    /// A file could not be parsed as CSV with the expected columns.
+    #[error("{file}: {source}")]
+    Csv {
+        /// Which data file.
+        file: &'static str,
+        /// The parser's complaint, with the line.
+        source: csv::Error,
+    },
+    /// A row is inconsistent with the rest of the data.
+    #[error("{file}, line {line}: {message}")]
+    Invalid {
+        /// Which data file.
+        file: &'static str,
+        /// The 1-based line of the row.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Category of an orderable test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Blood, urine and other fluid chemistry, haematology and serology.
+    Lab,
+    /// Cultures, smears, antigen and nucleic-acid tests for organisms.
+    Microbiology,
+    /// Cytology, histology and their special studies.
+    Pathology,
+    /// Radiography, CT, MRI, ultrasound, nuclear medicine.
+    Imaging,
+    /// ECG, echocardiography, monitoring, stress tests.
+    Cardiology,
+    /// EEG, nerve conduction, EMG, sleep studies.
+    Neurology,
+    /// Diagnostic procedures: endoscopy, biopsy, aspiration.
+    Procedure,
+}
+
+impl Category {
+    /// The name used in the data files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lab => "lab",
+            Self::Microbiology => "microbiology",
+            Self::Pathology => "pathology",
+            Self::Imaging => "imaging",
+            Self::Cardiology => "cardiology",
+            Self::Neurology => "neurology",
+            Self::Procedure => "procedure",
+        }
+    }
+}
+
+/// An orderable test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestDef {
+    /// Our stable id (`cbc`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Category.
+    pub category: Category,
+    /// CPT/HCPCS number, a cross-reference only.
+    pub cpt: String,
+    /// Medicare 2025 price.
+    pub price: Money,
+    /// Where the price comes from.
+    pub price_basis: String,
+    /// Other names and abbreviations.
+    pub synonyms: Vec<String>,
+    /// How the test is reported.
+    pub reporting: Reporting,
+}
+
+/// How a test's result is reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reporting {
+    /// As values of these analytes (indices into [`Catalogue::analytes`]).
+    Analytes(Vec<usize>),
+    /// As a text report; this is the report of a normal study.
+    Report(String),
+}
+
+/// A measured component of one or more tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalyteDef {
+    /// Global analyte id (`potassium`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Other names and abbreviations.
+    pub synonyms: Vec<String>,
+    /// Numeric or qualitative.
+    pub kind: AnalyteKind,
+}
+
+/// What kind of value an analyte has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalyteKind {
+    /// A number with a unit and reference range.
+    Numeric {
+        /// Conventional unit.
+        unit: String,
+        /// Adult reference range.
+        range: [f64; 2],
+        /// Female reference range where it differs.
+        female_range: Option<[f64; 2]>,
+        /// Decimal places reported.
+        decimals: u8,
+    },
+    /// A word such as "negative".
+    Qualitative {
+        /// The normal result.
+        normal_text: String,
+    },
+}
+
+impl AnalyteDef {
+    /// The reference range for a patient of the given sex, if numeric.
+    pub fn range_for(&self, sex: crate::case::Sex) -> Option<[f64; 2]> {
+        match &self.kind {
+            AnalyteKind::Numeric {
+                range,
+                female_range,
+                ..
+            } => Some(match (sex, female_range) {
+                (crate::case::Sex::Female, Some(female)) => *female,
+                _ => *range,
+            }),
+            AnalyteKind::Qualitative { .. } => None,
+        }
+    }
+
+    /// The unit, empty for a qualitative analyte.
+    pub fn unit(&self) -> &str {
+        match &self.kind {
+            AnalyteKind::Numeric { unit, .. } => unit,
+            AnalyteKind::Qualitative { .. } => "",
+        }
+    }
+}
+
+/// A system the examiner can examine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExamSystem {
+    /// System id (`cardiovascular`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Other ways to ask for it.
+    pub synonyms: Vec<String>,
+    /// The finding reported when the case lists none (empty for `vitals`).
+    pub normal_text: String,
+}
+
+/// The whole catalogue: tests, analytes and exam systems, with id lookups.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    tests: Vec<TestDef>,
+    analytes: Vec<AnalyteDef>,
+    systems: Vec<ExamSystem>,
+    test_index: HashMap<String, usize>,
+    analyte_index: HashMap<String, usize>,
+    system_index: HashMap<String, usize>,
+    /// For each analyte, the tests that report it, cheapest first.
+    analyte_tests: Vec<Vec<usize>>,
+}
+
+/// The CSV files a catalogue is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogueSources<'a> {
+    /// Contents of `tests.csv`.
+    pub tests: &'a str,
+    /// Contents of `analytes.csv`.
+    pub analytes: &'a str,
+    /// Contents of `exam_systems.csv`.
+    pub exam_systems: &'a str,
+    /// Contents of `us-prices-2025.csv`.
+    pub prices: &'a str,
+}
+
+#[derive(Deserialize)]
+struct TestRow {
+    id: String,
+    name: String,
+    category: Category,
+    cpt: String,
+    synonyms: String,
+    normal_report: String,
+}
+
+#[derive(Deserialize)]
+struct AnalyteRow {
+    test_id: String,
+    analyte: String,
+    name: String,
+    synonyms: String,
+    unit: String,
+    low: Option<f64>,
+    high: Option<f64>,
+    low_female: Option<f64>,
+    high_female: Option<f64>,
+    decimals: Option<u8>,
+    normal_text: String,
+}
+
+#[derive(Deserialize)]
+struct SystemRow {
+    id: String,
+    name: String,
+    synonyms: String,
+    normal_text: String,
+}
+
+#[derive(Deserialize)]
+struct PriceRow {
+    code: String,
+    price_usd: f64,
+    price_basis: String,
+}
+
+fn split_synonyms(field: &str) -> Vec<String> {
+    field
+        .split('|')
+        .map(str::trim)
+        .filter(|synonym| !synonym.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn is_snake_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn rows<T: for<'de> Deserialize<'de>>(
+    file: &'static str,
+    data: &str,
+) -> Result<Vec<(u64, T)>, CatalogueError> {
+    let mut reader = csv::Reader::from_reader(data.as_bytes());
+    reader
+        .deserialize()
+        .map(|row| {
+            let row: T = row.map_err(|source| CatalogueError::Csv { file, source })?;
+            Ok(row)
+        })
+        .zip(2u64..)
+        .map(|(row, line)| row.map(|row| (line, row)))
+        .collect()
+}
+
+impl Catalogue {
+    /// The built-in catalogue, parsed once per process.
+    ///
+    /// # Panics
+    /// Never in a released build: the embedded data is checked by the test suite, so a failure here is a
+    /// bug in the shipped files.
+    pub fn builtin() -> &'static Catalogue {
+        static BUILTIN: OnceLock<Catalogue> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            Catalogue::from_csv(CatalogueSources {
+                tests: TESTS_CSV,
+                analytes: ANALYTES_CSV,
+                exam_systems: EXAM_SYSTEMS_CSV,
+                prices: PRICES_CSV,
+            })
+            .unwrap_or_else(|error| panic!("the built-in catalogue data is broken: {error}"))
+        })
+    }
+
+    /// Builds a catalogue from CSV text, checking ids, prices and cross-references.
+    pub fn from_csv(sources: CatalogueSources<'_>) -> Result<Catalogue, CatalogueError> {
+        let prices = Self::load_prices(sources.prices)?;
+        let mut catalogue = Catalogue {
+            tests: Vec::new(),
+            analytes: Vec::new(),
+            systems: Vec::new(),
+            test_index: HashMap::new(),
+            analyte_index: HashMap::new(),
+            system_index: HashMap::new(),
+            analyte_tests: Vec::new(),
+        };
+        catalogue.load_tests(sources.tests, &prices)?;
+        catalogue.load_analytes(sources.analytes)?;
+        catalogue.load_systems(sources.exam_systems)?;
+        for (index, test) in catalogue.tests.iter().enumerate() {
+            if let Reporting::Analytes(analytes) = &test.reporting {
+                for &analyte in analytes {
+                    catalogue.analyte_tests[analyte].push(index);
+                }
+            }
+        }
+        let tests = &catalogue.tests;
+        for reporting_tests in &mut catalogue.analyte_tests {
+            reporting_tests.sort_by_key(|&test| (tests[test].price, test));
+        }
+        Ok(catalogue)
+    }
+
+    fn load_prices(data: &str) -> Result<HashMap<String, (Money, String)>, CatalogueError> {
+        let mut prices = HashMap::new();
+        for (_, row) in rows::<PriceRow>("us-prices-2025.csv", data)? {
+            if row.price_basis.starts_with("CMS OPPS") {
+                continue;
+            }
+            prices.insert(row.code, (Money::from_dollars(row.price_usd), row.price_basis));
+        }
+        Ok(prices)
+    }
+
+    fn load_tests(
+        &mut self,
+        data: &str,
+        prices: &HashMap<String, (Money, String)>,
+    ) -> Result<(), CatalogueError> {
+        const FILE: &str = "tests.csv";
+        for (line, row) in rows::<TestRow>(FILE, data)? {
+            let invalid = |message: String| CatalogueError::Invalid {
+                file: FILE,
+                line,
+                message,
+            };
+            if !is_snake_id(&row.id) {
+                return Err(invalid(format!("test id `{}` is not snake_case", row.id)));
+            }
+            if row.name.trim().is_empty() {
+                return Err(invalid(format!("test `{}` has no name", row.id)));
+            }
+            let Some((price, basis)) = prices.get(&row.cpt) else {
+                return Err(invalid(format!(
+                    "test `{}`: CPT {} is not a priced (non-OPPS) row of us-prices-2025.csv",
+                    row.id, row.cpt
+                )));
+            };
+            let reporting = if row.normal_report.trim().is_empty() {
+                Reporting::Analytes(Vec::new())
+            } else {
+                Reporting::Report(row.normal_report.trim().to_string())
+            };
+            if self
+                .test_index
+                .insert(row.id.clone(), self.tests.len())
+                .is_some()
+            {
+                return Err(invalid(format!("test id `{}` appears twice", row.id)));
+            }
+            self.tests.push(TestDef {
+                id: row.id,
+                name: row.name.trim().to_string(),
+                category: row.category,
+                cpt: row.cpt,
+                price: *price,
+                price_basis: basis.clone(),
+                synonyms: split_synonyms(&row.synonyms),
+                reporting,
+            });
+        }
+        Ok(())
+    }
+
+    fn load_analytes(&mut self, data: &str) -> Result<(), CatalogueError> {
+        const FILE: &str = "analytes.csv";
+        for (line, row) in rows::<AnalyteRow>(FILE, data)? {
+            let invalid = |message: String| CatalogueError::Invalid {
+                file: FILE,
+                line,
+                message,
+            };
+            let Some(&test) = self.test_index.get(&row.test_id) else {
+                return Err(invalid(format!("unknown test `{}`", row.test_id)));
+            };
+            if !is_snake_id(&row.analyte) {
+                return Err(invalid(format!("analyte id `{}` is not snake_case", row.analyte)));
+            }
+            let kind = match (row.low, row.high) {
+                (Some(low), Some(high)) if low < high => AnalyteKind::Numeric {
+                    unit: row.unit.trim().to_string(),
+                    range: [low, high],
+                    female_range: match (row.low_female, row.high_female) {
+                        (Some(low), Some(high)) if low < high => Some([low, high]),
+                        (None, None) => None,
+                        _ => {
+                            return Err(invalid(format!(
+                                "analyte `{}`: female range needs low < high",
+                                row.analyte
+                            )));
+                        }
+                    },
+                    decimals: row.decimals.unwrap_or(0),
+                },
+                (None, None) if !row.normal_text.trim().is_empty() => AnalyteKind::Qualitative {
+                    normal_text: row.normal_text.trim().to_string(),
+                },
+                _ => {
+                    return Err(invalid(format!(
+                        "analyte `{}` needs either low < high (numeric) or a normal_text (qualitative)",
+                        row.analyte
+                    )));
+                }
+            };
+            let definition = AnalyteDef {
+                id: row.analyte.clone(),
+                name: row.name.trim().to_string(),
+                synonyms: split_synonyms(&row.synonyms),
+                kind,
+            };
+            let analyte = match self.analyte_index.get(&row.analyte) {
+                Some(&existing) => {
+                    let known = &self.analytes[existing];
+                    if known.kind != definition.kind || known.name != definition.name {
+                        return Err(invalid(format!(
+                            "analyte `{}` is defined differently from an earlier row",
+                            row.analyte
+                        )));
+                    }
+                    existing
+                }
+                None => {
+                    self.analyte_index.insert(row.analyte.clone(), self.analytes.len());
+                    self.analytes.push(definition);
+                    self.analyte_tests.push(Vec::new());
+                    self.analytes.len() - 1
+                }
+            };
+            match &mut self.tests[test].reporting {
+                Reporting::Analytes(list) if !list.contains(&analyte) => list.push(analyte),
+                Reporting::Analytes(_) => {
+                    return Err(invalid(format!(
+                        "analyte `{}` listed twice for test `{}`",
+                        row.analyte, row.test_id
+                    )));
+                }
+                Reporting::Report(_) => {
+                    return Err(invalid(format!(
+                        "test `{}` has a normal_report, so it cannot also have analytes",
+                        row.test_id
+                    )));
+                }
+            }
+        }
+        if let Some(test) = self
+            .tests
+            .iter()
+            .find(|test| matches!(&test.reporting, Reporting::Analytes(list) if list.is_empty()))
+        {
+            return Err(CatalogueError::Invalid {
+                file: "tests.csv",
+                line: 0,
+                message: format!(
+                    "test `{}` has neither a normal_report nor any analyte in analytes.csv",
+                    test.id
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn load_systems(&mut self, data: &str) -> Result<(), CatalogueError> {
+        const FILE: &str = "exam_systems.csv";
+        for (line, row) in rows::<SystemRow>(FILE, data)? {
+            if !is_snake_id(&row.id) || self.system_index.contains_key(&row.id) {
+                return Err(CatalogueError::Invalid {
+                    file: FILE,
+                    line,
+                    message: format!("exam system id `{}` is malformed or repeated", row.id),
+                });
+            }
+            if row.id != "vitals" && row.normal_text.trim().is_empty() {
+                return Err(CatalogueError::Invalid {
+                    file: FILE,
+                    line,
+                    message: format!("exam system `{}` has no normal_text", row.id),
+                });
+            }
+            self.system_index.insert(row.id.clone(), self.systems.len());
+            self.systems.push(ExamSystem {
+                id: row.id,
+                name: row.name.trim().to_string(),
+                synonyms: split_synonyms(&row.synonyms),
+                normal_text: row.normal_text.trim().to_string(),
+            });
+        }
+        if !self.system_index.contains_key("vitals") {
+            return Err(CatalogueError::Invalid {
+                file: FILE,
+                line: 0,
+                message: "the `vitals` system is missing".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// All tests, in file order.
+    pub fn tests(&self) -> &[TestDef] {
+        &self.tests
+    }
+
+    /// All analytes, in first-appearance order.
+    pub fn analytes(&self) -> &[AnalyteDef] {
+        &self.analytes
+    }
+
+    /// All exam systems, in file order.
+    pub fn systems(&self) -> &[ExamSystem] {
+        &self.systems
+    }
+
+    /// The test with this id.
+    pub fn test(&self, id: &str) -> Option<&TestDef> {
+        self.test_index.get(id).map(|&index| &self.tests[index])
+    }
+
+    /// The index of the test with this id.
+    pub fn test_position(&self, id: &str) -> Option<usize> {
+        self.test_index.get(id).copied()
+    }
+
+    /// The analyte with this id.
+    pub fn analyte(&self, id: &str) -> Option<&AnalyteDef> {
+        self.analyte_index.get(id).map(|&index| &self.analytes[index])
+    }
+
+    /// The index of the analyte with this id.
+    pub fn analyte_position(&self, id: &str) -> Option<usize> {
+        self.analyte_index.get(id).copied()
+    }
+
+    /// The exam system with this id.
+    pub fn system(&self, id: &str) -> Option<&ExamSystem> {
+        self.system_index.get(id).map(|&index| &self.systems[index])
+    }
+
+    /// The tests that report an analyte (by index), cheapest first.
+    pub fn tests_reporting(&self, analyte: usize) -> &[usize] {
+        &self.analyte_tests[analyte]
+    }
+
+    /// The analytes a test reports (empty for a text-reported test).
+    pub fn test_analytes(&self, test: &TestDef) -> impl Iterator<Item = &AnalyteDef> {
+        let indices: &[usize] = match &test.reporting {
+            Reporting::Analytes(list) => list,
+            Reporting::Report(_) => &[],
+        };
+        indices.iter().map(|&index| &self.analytes[index])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRICES: &str = "code_system,code,short_name_in_our_words,category,price_usd,price_basis,source\n\
+        CPT,85025,Blood count,lab,7.77,CMS CLFS,x\n\
+        CPT,71046,Chest film,imaging,32.67,CMS PFS,x\n\
+        CPT,71046,Chest film facility,imaging,99.00,CMS OPPS facility,x\n";
+    const SYSTEMS: &str = "id,name,synonyms,normal_text\nvitals,Vital signs,obs,\n";
+
+    fn sources<'a>(tests: &'a str, analytes: &'a str) -> CatalogueSources<'a> {
+        CatalogueSources {
+            tests,
+            analytes,
+            exam_systems: SYSTEMS,
+            prices: PRICES,
+        }
+    }
+
+    #[test]
+    fn builtin_catalogue_loads_and_is_large_enough() {
+        let catalogue = Catalogue::builtin();
+        assert!(catalogue.tests().len() >= 250, "{} tests", catalogue.tests().len());
+        assert!(catalogue.test("cbc").is_some());
+        assert!(catalogue.system("vitals").is_some());
+    }
+
+    #[test]
+    fn price_comes_from_the_primary_row_not_the_facility_fee() {
+        let catalogue = Catalogue::from_csv(sources(
+            "id,name,category,cpt,synonyms,normal_report\nchest_xray,Chest X-ray,imaging,71046,CXR,Clear lungs.\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
+        ))
+        .expect("valid catalogue");
+        let test = catalogue.test("chest_xray").expect("present");
+        assert_eq!(test.price, Money(3267));
+        assert_eq!(test.price_basis, "CMS PFS");
+    }
+
+    #[test]
+    fn unknown_cpt_is_rejected_with_its_line() {
+        let error = Catalogue::from_csv(sources(
+            "id,name,category,cpt,synonyms,normal_report\nodd,Odd test,lab,99999,,Fine.\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
+        ))
+        .expect_err("unknown CPT");
+        assert_eq!(
+            error.to_string(),
+            "tests.csv, line 2: test `odd`: CPT 99999 is not a priced (non-OPPS) row of us-prices-2025.csv"
+        );
+    }
+
+    #[test]
+    fn analyte_defined_two_ways_is_rejected() {
+        let error = Catalogue::from_csv(sources(
+            "id,name,category,cpt,synonyms,normal_report\ncbc,CBC,lab,85025,,\nhb,Hb,lab,85025,,\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n\
+             cbc,hemoglobin,Hemoglobin,,g/dL,13.5,17.5,,,1,\n\
+             hb,hemoglobin,Hemoglobin,,g/dL,12,17.5,,,1,\n",
+        ))
+        .expect_err("inconsistent analyte");
+        assert!(error.to_string().contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn test_without_results_of_either_kind_is_rejected() {
+        let error = Catalogue::from_csv(sources(
+            "id,name,category,cpt,synonyms,normal_report\ncbc,CBC,lab,85025,,\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
+        ))
+        .expect_err("empty test");
+        assert!(error.to_string().contains("neither"), "{error}");
+    }
+}

@@ -1,0 +1,527 @@
+//! Disclosure (DESIGN.md §3.4): what the gatekeeper reveals for a request, and what it refuses.
+//!
+//! [`Gatekeeper`] answers order and examination requests for one case and one episode seed, item by
+//! item. It reveals only what the exact request returns: the case's own result where it lists one, a
+//! seeded plausible normal result where it does not, a component value already on an earlier report when
+//! asked again by name. Interpretation, hints and vague orders are refused with suggestions; unrecognised
+//! requests get the nearest catalogue names. Every answer comes as a [`Revealed`]: the public reply that
+//! an observation may carry, and beside it, for the post-episode record only, what was synthesised.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{AnalyteResult, Case, Flag, TestResult};
+use crate::catalogue::{AnalyteDef, AnalyteKind, Catalogue, Reporting, TestDef};
+use crate::money::Money;
+use crate::resolve::{ExamOutcome, MatchKind, OrderOutcome, Resolver};
+use crate::synthetic::{format_value, normal_value};
+use crate::text::normalize;
+
+/// A reply for the doctor, with what was synthesised to make it (never shown before the episode ends).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Revealed<T> {
+    /// What the doctor sees.
+    pub public: T,
+    /// Ids of the analytes, tests or exam systems whose findings were synthesised for this reply.
+    pub synthetic: Vec<String>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Too vague to carry out ("bloods", "a scan", "examine everything").
+    Vague,
+    /// A request for interpretation, hints or a diagnosis.
+    Interpretation,
+}
+
+/// A catalogue entry offered instead of what was asked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// Test or exam-system id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Catalogue price, for tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+}
+
+/// One analyte on a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalyteValue {
+    /// Analyte id.
+    pub analyte: String,
+    /// Display name.
+    pub name: String,
+    /// The numeric value, for a numeric analyte.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The value as the lab prints it ("14.2", "positive").
+    pub text: String,
+    /// Unit, empty for qualitative results.
+    pub unit: String,
+    /// Reference range as printed ("3.5–5.1"), or the normal result for a qualitative analyte.
+    pub reference: String,
+    /// Result flag.
+    pub flag: Flag,
+}
+
+/// A test's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestReport {
+    /// Catalogue test id.
+    pub test: String,
+    /// Display name.
+    pub name: String,
+    /// Values, for a test reported as values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<AnalyteValue>,
+    /// Report text, for a test reported as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Whether anything on the report is abnormal.
+    pub abnormal: bool,
+}
+
+/// The gatekeeper's answer to one order item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum OrderReply {
+    /// The test was carried out; its report and catalogue price (before any multiplier).
+    Reported {
+        /// The item as requested.
+        request: String,
+        /// The report.
+        report: TestReport,
+        /// Catalogue price.
+        price: Money,
+        /// How the request matched.
+        matched: MatchKind,
+        /// A remark, e.g. that a component was reported as part of a panel.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A component already on an earlier report; nothing ordered, nothing charged.
+    AlreadyReported {
+        /// The item as requested.
+        request: String,
+        /// The value, as reported before.
+        value: AnalyteValue,
+        /// The test whose report carries it.
+        reported_in: String,
+    },
+    /// Refused; nothing ordered, nothing charged.
+    Refused {
+        /// The item as requested.
+        request: String,
+        /// Why.
+        reason: Refusal,
+        /// What to do instead.
+        message: String,
+        /// Tests to consider.
+        suggestions: Vec<Suggestion>,
+    },
+    /// Not recognised; nothing ordered, nothing charged.
+    Unrecognised {
+        /// The item as requested.
+        request: String,
+        /// What to do instead.
+        message: String,
+        /// The nearest catalogue tests.
+        suggestions: Vec<Suggestion>,
+    },
+}
+
+impl OrderReply {
+    /// The test to bill and its catalogue price, if this reply carried out a test.
+    pub fn billable(&self) -> Option<(&str, Money)> {
+        match self {
+            OrderReply::Reported { report, price, .. } => Some((report.test.as_str(), *price)),
+            _ => None,
+        }
+    }
+}
+
+/// The gatekeeper's answer to one examination item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ExamReply {
+    /// The finding for a system.
+    Finding {
+        /// The item as requested.
+        request: String,
+        /// Exam system id.
+        system: String,
+        /// Display name of the system.
+        name: String,
+        /// The finding.
+        text: String,
+        /// Whether it is abnormal.
+        abnormal: bool,
+    },
+    /// Refused.
+    Refused {
+        /// The item as requested.
+        request: String,
+        /// Why.
+        reason: Refusal,
+        /// What to do instead.
+        message: String,
+        /// Systems to consider.
+        suggestions: Vec<Suggestion>,
+    },
+    /// Not recognised.
+    Unrecognised {
+        /// The item as requested.
+        request: String,
+        /// What to do instead.
+        message: String,
+        /// The nearest systems.
+        suggestions: Vec<Suggestion>,
+    },
+}
+
+/// What an episode has been shown so far, as far as disclosure needs to know: which test first
+/// reported each analyte (so a later request for the component alone returns the same value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureState {
+    reported_analytes: BTreeMap<String, String>,
+}
+
+const INTERPRETATION_MESSAGE: &str =
+    "I can report findings only; I do not interpret results, give hints or offer a diagnosis.";
+
+/// Answers requests for one case in one episode.
+#[derive(Debug, Clone, Copy)]
+pub struct Gatekeeper<'a> {
+    resolver: &'a Resolver<'a>,
+    case: &'a Case,
+    seed: u64,
+}
+
+impl<'a> Gatekeeper<'a> {
+    /// A gatekeeper for `case`, whose synthetic findings are seeded by `seed`.
+    pub fn new(resolver: &'a Resolver<'a>, case: &'a Case, seed: u64) -> Gatekeeper<'a> {
+        Gatekeeper { resolver, case, seed }
+    }
+
+    fn catalogue(&self) -> &'a Catalogue {
+        self.resolver.catalogue()
+    }
+
+    /// Answers an order written as free text ("CBC, lipase and a CT abdomen"), item by item.
+    pub fn order(&self, request: &str, state: &mut DisclosureState) -> Vec<Revealed<OrderReply>> {
+        self.resolver
+            .resolve_order_request(request)
+            .into_iter()
+            .map(|(item, outcome)| self.answer_order(item, outcome, state))
+            .collect()
+    }
+
+    /// Answers a structured order (one entry per test, each an id or free text).
+    pub fn order_items(&self, items: &[String], state: &mut DisclosureState) -> Vec<Revealed<OrderReply>> {
+        items.iter().flat_map(|item| self.order(item, state)).collect()
+    }
+
+    fn answer_order(&self, request: String, outcome: OrderOutcome, state: &mut DisclosureState) -> Revealed<OrderReply> {
+        let catalogue = self.catalogue();
+        let refuse = |reason, message: String, suggestions: &[usize]| Revealed {
+            public: OrderReply::Refused {
+                request: request.clone(),
+                reason,
+                message,
+                suggestions: self.test_suggestions(suggestions),
+            },
+            synthetic: Vec::new(),
+        };
+        match outcome {
+            OrderOutcome::Test { test, via } => self.report(request.clone(), &catalogue.tests()[test], via, None, state),
+            OrderOutcome::Analyte { analyte, via } => {
+                let definition = &catalogue.analytes()[analyte];
+                if let Some(test_id) = state.reported_analytes.get(&definition.id) {
+                    let (value, _) = self.analyte_value(definition, test_id);
+                    let reported_in = catalogue.test(test_id).map_or_else(|| test_id.clone(), |test| test.name.clone());
+                    return Revealed {
+                        public: OrderReply::AlreadyReported { request, value, reported_in },
+                        synthetic: Vec::new(),
+                    };
+                }
+                let Some(&test) = catalogue.tests_reporting(analyte).first() else {
+                    return self.unrecognised(request);
+                };
+                let test = &catalogue.tests()[test];
+                let note = format!("{} is reported as part of {}.", definition.name, test.name);
+                self.report(request.clone(), test, via, Some(note), state)
+            }
+            OrderOutcome::Vague { suggestions } => refuse(
+                Refusal::Vague,
+                format!("\"{request}\" is too vague to order: name each test you want."),
+                &suggestions,
+            ),
+            OrderOutcome::Interpretation => refuse(Refusal::Interpretation, INTERPRETATION_MESSAGE.to_string(), &[]),
+            OrderOutcome::Unknown { .. } => self.unrecognised(request),
+        }
+    }
+
+    fn unrecognised(&self, request: String) -> Revealed<OrderReply> {
+        let nearest = self.resolver.nearest_tests(&request);
+        Revealed {
+            public: OrderReply::Unrecognised {
+                message: format!("\"{request}\" is not a test I recognise; nothing was ordered or charged."),
+                request,
+                suggestions: self.test_suggestions(&nearest),
+            },
+            synthetic: Vec::new(),
+        }
+    }
+
+    fn test_suggestions(&self, tests: &[usize]) -> Vec<Suggestion> {
+        tests
+            .iter()
+            .map(|&index| {
+                let test = &self.catalogue().tests()[index];
+                Suggestion {
+                    id: test.id.clone(),
+                    name: test.name.clone(),
+                    price: Some(test.price),
+                }
+            })
+            .collect()
+    }
+
+    /// The case's listed result for an analyte, from any test except a confirmatory one other than
+    /// `ordering` (a confirmatory result is revealed only by its own test).
+    fn listed_analyte(&self, analyte: &str, ordering: &str) -> Option<&'a AnalyteResult> {
+        self.case
+            .tests
+            .iter()
+            .filter(|test| !test.confirmatory || test.id == ordering)
+            .flat_map(|test| &test.results)
+            .find(|result| result.analyte == analyte)
+    }
+
+    fn analyte_value(&self, definition: &AnalyteDef, ordering: &str) -> (AnalyteValue, bool) {
+        let sex = self.case.presentation.sex;
+        let listed = self.listed_analyte(&definition.id, ordering);
+        let (value, text, range) = match (&definition.kind, listed) {
+            (AnalyteKind::Numeric { decimals, .. }, Some(result)) => {
+                let value = result.value.unwrap_or_default();
+                (Some(value), format_value(value, *decimals), result.range.or_else(|| definition.range_for(sex)))
+            }
+            (AnalyteKind::Numeric { decimals, .. }, None) => {
+                let value = normal_value(definition, sex, self.seed).unwrap_or_default();
+                (Some(value), format_value(value, *decimals), definition.range_for(sex))
+            }
+            (AnalyteKind::Qualitative { normal_text }, listed) => {
+                let text = listed.and_then(|result| result.text.clone()).unwrap_or_else(|| normal_text.clone());
+                (None, text, None)
+            }
+        };
+        let flag = computed_flag(definition, value, &text, range);
+        let reference = match (&definition.kind, range) {
+            (AnalyteKind::Numeric { decimals, .. }, Some([low, high])) => {
+                format!("{}–{}", format_value(low, *decimals), format_value(high, *decimals))
+            }
+            (AnalyteKind::Qualitative { normal_text }, _) => normal_text.clone(),
+            _ => String::new(),
+        };
+        let shown = AnalyteValue {
+            analyte: definition.id.clone(),
+            name: definition.name.clone(),
+            value,
+            text,
+            unit: definition.unit().to_string(),
+            reference,
+            flag,
+        };
+        (shown, listed.is_none())
+    }
+
+    fn report(
+        &self,
+        request: String,
+        test: &TestDef,
+        via: MatchKind,
+        note: Option<String>,
+        state: &mut DisclosureState,
+    ) -> Revealed<OrderReply> {
+        let listed: Option<&TestResult> = self.case.test(&test.id);
+        let mut synthetic = Vec::new();
+        let report = match &test.reporting {
+            Reporting::Report(normal) => {
+                let (text, abnormal) = match listed.and_then(|result| result.report.as_ref().map(|r| (r, result.abnormal))) {
+                    Some((text, abnormal)) => (text.clone(), abnormal),
+                    None => {
+                        synthetic.push(test.id.clone());
+                        (self.fill_template(normal), false)
+                    }
+                };
+                TestReport {
+                    test: test.id.clone(),
+                    name: test.name.clone(),
+                    values: Vec::new(),
+                    text: Some(text),
+                    abnormal,
+                }
+            }
+            Reporting::Analytes(_) => {
+                let mut values = Vec::new();
+                for definition in self.catalogue().test_analytes(test) {
+                    let (value, made_up) = self.analyte_value(definition, &test.id);
+                    if made_up {
+                        synthetic.push(definition.id.clone());
+                    }
+                    state
+                        .reported_analytes
+                        .entry(definition.id.clone())
+                        .or_insert_with(|| test.id.clone());
+                    values.push(value);
+                }
+                TestReport {
+                    test: test.id.clone(),
+                    name: test.name.clone(),
+                    abnormal: values.iter().any(|value| value.flag.is_abnormal()),
+                    values,
+                    text: None,
+                }
+            }
+        };
+        Revealed {
+            public: OrderReply::Reported {
+                request,
+                report,
+                price: test.price,
+                matched: via,
+                note,
+            },
+            synthetic,
+        }
+    }
+
+    fn fill_template(&self, template: &str) -> String {
+        template.replace("{heart_rate}", &self.case.vitals.heart_rate.to_string())
+    }
+
+    /// Answers an examination request ("heart and lungs"), item by item.
+    pub fn examine(&self, request: &str) -> Vec<Revealed<ExamReply>> {
+        let catalogue = self.catalogue();
+        let system_suggestions = |systems: &[usize]| -> Vec<Suggestion> {
+            systems
+                .iter()
+                .map(|&index| {
+                    let system = &catalogue.systems()[index];
+                    Suggestion {
+                        id: system.id.clone(),
+                        name: system.name.clone(),
+                        price: None,
+                    }
+                })
+                .collect()
+        };
+        self.resolver
+            .resolve_exam_request(request)
+            .into_iter()
+            .map(|(item, outcome)| match outcome {
+                ExamOutcome::System { system, .. } => self.exam_finding(item, system),
+                ExamOutcome::Vague => Revealed {
+                    public: ExamReply::Refused {
+                        message: format!("\"{item}\" is too broad: name the systems to examine."),
+                        request: item,
+                        reason: Refusal::Vague,
+                        suggestions: system_suggestions(&(0..catalogue.systems().len()).collect::<Vec<_>>()),
+                    },
+                    synthetic: Vec::new(),
+                },
+                ExamOutcome::Interpretation => Revealed {
+                    public: ExamReply::Refused {
+                        request: item,
+                        reason: Refusal::Interpretation,
+                        message: INTERPRETATION_MESSAGE.to_string(),
+                        suggestions: Vec::new(),
+                    },
+                    synthetic: Vec::new(),
+                },
+                ExamOutcome::Unknown { nearest } => Revealed {
+                    public: ExamReply::Unrecognised {
+                        message: format!("\"{item}\" is not an examination I recognise."),
+                        request: item,
+                        suggestions: system_suggestions(&nearest),
+                    },
+                    synthetic: Vec::new(),
+                },
+            })
+            .collect()
+    }
+
+    fn exam_finding(&self, request: String, system: usize) -> Revealed<ExamReply> {
+        let definition = &self.catalogue().systems()[system];
+        let (text, abnormal, synthetic) = if definition.id == "vitals" {
+            (format_vitals(self.case), vitals_abnormal(self.case), Vec::new())
+        } else if let Some(finding) = self.case.exam_finding(&definition.id) {
+            (finding.text.clone(), finding.abnormal, Vec::new())
+        } else {
+            (definition.normal_text.clone(), false, vec![definition.id.clone()])
+        };
+        Revealed {
+            public: ExamReply::Finding {
+                request,
+                system: definition.id.clone(),
+                name: definition.name.clone(),
+                text,
+                abnormal,
+            },
+            synthetic,
+        }
+    }
+}
+
+/// The flag a value earns against its range (numeric) or normal text (qualitative).
+pub fn computed_flag(definition: &AnalyteDef, value: Option<f64>, text: &str, range: Option<[f64; 2]>) -> Flag {
+    match (&definition.kind, value, range) {
+        (AnalyteKind::Numeric { .. }, Some(value), Some([low, high])) => {
+            if value < low {
+                Flag::Low
+            } else if value > high {
+                Flag::High
+            } else {
+                Flag::Normal
+            }
+        }
+        (AnalyteKind::Qualitative { normal_text }, _, _) if normalize(text) != normalize(normal_text) => Flag::Abnormal,
+        _ => Flag::Normal,
+    }
+}
+
+/// The vital signs as a nurse would read them out.
+pub fn format_vitals(case: &Case) -> String {
+    let vitals = &case.vitals;
+    let mut text = format!(
+        "Temperature {:.1} °C, heart rate {}/min, blood pressure {}/{} mmHg, respiratory rate {}/min, SpO2 {}% on {}.",
+        vitals.temperature_c,
+        vitals.heart_rate,
+        vitals.systolic_bp,
+        vitals.diastolic_bp,
+        vitals.respiratory_rate,
+        vitals.spo2,
+        vitals.oxygen
+    );
+    if let Some(weight) = vitals.weight_kg {
+        text.push_str(&format!(" Weight {weight:.1} kg."));
+    }
+    text
+}
+
+/// Whether any vital sign is outside the adult normal range.
+fn vitals_abnormal(case: &Case) -> bool {
+    let vitals = &case.vitals;
+    let adult = case.presentation.age_years >= 12;
+    !(36.0..=37.9).contains(&vitals.temperature_c)
+        || vitals.spo2 < 95
+        || vitals.systolic_bp < 90
+        || vitals.systolic_bp >= 160
+        || (adult && !(50..=100).contains(&vitals.heart_rate))
+        || (adult && !(10..=20).contains(&vitals.respiratory_rate))
+}

@@ -1,0 +1,557 @@
+//! Request resolution: from what a doctor typed to catalogue tests and exam systems.
+//!
+//! A request is split into items ("CBC, U&E and a chest x-ray" is three), each item is stripped of
+//! ordering words ("please order a …"), and then matched in this order:
+//! 1. a request for interpretation or hints is refused;
+//! 2. a vague request ("bloods", "a scan", "everything") is refused with suggestions;
+//! 3. exact: a test id or display name;
+//! 4. synonym: one of the listed other names;
+//! 5. abbreviation: one of the listed abbreviations (`CBC`, `CXR`);
+//! 6. fuzzy: the most similar name above [`FUZZY_THRESHOLD`], if no other test comes close;
+//! 7. otherwise unrecognised, with the nearest catalogue names.
+//!
+//! The same machinery resolves exam systems ("listen to the heart" → `cardiovascular`).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::catalogue::{Catalogue, Category};
+use crate::text::{normalize, tokens};
+
+/// Similarity (0–1, normalised Damerau–Levenshtein on normalised text) a fuzzy match must reach.
+pub const FUZZY_THRESHOLD: f64 = 0.84;
+/// How much better than the runner-up (another target) a fuzzy match must be to be trusted.
+const FUZZY_MARGIN: f64 = 0.04;
+/// How many nearest names an unrecognised or vague request is answered with.
+const SUGGESTIONS: usize = 5;
+
+/// How a name matched.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum MatchKind {
+    /// The id or the display name.
+    Exact,
+    /// A listed synonym.
+    Synonym,
+    /// A listed abbreviation.
+    Abbreviation,
+    /// A near spelling; `score` is the similarity.
+    Fuzzy {
+        /// Similarity in 0–1.
+        score: f64,
+    },
+}
+
+/// What an order item resolved to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum OrderOutcome {
+    /// An orderable test (index into [`Catalogue::tests`]).
+    Test {
+        /// The test.
+        test: usize,
+        /// How it matched.
+        via: MatchKind,
+    },
+    /// A component analyte with no test of its own name (index into [`Catalogue::analytes`]).
+    Analyte {
+        /// The analyte.
+        analyte: usize,
+        /// How it matched.
+        via: MatchKind,
+    },
+    /// Too vague to order; these tests (indices) are suggested.
+    Vague {
+        /// Suggested tests.
+        suggestions: Vec<usize>,
+    },
+    /// A request for interpretation, hints or a diagnosis.
+    Interpretation,
+    /// Not recognised; the nearest tests (indices).
+    Unknown {
+        /// Nearest tests.
+        nearest: Vec<usize>,
+    },
+}
+
+/// What an examination item resolved to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum ExamOutcome {
+    /// An exam system (index into [`Catalogue::systems`]).
+    System {
+        /// The system.
+        system: usize,
+        /// How it matched.
+        via: MatchKind,
+    },
+    /// "Examine everything": name the systems instead.
+    Vague,
+    /// A request for interpretation, hints or a diagnosis.
+    Interpretation,
+    /// Not recognised; the nearest systems (indices).
+    Unknown {
+        /// Nearest systems.
+        nearest: Vec<usize>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    Test(usize),
+    Analyte(usize),
+    System(usize),
+}
+
+/// Phrases (normalised) that ask for interpretation rather than findings.
+const INTERPRETATION: &[&str] = &[
+    "interpret",
+    "interpretation",
+    "what does",
+    "what do you think",
+    "what is the diagnosis",
+    "whats the diagnosis",
+    "diagnosis",
+    "differential",
+    "impression",
+    "hint",
+    "clue",
+    "is this normal",
+    "is it normal",
+    "is that normal",
+    "whats wrong",
+    "what is wrong",
+    "explain",
+    "significance",
+    "most likely",
+    "what should i",
+    "which test",
+    "what test",
+    "recommend",
+    "suggest",
+    "tell me what",
+];
+
+/// Words stripped from the start of an item ("please order a CBC").
+const LEADING_FILLER: &[&str] = &[
+    "please", "order", "orders", "ordering", "id", "i", "we", "would", "like", "want", "need", "to", "get",
+    "send", "sending", "request", "check", "do", "perform", "obtain", "run", "lets", "let", "us", "can",
+    "could", "have", "a", "an", "the", "some", "stat", "urgent", "urgently", "repeat", "also", "then", "and",
+    "me", "for", "of", "examine", "exam", "examination", "assess", "look", "at", "listen", "auscultate",
+    "inspect", "palpate", "his", "her", "their", "patients", "patient", "take",
+];
+
+/// Words stripped from the end of an item ("potassium level please").
+const TRAILING_FILLER: &[&str] = &["please", "stat", "now", "urgently", "test", "tests", "level", "levels", "result", "results", "study", "exam", "examination"];
+
+/// Qualifiers that may be dropped when nothing matches with them ("serum potassium").
+const SPECIMEN_WORDS: &[&str] = &["serum", "plasma", "blood", "random"];
+
+/// A vague term and what to suggest for it.
+struct VagueTerm {
+    phrases: &'static [&'static str],
+    suggest: Suggest,
+}
+
+enum Suggest {
+    Ids(&'static [&'static str]),
+    NameContains(&'static str),
+    Category(Category),
+}
+
+const BASIC_BLOODS: &[&str] = &["cbc", "bmp", "cmp", "crp", "lft", "coagulation_panel", "urinalysis"];
+
+const VAGUE: &[VagueTerm] = &[
+    VagueTerm {
+        phrases: &[
+            "bloods", "blood work", "bloodwork", "blood tests", "blood test", "labs", "lab", "lab work", "lab tests",
+            "routine labs", "basic labs", "routine bloods", "baseline bloods", "blood panel", "panel", "chemistry",
+            "chemistries", "all labs", "all bloods", "full bloods", "screening bloods", "basic metabolic workup",
+        ],
+        suggest: Suggest::Ids(BASIC_BLOODS),
+    },
+    VagueTerm {
+        phrases: &[
+            "everything", "all tests", "all the tests", "all", "full workup", "workup", "work up", "full work up",
+            "every test", "tests", "investigations", "screen", "screening", "full screen", "the works",
+            "anything", "whatever", "standard tests", "routine tests",
+        ],
+        suggest: Suggest::Ids(BASIC_BLOODS),
+    },
+    VagueTerm {
+        phrases: &["imaging", "scan", "scans", "radiology", "a scan", "body scan", "full body scan", "whole body scan"],
+        suggest: Suggest::Category(Category::Imaging),
+    },
+    VagueTerm {
+        phrases: &["xray", "xrays", "radiograph", "plain film", "plain films", "film"],
+        suggest: Suggest::NameContains("xray"),
+    },
+    VagueTerm { phrases: &["ct", "ct scan", "cat scan", "computed tomography"], suggest: Suggest::NameContains("ct") },
+    VagueTerm { phrases: &["mri", "mri scan", "mr", "magnetic resonance"], suggest: Suggest::NameContains("mri") },
+    VagueTerm {
+        phrases: &["ultrasound", "us", "sonogram", "sonography", "ultrasound scan", "usg"],
+        suggest: Suggest::NameContains("ultrasound"),
+    },
+    VagueTerm { phrases: &["biopsy", "tissue biopsy", "a biopsy", "histology"], suggest: Suggest::NameContains("biopsy") },
+    VagueTerm {
+        phrases: &["culture", "cultures", "micro", "microbiology", "swab", "swabs"],
+        suggest: Suggest::NameContains("culture"),
+    },
+    VagueTerm {
+        phrases: &["serology", "antibodies", "antibody", "autoantibodies", "immunology", "autoimmune screen"],
+        suggest: Suggest::NameContains("antibod"),
+    },
+    VagueTerm {
+        phrases: &["urine", "urine test", "urine tests", "urine studies"],
+        suggest: Suggest::NameContains("urin"),
+    },
+    VagueTerm {
+        phrases: &["hormones", "hormone levels", "endocrine tests", "hormone panel"],
+        suggest: Suggest::Ids(&["tsh", "free_t4", "cortisol", "prolactin", "lh", "fsh"]),
+    },
+    VagueTerm {
+        phrases: &["tumor markers", "tumour markers", "cancer markers", "cancer screen"],
+        suggest: Suggest::Ids(&["cea", "ca_125", "ca_19_9", "psa", "afp"]),
+    },
+    VagueTerm { phrases: &["endoscopy", "scope", "a scope"], suggest: Suggest::NameContains("scopy") },
+    VagueTerm { phrases: &["genetic testing", "genetics", "genetic tests", "dna test"], suggest: Suggest::NameContains("variant") },
+];
+
+/// Phrases asking to examine everything at once.
+const VAGUE_EXAM: &[&str] = &[
+    "everything", "all", "all systems", "full", "full exam", "full examination", "complete", "complete exam",
+    "physical", "physical exam", "physical examination", "head to toe", "the patient", "patient", "general exam",
+    "systemic examination", "systems",
+];
+
+/// Resolves requests against one catalogue. Build once (it indexes every name) and share.
+#[derive(Debug)]
+pub struct Resolver<'c> {
+    catalogue: &'c Catalogue,
+    orders: Index,
+    exam: Index,
+    vague: HashMap<String, Vec<usize>>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    exact: HashMap<String, (Target, MatchKind)>,
+    names: Vec<(String, Target)>,
+}
+
+impl Index {
+    fn add(&mut self, name: &str, target: Target, via: MatchKind) {
+        let key = normalize(name);
+        if key.is_empty() {
+            return;
+        }
+        // First writer wins: tests are indexed before analytes, display names before synonyms.
+        self.exact.entry(key.clone()).or_insert((target, via));
+        self.names.push((key, target));
+    }
+
+    fn similarity(query: &str, name: &str) -> f64 {
+        let direct = strsim::normalized_damerau_levenshtein(query, name);
+        let sorted = |text: &str| {
+            let mut words: Vec<&str> = tokens(text).collect();
+            words.sort_unstable();
+            words.join(" ")
+        };
+        direct.max(strsim::normalized_damerau_levenshtein(&sorted(query), &sorted(name)))
+    }
+
+    /// Targets ranked by similarity, each target once, best first.
+    fn ranked(&self, query: &str, keep: impl Fn(Target) -> bool) -> Vec<(Target, f64)> {
+        let mut best: HashMap<Target, f64> = HashMap::new();
+        let query_words: Vec<&str> = tokens(query).collect();
+        for (name, target) in &self.names {
+            if !keep(*target) {
+                continue;
+            }
+            let mut score = Self::similarity(query, name);
+            // A query word that is a whole word of the name is a useful hint for suggestions.
+            let shared = query_words.iter().filter(|word| tokens(name).any(|other| other == **word)).count();
+            if shared > 0 {
+                score = score.max(0.3 + 0.1 * shared as f64);
+            }
+            let entry = best.entry(*target).or_insert(0.0);
+            *entry = entry.max(score);
+        }
+        let mut ranked: Vec<(Target, f64)> = best.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| order_key(a.0).cmp(&order_key(b.0))));
+        ranked
+    }
+}
+
+fn order_key(target: Target) -> (u8, usize) {
+    match target {
+        Target::Test(index) => (0, index),
+        Target::Analyte(index) => (1, index),
+        Target::System(index) => (2, index),
+    }
+}
+
+fn is_abbreviation(raw: &str) -> bool {
+    !raw.contains(' ') && raw.len() <= 8 && raw.chars().filter(char::is_ascii_uppercase).count() >= 2
+}
+
+fn synonym_kind(raw: &str) -> MatchKind {
+    if is_abbreviation(raw) { MatchKind::Abbreviation } else { MatchKind::Synonym }
+}
+
+/// Splits a request into items on commas, semicolons, new lines and the word "and" (but not inside a
+/// name the catalogue knows, such as "ova and parasites").
+fn split_items(request: &str) -> Vec<String> {
+    request
+        .split([',', ';', '\n'])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Splits an already-normalised item on "and", "plus", "&" and "+", dropping parts that are only
+/// ordering words.
+fn split_conjunctions(normalized: &str) -> Vec<&str> {
+    normalized
+        .split(['+', '&'])
+        .flat_map(|part| part.split(" and "))
+        .flat_map(|part| part.split(" plus "))
+        .map(str::trim)
+        .filter(|part| !strip_filler(part).is_empty())
+        .collect()
+}
+
+fn strip_filler(normalized: &str) -> String {
+    let words: Vec<&str> = tokens(normalized).collect();
+    let start = words.iter().take_while(|word| LEADING_FILLER.contains(word)).count();
+    let mut end = words.len();
+    while end > start && TRAILING_FILLER.contains(&words[end - 1]) {
+        end -= 1;
+    }
+    words[start..end].join(" ")
+}
+
+fn strip_specimen(text: &str) -> String {
+    tokens(text).filter(|word| !SPECIMEN_WORDS.contains(word)).collect::<Vec<_>>().join(" ")
+}
+
+fn is_interpretation(normalized: &str) -> bool {
+    INTERPRETATION.iter().any(|phrase| crate::text::contains_phrase(normalized, phrase))
+}
+
+impl<'c> Resolver<'c> {
+    /// Indexes every test, analyte and exam-system name of `catalogue`.
+    pub fn new(catalogue: &'c Catalogue) -> Resolver<'c> {
+        let mut orders = Index::default();
+        for (index, test) in catalogue.tests().iter().enumerate() {
+            orders.add(&test.id.replace('_', " "), Target::Test(index), MatchKind::Exact);
+            orders.add(&test.name, Target::Test(index), MatchKind::Exact);
+        }
+        for (index, test) in catalogue.tests().iter().enumerate() {
+            for synonym in &test.synonyms {
+                orders.add(synonym, Target::Test(index), synonym_kind(synonym));
+            }
+        }
+        for (index, analyte) in catalogue.analytes().iter().enumerate() {
+            orders.add(&analyte.id.replace('_', " "), Target::Analyte(index), MatchKind::Exact);
+            orders.add(&analyte.name, Target::Analyte(index), MatchKind::Exact);
+            for synonym in &analyte.synonyms {
+                orders.add(synonym, Target::Analyte(index), synonym_kind(synonym));
+            }
+        }
+        let mut exam = Index::default();
+        for (index, system) in catalogue.systems().iter().enumerate() {
+            exam.add(&system.id.replace('_', " "), Target::System(index), MatchKind::Exact);
+            exam.add(&system.name, Target::System(index), MatchKind::Exact);
+            for synonym in &system.synonyms {
+                exam.add(synonym, Target::System(index), synonym_kind(synonym));
+            }
+        }
+        let mut vague = HashMap::new();
+        for term in VAGUE {
+            let suggestions = Self::vague_suggestions(catalogue, &term.suggest);
+            for phrase in term.phrases {
+                vague.insert(normalize(phrase), suggestions.clone());
+            }
+        }
+        Resolver { catalogue, orders, exam, vague }
+    }
+
+    fn vague_suggestions(catalogue: &Catalogue, suggest: &Suggest) -> Vec<usize> {
+        let tests = catalogue.tests().iter().enumerate();
+        let found: Vec<usize> = match suggest {
+            Suggest::Ids(ids) => ids.iter().filter_map(|id| catalogue.test_position(id)).collect(),
+            Suggest::Category(category) => {
+                tests.filter(|(_, test)| test.category == *category).map(|(index, _)| index).collect()
+            }
+            Suggest::NameContains(fragment) => tests
+                .filter(|(_, test)| {
+                    let name = normalize(&test.name);
+                    tokens(&name).any(|word| word.starts_with(fragment))
+                })
+                .map(|(index, _)| index)
+                .collect(),
+        };
+        found.into_iter().take(8).collect()
+    }
+
+    /// The catalogue this resolver indexes.
+    pub fn catalogue(&self) -> &'c Catalogue {
+        self.catalogue
+    }
+
+    /// Splits an order request into items and resolves each; returns `(item as typed, outcome)` pairs.
+    pub fn resolve_order_request(&self, request: &str) -> Vec<(String, OrderOutcome)> {
+        let mut resolved = Vec::new();
+        for item in split_items(request) {
+            let normalized = normalize(&item);
+            if self.lookup_order(&normalized).is_some() || is_interpretation(&normalized) {
+                resolved.push((item.clone(), self.resolve_order(&item)));
+                continue;
+            }
+            // Not a name as a whole: try it as a list joined by "and", "&", "+" or "plus".
+            let parts = split_conjunctions(&normalized);
+            if parts.len() > 1 {
+                resolved.extend(parts.into_iter().map(|part| (part.to_string(), self.resolve_order(part))));
+            } else {
+                resolved.push((item.clone(), self.resolve_order(&item)));
+            }
+        }
+        resolved
+    }
+
+    fn lookup_order(&self, normalized: &str) -> Option<(Target, MatchKind)> {
+        let stripped = strip_filler(normalized);
+        [normalized.to_string(), stripped.clone(), strip_specimen(&stripped)]
+            .iter()
+            .find_map(|form| self.orders.exact.get(form).copied())
+    }
+
+    /// Resolves one order item (no splitting).
+    pub fn resolve_order(&self, item: &str) -> OrderOutcome {
+        let normalized = normalize(item);
+        if is_interpretation(&normalized) {
+            return OrderOutcome::Interpretation;
+        }
+        let stripped = strip_filler(&normalized);
+        let vague_key = if stripped.is_empty() { "everything" } else { stripped.as_str() };
+        if let Some(suggestions) = self.vague.get(vague_key).or_else(|| self.vague.get(&normalized)) {
+            return OrderOutcome::Vague { suggestions: suggestions.clone() };
+        }
+        let found = self.lookup_order(&normalized).or_else(|| {
+            let query = strip_specimen(&stripped);
+            self.fuzzy(&self.orders, &query, |target| !matches!(target, Target::System(_)))
+        });
+        match found {
+            Some((Target::Test(test), via)) => OrderOutcome::Test { test, via },
+            Some((Target::Analyte(analyte), via)) => OrderOutcome::Analyte { analyte, via },
+            _ => OrderOutcome::Unknown { nearest: self.nearest_tests(&stripped) },
+        }
+    }
+
+    fn fuzzy(&self, index: &Index, query: &str, keep: impl Fn(Target) -> bool) -> Option<(Target, MatchKind)> {
+        if query.chars().count() < 4 {
+            return None;
+        }
+        let ranked = index.ranked(query, keep);
+        let (best, score) = *ranked.first()?;
+        let runner_up = ranked.get(1).map_or(0.0, |(_, score)| *score);
+        (score >= FUZZY_THRESHOLD && score - runner_up >= FUZZY_MARGIN).then_some((best, MatchKind::Fuzzy { score }))
+    }
+
+    /// The tests whose names are nearest to `query` (indices), best first.
+    pub fn nearest_tests(&self, query: &str) -> Vec<usize> {
+        let mut nearest = Vec::new();
+        for (target, _) in self.orders.ranked(&normalize(query), |_| true) {
+            let test = match target {
+                Target::Test(test) => test,
+                Target::Analyte(analyte) => match self.catalogue.tests_reporting(analyte).first() {
+                    Some(&test) => test,
+                    None => continue,
+                },
+                Target::System(_) => continue,
+            };
+            if !nearest.contains(&test) {
+                nearest.push(test);
+            }
+            if nearest.len() == SUGGESTIONS {
+                break;
+            }
+        }
+        nearest
+    }
+
+    /// Splits an examination request into items and resolves each.
+    pub fn resolve_exam_request(&self, request: &str) -> Vec<(String, ExamOutcome)> {
+        let mut resolved = Vec::new();
+        for item in split_items(request) {
+            let normalized = normalize(&item);
+            let whole = self.resolve_exam(&item);
+            if !matches!(whole, ExamOutcome::Unknown { .. }) {
+                resolved.push((item, whole));
+                continue;
+            }
+            let parts = split_conjunctions(&normalized);
+            if parts.len() > 1 {
+                resolved.extend(parts.into_iter().map(|part| (part.to_string(), self.resolve_exam(part))));
+            } else {
+                resolved.push((item, whole));
+            }
+        }
+        resolved
+    }
+
+    /// Resolves one examination item (no splitting).
+    pub fn resolve_exam(&self, item: &str) -> ExamOutcome {
+        let normalized = normalize(item);
+        if is_interpretation(&normalized) {
+            return ExamOutcome::Interpretation;
+        }
+        let stripped = strip_filler(&normalized);
+        if stripped.is_empty() || VAGUE_EXAM.contains(&stripped.as_str()) || VAGUE_EXAM.contains(&normalized.as_str()) {
+            return ExamOutcome::Vague;
+        }
+        let found = [normalized, stripped.clone()]
+            .iter()
+            .find_map(|form| self.exam.exact.get(form).copied())
+            .or_else(|| self.fuzzy(&self.exam, &stripped, |_| true));
+        match found {
+            Some((Target::System(system), via)) => ExamOutcome::System { system, via },
+            _ => {
+                let nearest = self
+                    .exam
+                    .ranked(&stripped, |_| true)
+                    .into_iter()
+                    .filter_map(|(target, _)| match target {
+                        Target::System(system) => Some(system),
+                        _ => None,
+                    })
+                    .take(SUGGESTIONS)
+                    .collect();
+                ExamOutcome::Unknown { nearest }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abbreviations_are_short_capitalised_words() {
+        assert!(is_abbreviation("CBC"));
+        assert!(is_abbreviation("U&E"));
+        assert!(!is_abbreviation("full blood count"));
+        assert!(!is_abbreviation("Lipase"));
+    }
+
+    #[test]
+    fn ordering_words_are_stripped() {
+        assert_eq!(strip_filler("please order a cbc stat"), "cbc");
+        assert_eq!(strip_filler("id like to get a potassium level"), "potassium");
+        assert_eq!(strip_filler("listen to the heart"), "heart");
+    }
+}

@@ -1,0 +1,92 @@
+//! Command-line parsing and dispatch. Each subcommand lives in its own module; the clap doc comments
+//! below are the help text.
+
+mod cases;
+mod catalogue;
+mod judge;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Interactive sequential-diagnosis simulation: hidden cases, a gatekeeper that reveals findings only
+/// when asked and charges for them, and a judge.
+#[derive(Debug, Parser)]
+#[command(name = "dxsim", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, show and validate cases.
+    #[command(subcommand)]
+    Cases(cases::CasesCommand),
+    /// Search and list the test catalogue.
+    #[command(subcommand)]
+    Catalogue(catalogue::CatalogueCommand),
+    /// Score diagnoses and measure the judge.
+    #[command(subcommand)]
+    Judge(judge::JudgeCommand),
+}
+
+/// How a command ended, mapped to the process exit code.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Everything went as asked (exit 0).
+    Success,
+    /// The command ran and found problems, e.g. invalid cases (exit 1).
+    ProblemsFound,
+}
+
+/// A mistake the user can fix (exit 2), with an optional hint.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct UserError {
+    message: String,
+    hint: Option<String>,
+}
+
+impl UserError {
+    /// A user error with a message and a hint line.
+    pub(crate) fn new(message: impl Into<String>, hint: Option<String>) -> UserError {
+        UserError {
+            message: message.into(),
+            hint,
+        }
+    }
+}
+
+/// Parses the command line, runs the command and turns its result into an exit code: 0 success, 1
+/// problems found, 2 a user's mistake, 3 an internal failure.
+pub(crate) fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cases(command) => cases::run(command),
+        Command::Catalogue(command) => catalogue::run(command),
+        Command::Judge(command) => judge::run(command),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::ProblemsFound) => ExitCode::from(1),
+        Err(error) => {
+            if let Some(io_error) = error.downcast_ref::<io::Error>() {
+                if io_error.kind() == io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            let mut stderr = io::stderr().lock();
+            if let Some(user) = error.downcast_ref::<UserError>() {
+                let _ = writeln!(stderr, "error: {user}");
+                if let Some(hint) = &user.hint {
+                    let _ = writeln!(stderr, "hint: {hint}");
+                }
+                return ExitCode::from(2);
+            }
+            let _ = writeln!(stderr, "error: {error:#}");
+            ExitCode::from(3)
+        }
+    }
+}

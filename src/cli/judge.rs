@@ -1,0 +1,114 @@
+//! `dxsim judge …`: score a diagnosis against a reference, and measure the judge on its calibration set.
+
+use std::io::{self, Write};
+
+use clap::Subcommand;
+use dxsim::judge::calibration;
+use dxsim::judge::{Reference, RuleJudge};
+use dxsim_gatekeeper::icd10::{Icd10, is_well_formed};
+
+use super::{Outcome, UserError};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JudgeCommand {
+    /// Score a candidate diagnosis against a reference (1–5; correct at 4 or more).
+    Score {
+        /// The reference diagnosis.
+        #[arg(long)]
+        reference: String,
+        /// The reference's ICD-10-CM code.
+        #[arg(long)]
+        icd10: String,
+        /// An accepted synonym of the reference (repeatable).
+        #[arg(long = "synonym")]
+        synonyms: Vec<String>,
+        /// The candidate's ICD-10-CM code, if it gave one.
+        #[arg(long)]
+        candidate_icd10: Option<String>,
+        /// The candidate diagnosis; several words are joined.
+        #[arg(required = true)]
+        candidate: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report the judge's agreement with the clinician-graded calibration set.
+    Calibrate {
+        /// Also list every pair where correct/incorrect disagrees.
+        #[arg(long)]
+        verbose: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
+    match command {
+        JudgeCommand::Score {
+            reference,
+            icd10,
+            synonyms,
+            candidate_icd10,
+            candidate,
+            json,
+        } => {
+            for code in std::iter::once(&icd10).chain(&candidate_icd10) {
+                if !is_well_formed(code) || Icd10::builtin().get(code).is_none() {
+                    return Err(UserError::new(
+                        format!("`{code}` is not an ICD-10-CM code"),
+                        Some("codes look like I26.99 or K35.80, with the dot".into()),
+                    )
+                    .into());
+                }
+            }
+            let judge = RuleJudge::new();
+            let verdict = judge.judge(
+                Reference {
+                    name: &reference,
+                    icd10: &icd10,
+                    synonyms: &synonyms,
+                },
+                &candidate.join(" "),
+                candidate_icd10.as_deref(),
+            );
+            let mut out = io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &verdict)?;
+                writeln!(out)?;
+            } else {
+                let call = if verdict.correct { "correct" } else { "incorrect" };
+                writeln!(out, "score {} ({call}): {}", verdict.score, verdict.rationale)?;
+            }
+            Ok(Outcome::Success)
+        }
+        JudgeCommand::Calibrate { verbose, json } => {
+            let agreement = calibration::measure(&RuleJudge::new(), &calibration::pairs());
+            let mut out = io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &agreement)?;
+                writeln!(out)?;
+                return Ok(Outcome::Success);
+            }
+            writeln!(out, "rule judge on {} calibration pairs:", agreement.pairs)?;
+            writeln!(out, "  correct/incorrect agreement  {:.1}%", 100.0 * agreement.binary_rate())?;
+            writeln!(out, "  identical score              {:.1}%", 100.0 * agreement.exact_rate())?;
+            writeln!(out, "  within one point             {:.1}%", 100.0 * agreement.within_one_rate())?;
+            writeln!(out, "  expected \\ judged   1    2    3    4    5")?;
+            for (row, counts) in agreement.confusion.iter().enumerate() {
+                let cells: Vec<String> = counts.iter().map(|count| format!("{count:>4}")).collect();
+                writeln!(out, "  {:>17} {}", row + 1, cells.join(" "))?;
+            }
+            if verbose {
+                for (pair, verdict) in &agreement.disagreements {
+                    writeln!(
+                        out,
+                        "  disagree: {} / {}: expected {}, judged {} ({})",
+                        pair.reference, pair.candidate, pair.expected_score, verdict.score, verdict.rationale
+                    )?;
+                }
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}

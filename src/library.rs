@@ -1,0 +1,194 @@
+//! The case library: the built-in cases embedded from `cases/`, or case files read from disk.
+//!
+//! Loading always validates. [`load_sources`] parses and checks a set of `(name, text)` pairs and returns
+//! the good cases together with every problem found; [`CaseLibrary::builtin`] is the embedded library,
+//! which the test suite keeps free of problems.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use dxsim_gatekeeper::case::{Problem, parse_case, validate_case, validate_library};
+use dxsim_gatekeeper::{Case, Catalogue, Icd10};
+use include_dir::{Dir, include_dir};
+
+static CASES_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/cases");
+
+/// A failure to read case files from disk.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LibraryError {
+    /// A path could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path at fault.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The built-in library has problems (a bug in the shipped files).
+    #[error("the built-in case library has {0} problem(s); run `dxsim cases validate`")]
+    Invalid(usize),
+}
+
+/// The result of loading case files: the cases that passed and every problem found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Cases without problems, with the name of the file each came from.
+    pub cases: Vec<(String, Case)>,
+    /// Every problem, in file order.
+    pub problems: Vec<Problem>,
+    /// How many files were read.
+    pub files: usize,
+}
+
+/// Parses and validates `(name, TOML text)` pairs, then checks them as one library (unique ids).
+pub fn load_sources<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) -> LoadReport {
+    let catalogue = Catalogue::builtin();
+    let icd = Icd10::builtin();
+    let mut report = LoadReport::default();
+    let mut parsed = Vec::new();
+    for (name, text) in sources {
+        report.files += 1;
+        match parse_case(text, &name) {
+            Ok(case) => {
+                let problems = validate_case(&case, &name, catalogue, icd);
+                parsed.push((name, case, problems.is_empty()));
+                report.problems.extend(problems);
+            }
+            Err(problem) => report.problems.push(problem),
+        }
+    }
+    report
+        .problems
+        .extend(validate_library(parsed.iter().map(|(name, case, _)| (name.as_str(), case))));
+    let duplicates: Vec<String> = report
+        .problems
+        .iter()
+        .filter(|problem| problem.kind == dxsim_gatekeeper::case::ProblemKind::DuplicateId)
+        .map(|problem| problem.file.clone())
+        .collect();
+    report.cases = parsed
+        .into_iter()
+        .filter(|(name, _, ok)| *ok && !duplicates.contains(name))
+        .map(|(name, case, _)| (name, case))
+        .collect();
+    report
+}
+
+/// Reads case files from paths: each a `.toml` file or a directory searched (not recursively) for
+/// `.toml` files.
+pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, LibraryError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let io = |source| LibraryError::Io {
+            path: path.clone(),
+            source,
+        };
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(io)?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|file| file.extension().is_some_and(|ext| ext == "toml"))
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut texts = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| LibraryError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        texts.push((display_path(&file), text));
+    }
+    Ok(load_sources(
+        texts.iter().map(|(name, text)| (name.clone(), text.as_str())),
+    ))
+}
+
+fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The embedded case files as `(cases/<file>, text)` pairs, sorted by name.
+pub fn builtin_sources() -> Vec<(String, &'static str)> {
+    let mut sources: Vec<(String, &'static str)> = CASES_DIR
+        .files()
+        .filter(|file| file.path().extension().is_some_and(|ext| ext == "toml"))
+        .filter_map(|file| {
+            Some((
+                format!("cases/{}", file.path().display()),
+                file.contents_utf8()?,
+            ))
+        })
+        .collect();
+    sources.sort();
+    sources
+}
+
+/// A validated set of cases, looked up by id.
+#[derive(Debug)]
+pub struct CaseLibrary {
+    cases: Vec<Case>,
+    index: HashMap<String, usize>,
+}
+
+impl CaseLibrary {
+    /// Builds a library from validated cases.
+    pub fn new(cases: Vec<Case>) -> CaseLibrary {
+        let index = cases
+            .iter()
+            .enumerate()
+            .map(|(position, case)| (case.id.clone(), position))
+            .collect();
+        CaseLibrary { cases, index }
+    }
+
+    /// The built-in library, loaded and validated once per process.
+    pub fn builtin() -> Result<&'static CaseLibrary, LibraryError> {
+        static BUILTIN: OnceLock<Result<CaseLibrary, usize>> = OnceLock::new();
+        let loaded = BUILTIN.get_or_init(|| {
+            let report = load_sources(builtin_sources());
+            if report.problems.is_empty() {
+                Ok(CaseLibrary::new(
+                    report.cases.into_iter().map(|(_, case)| case).collect(),
+                ))
+            } else {
+                Err(report.problems.len())
+            }
+        });
+        loaded.as_ref().map_err(|count| LibraryError::Invalid(*count))
+    }
+
+    /// Every case, sorted by file name.
+    pub fn cases(&self) -> &[Case] {
+        &self.cases
+    }
+
+    /// The case with this id.
+    pub fn get(&self, id: &str) -> Option<&Case> {
+        self.index.get(id).map(|&position| &self.cases[position])
+    }
+
+    /// Ids that start like `id`, or contain it, for "did you mean" hints.
+    pub fn similar_ids(&self, id: &str) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .cases
+            .iter()
+            .map(|case| case.id.as_str())
+            .filter(|candidate| candidate.contains(id) || strsim_like(candidate, id))
+            .collect();
+        ids.truncate(5);
+        ids
+    }
+}
+
+fn strsim_like(a: &str, b: &str) -> bool {
+    let shared = a.split('-').filter(|part| b.split('-').any(|other| other == *part)).count();
+    shared >= 2
+}

@@ -1,0 +1,118 @@
+//! The `dxsim` binary as a user runs it: exit codes, output on stdout, errors and hints on stderr.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use dxsim::library::CaseLibrary;
+
+fn dxsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dxsim"))
+        .args(args)
+        .output()
+        .expect("the dxsim binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn validate_passes_on_the_builtin_library() {
+    let output = dxsim(&["cases", "validate"]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).contains("0 problem(s) in all"), "{}", stdout(&output));
+}
+
+#[test]
+fn validate_lists_every_problem_and_exits_one() {
+    let dir = tempdir("broken");
+    let broken = crate::VALID_CASE
+        .replacen("id = \"fixture-valid\"", "id = \"fixture-broken\"", 1)
+        .replacen("specialty = \"cardiology\"", "specialty = \"heart\"", 1)
+        .replacen("icd10 = \"I21.19\"", "icd10 = \"I2119\"", 1);
+    std::fs::write(dir.join("fixture-broken.toml"), broken).expect("write");
+    std::fs::write(dir.join("not-toml.toml"), "id = [unclosed").expect("write");
+    let output = dxsim(&["cases", "validate", dir.to_str().expect("utf-8 path")]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("fixture-broken.toml: specialty: `heart` is not one of"), "{text}");
+    assert!(text.contains("fixture-broken.toml: diagnosis.icd10: `I2119` is not an ICD-10-CM code"), "{text}");
+    assert!(text.contains("not-toml.toml: line 1"), "{text}");
+    assert!(text.contains("validated 2 file(s): 0 valid, 2 with problems"), "{text}");
+}
+
+#[test]
+fn validate_of_a_missing_path_is_a_user_error() {
+    let output = dxsim(&["cases", "validate", "no/such/dir.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot read no/such/dir.toml"), "{}", stderr(&output));
+}
+
+#[test]
+fn list_shows_public_fields_only() {
+    let output = dxsim(&["cases", "list", "--json"]);
+    assert!(output.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let library = CaseLibrary::builtin().expect("valid");
+    assert_eq!(listed.as_array().map(Vec::len), Some(library.cases().len()));
+    let text = stdout(&output).to_lowercase();
+    for case in library.cases() {
+        assert!(!text.contains(&case.diagnosis.name.to_lowercase()), "{} leaks its diagnosis", case.id);
+        assert!(!text.contains(&format!("\"{}\"", case.diagnosis.icd10.to_lowercase())), "{} leaks its code", case.id);
+        assert!(!text.contains(&case.title.to_lowercase()), "{} leaks its title", case.id);
+    }
+}
+
+#[test]
+fn show_unknown_case_is_a_user_error_with_a_hint() {
+    let output = dxsim(&["cases", "show", "no-such-case"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("error: no case with id `no-such-case`"));
+    assert!(stderr(&output).contains("hint:"));
+}
+
+#[test]
+fn show_prints_the_hidden_record_as_toml_that_parses_back() {
+    let library = CaseLibrary::builtin().expect("valid");
+    let case = &library.cases()[0];
+    let output = dxsim(&["cases", "show", &case.id]);
+    assert!(output.status.success());
+    let parsed = dxsim_gatekeeper::case::parse_case(&stdout(&output), "shown").expect("round trip");
+    assert_eq!(&parsed, case);
+}
+
+#[test]
+fn catalogue_search_resolves_each_item_with_prices() {
+    let output = dxsim(&["catalogue", "search", "FBC, U&E and a chest x-ray"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("\"FBC\": test (abbreviation)"), "{text}");
+    assert!(text.contains("$7.77"), "{text}");
+    assert!(text.contains("chest_xray"), "{text}");
+}
+
+#[test]
+fn judge_score_marks_an_abbreviation_correct() {
+    let output = dxsim(&["judge", "score", "--reference", "Diabetic ketoacidosis", "--icd10", "E10.10", "DKA"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("score 5 (correct)"), "{}", stdout(&output));
+}
+
+#[test]
+fn judge_score_rejects_a_malformed_code() {
+    let output = dxsim(&["judge", "score", "--reference", "x", "--icd10", "nonsense", "y"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("`nonsense` is not an ICD-10-CM code"));
+}
+
+/// A fresh directory under the target dir for one test.
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}

@@ -1,0 +1,9 @@
+//! Integration tests for dxsim: one binary, a module per area.
+
+mod cli;
+mod gatekeeper;
+mod library;
+mod validator;
+
+/// The valid case fixture written for these tests.
+pub(crate) const VALID_CASE: &str = include_str!("fixtures/fixture-valid.toml");

@@ -1,0 +1,204 @@
+//! The case validator on broken fixtures: one mutation of a valid case per kind of problem, each
+//! reported with its field path.
+
+use dxsim_gatekeeper::case::{ProblemKind, parse_case, validate_case, validate_library};
+use dxsim_gatekeeper::{Catalogue, Icd10};
+
+use crate::VALID_CASE;
+
+const FILE: &str = "fixtures/fixture-valid.toml";
+
+/// Applies `replace` pairs to the valid fixture and returns every problem found.
+fn problems_after(replacements: &[(&str, &str)]) -> Vec<dxsim_gatekeeper::case::Problem> {
+    let mut text = VALID_CASE.to_string();
+    for (from, to) in replacements {
+        assert!(text.contains(from), "fixture lacks {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    match parse_case(&text, FILE) {
+        Ok(case) => validate_case(&case, FILE, Catalogue::builtin(), Icd10::builtin()),
+        Err(problem) => vec![problem],
+    }
+}
+
+fn assert_problem(replacements: &[(&str, &str)], kind: ProblemKind, field: &str) {
+    let problems = problems_after(replacements);
+    assert!(
+        problems.iter().any(|problem| problem.kind == kind && problem.field.starts_with(field)),
+        "expected {kind:?} at {field}, got {problems:#?}"
+    );
+}
+
+#[test]
+fn valid_fixture_has_no_problems() {
+    assert_eq!(problems_after(&[]), vec![]);
+}
+
+#[test]
+fn toml_type_error_is_a_parse_problem_with_a_line() {
+    let problems = problems_after(&[("difficulty = \"common\"", "difficulty = \"easy\"")]);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].kind, ProblemKind::Parse);
+    assert!(problems[0].field.starts_with("line 4"), "{problems:?}");
+    assert!(problems[0].to_string().contains("easy"), "{}", problems[0]);
+}
+
+#[test]
+fn unknown_key_is_a_parse_problem() {
+    assert_problem(&[("title =", "titel =")], ProblemKind::Parse, "line");
+}
+
+#[test]
+fn id_that_does_not_match_the_file_is_reported() {
+    assert_problem(&[("id = \"fixture-valid\"", "id = \"fixture-other\"")], ProblemKind::BadId, "id");
+    assert_problem(&[("id = \"fixture-valid\"", "id = \"Fixture_Valid\"")], ProblemKind::BadId, "id");
+}
+
+#[test]
+fn duplicate_ids_across_files_are_reported() {
+    let case = parse_case(VALID_CASE, FILE).expect("parses");
+    let problems = validate_library([("a/fixture-valid.toml", &case), ("b/fixture-valid.toml", &case)]);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].kind, ProblemKind::DuplicateId);
+    assert!(problems[0].message.contains("a/fixture-valid.toml"));
+}
+
+#[test]
+fn missing_presentation_is_reported() {
+    let start = VALID_CASE.find("[presentation]").expect("has presentation");
+    let end = VALID_CASE.find("[[history]]").expect("has history");
+    let presentation = &VALID_CASE[start..end];
+    assert_problem(&[(presentation, "")], ProblemKind::Missing, "presentation");
+}
+
+#[test]
+fn every_problem_is_reported_not_just_the_first() {
+    let problems = problems_after(&[
+        ("specialty = \"cardiology\"", "specialty = \"heart surgery\""),
+        ("heart_rate = 52", "heart_rate = 400"),
+        ("icd10 = \"I21.19\"", "icd10 = \"I2119\""),
+    ]);
+    let kinds: Vec<ProblemKind> = problems.iter().map(|problem| problem.kind).collect();
+    assert!(kinds.contains(&ProblemKind::UnknownSpecialty), "{kinds:?}");
+    assert!(kinds.contains(&ProblemKind::Implausible), "{kinds:?}");
+    assert!(kinds.contains(&ProblemKind::MalformedIcd10), "{kinds:?}");
+}
+
+#[test]
+fn too_few_differentials_are_reported() {
+    let start = VALID_CASE.find("[[differential]]\nname = \"Acute pulmonary embolism\"").expect("present");
+    let end = VALID_CASE.find("[[key_findings]]").expect("present");
+    assert_problem(&[(&VALID_CASE[start..end], "")], ProblemKind::TooFew, "differential");
+}
+
+#[test]
+fn unknown_specialty_is_reported() {
+    assert_problem(&[("specialty = \"cardiology\"", "specialty = \"cardiac\"")], ProblemKind::UnknownSpecialty, "specialty");
+}
+
+#[test]
+fn implausible_vital_sign_is_reported() {
+    assert_problem(&[("spo2 = 96", "spo2 = 160")], ProblemKind::Implausible, "vitals.spo2");
+}
+
+#[test]
+fn unknown_exam_system_is_reported() {
+    assert_problem(&[("system = \"respiratory\"", "system = \"lungs and chest\"")], ProblemKind::UnknownExamSystem, "exam[2].system");
+}
+
+#[test]
+fn exam_system_listed_twice_is_reported() {
+    assert_problem(&[("system = \"respiratory\"", "system = \"general\"")], ProblemKind::Duplicate, "exam[2].system");
+}
+
+#[test]
+fn unknown_test_id_is_reported() {
+    assert_problem(&[("id = \"troponin\"", "id = \"troponin_xyz\"")], ProblemKind::UnknownTest, "tests[1].id");
+}
+
+#[test]
+fn analyte_the_test_does_not_report_is_reported() {
+    assert_problem(&[("analyte = \"sodium\"", "analyte = \"troponin_i\"")], ProblemKind::UnknownAnalyte, "tests[3].results[0].analyte");
+}
+
+#[test]
+fn report_given_for_a_panel_is_reported() {
+    assert_problem(
+        &[("id = \"cbc\"\n", "id = \"cbc\"\nreport = \"Normal.\"\n")],
+        ProblemKind::WrongResultShape,
+        "tests[4].report",
+    );
+}
+
+#[test]
+fn unit_that_differs_from_the_catalogue_is_reported() {
+    assert_problem(
+        &[("{ analyte = \"potassium\", value = 4.1 }", "{ analyte = \"potassium\", value = 4.1, unit = \"mg/dL\" }")],
+        ProblemKind::UnitMismatch,
+        "tests[3].results[1].unit",
+    );
+}
+
+#[test]
+fn value_outside_range_flagged_normal_is_reported() {
+    let problems = problems_after(&[("value = 168, flag = \"high\"", "value = 168, flag = \"normal\"")]);
+    let problem = problems.iter().find(|problem| problem.kind == ProblemKind::FlagMismatch).expect("flag mismatch");
+    assert_eq!(problem.field, "tests[3].results[6].flag");
+    assert!(problem.message.contains("168"), "{problem}");
+}
+
+#[test]
+fn malformed_icd10_code_is_reported() {
+    assert_problem(&[("icd10 = \"I21.19\"", "icd10 = \"I2119\"")], ProblemKind::MalformedIcd10, "diagnosis.icd10");
+}
+
+#[test]
+fn nonexistent_icd10_code_is_reported() {
+    assert_problem(&[("icd10 = \"I21.19\"", "icd10 = \"I21.77\"")], ProblemKind::UnknownIcd10, "diagnosis.icd10");
+}
+
+#[test]
+fn differential_item_equal_to_the_diagnosis_is_reported() {
+    assert_problem(
+        &[("name = \"Acute pericarditis\"", "name = \"Inferior STEMI\"")],
+        ProblemKind::DifferentialIsDiagnosis,
+        "differential[2].name",
+    );
+}
+
+#[test]
+fn key_finding_that_no_item_contains_is_reported() {
+    assert_problem(&[("source = \"test:ecg\"", "source = \"test:ct_head_noncontrast\"")], ProblemKind::UnreachableKeyFinding, "key_findings[0].source");
+    assert_problem(&[("source = \"history:location\"", "source = \"history:travel\"")], ProblemKind::UnreachableKeyFinding, "key_findings[3].source");
+}
+
+#[test]
+fn workup_ordering_a_test_the_case_lacks_is_reported() {
+    assert_problem(
+        &[("tests = [\"ecg\", \"troponin\"]", "tests = [\"ecg\", \"lipase\"]")],
+        ProblemKind::WorkupTestNotInCase,
+        "reference_workup[3].tests[1]",
+    );
+}
+
+#[test]
+fn presentation_that_names_the_diagnosis_is_reported() {
+    assert_problem(
+        &[("He is pale and sweaty", "An inferior STEMI is suspected. He is pale and sweaty")],
+        ProblemKind::NamesDiagnosis,
+        "presentation.summary",
+    );
+}
+
+#[test]
+fn catalogue_normal_report_naming_the_diagnosis_forces_the_case_to_list_the_test() {
+    // A case whose diagnosis appears in a normal template ("no pneumothorax") must list that test.
+    let problems = problems_after(&[(
+        "synonyms = [\"Inferior STEMI\",",
+        "synonyms = [\"pneumothorax\", \"Inferior STEMI\",",
+    )]);
+    assert!(
+        problems.iter().any(|problem| problem.kind == ProblemKind::NamesDiagnosis && problem.field.contains("catalogue normal report")),
+        "{problems:#?}"
+    );
+}
