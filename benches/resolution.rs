@@ -2,7 +2,10 @@
 //!
 //! Run with `cargo bench --bench resolution`; criterion reports time per request and, through its
 //! throughput setting, requests (or items) per second.
-#![expect(missing_docs, reason = "criterion's macros generate undocumented functions")]
+#![expect(
+    missing_docs,
+    reason = "criterion's macros generate undocumented functions"
+)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dxsim::library::CaseLibrary;
@@ -53,7 +56,9 @@ fn resolution(c: &mut Criterion) {
     });
     group.finish();
 
-    c.bench_function("resolver_build", |b| b.iter(|| Resolver::new(black_box(catalogue))));
+    c.bench_function("resolver_build", |b| {
+        b.iter(|| Resolver::new(black_box(catalogue)));
+    });
 }
 
 criterion_group!(benches, resolution);

@@ -23,6 +23,7 @@ use dxsim_gatekeeper::text::normalize;
 use serde::Serialize;
 
 const ABBREVIATIONS_CSV: &str = include_str!("judge/abbreviations.csv");
+const RELATED_CSV: &str = include_str!("judge/related.csv");
 
 /// The lowest score that counts as correct.
 pub const CORRECT_AT: u8 = 4;
@@ -71,26 +72,206 @@ impl<'a> From<&'a Diagnosis> for Reference<'a> {
 
 /// Qualifiers whose difference leaves the core disease the same (rubric score 4).
 const QUALIFIERS: &[&str] = &[
-    "acute", "chronic", "subacute", "hyperacute", "left", "right", "bilateral", "unilateral", "severe", "mild",
-    "moderate", "inferior", "anterior", "posterior", "lateral", "septal", "wall", "primary", "recurrent",
-    "early", "late", "uncomplicated", "complicated", "community", "acquired", "typical", "simple", "partial",
-    "complete", "massive", "submassive", "focal", "diffuse", "upper", "lower", "proximal", "distal", "episode",
-    "exacerbation", "flare", "onset", "new", "unspecified", "disease", "syndrome", "disorder", "condition",
-    "stage", "grade", "phase", "form", "idiopathic", "spontaneous", "sided", "side", "lobe", "segment",
-    "segmental", "lobar", "saddle", "small", "large", "major", "minor", "suspected", "probable", "possible",
-    "presumed", "likely", "native", "valve", "state", "crisis", "induced", "related", "associated", "due",
-    "secondary", "type", "unstable", "stable", "first", "acquired", "status", "attack", "episode",
+    "acute",
+    "chronic",
+    "subacute",
+    "hyperacute",
+    "left",
+    "right",
+    "bilateral",
+    "unilateral",
+    "severe",
+    "mild",
+    "moderate",
+    "inferior",
+    "anterior",
+    "posterior",
+    "lateral",
+    "septal",
+    "wall",
+    "recurrent",
+    "early",
+    "late",
+    "uncomplicated",
+    "complicated",
+    "community",
+    "acquired",
+    "typical",
+    "simple",
+    "partial",
+    "complete",
+    "massive",
+    "submassive",
+    "focal",
+    "upper",
+    "lower",
+    "proximal",
+    "distal",
+    "episode",
+    "exacerbation",
+    "flare",
+    "onset",
+    "new",
+    "unspecified",
+    "disease",
+    "syndrome",
+    "disorder",
+    "condition",
+    "stage",
+    "grade",
+    "phase",
+    "form",
+    "spontaneous",
+    "sided",
+    "side",
+    "lobe",
+    "segment",
+    "segmental",
+    "lobar",
+    "saddle",
+    "small",
+    "large",
+    "suspected",
+    "probable",
+    "possible",
+    "presumed",
+    "likely",
+    "native",
+    "state",
+    "induced",
+    "related",
+    "associated",
+    "due",
+    "type",
+    "unstable",
+    "stable",
+    "first",
+    "status",
+    "episode",
+    "eye",
+    "both",
+    "process",
+    "presentation",
+    "picture",
+    "crisis",
+    "attack",
 ];
+
+/// Words that make a different entity of the same disease family (NSTEMI is not STEMI; latent TB is not
+/// pulmonary TB): a difference in one of them is a major error, not a qualifier (rubric score 3).
+const ENTITY_CHANGING: &[&str] = &[
+    "non",
+    "not",
+    "latent",
+    "traumatic",
+    "drug",
+    "secondary",
+    "primary",
+    "congenital",
+    "gestational",
+    "neonatal",
+    "vulgaris",
+    "discoid",
+    "sclerosing",
+    "appendix",
+    "benign",
+    "metastatic",
+    "insipidus",
+    "hereditary",
+    "transfusional",
+    "iatrogenic",
+    "factitious",
+    "reactive",
+    "pseudo",
+    "neonatorum",
+    "juvenile",
+    "artery",
+    "vein",
+    "viral",
+    "bacterial",
+    "fungal",
+    "autoimmune",
+    "atypical",
+    "obstructive",
+    "restrictive",
+];
+
+/// Qualifiers too generic to tell two named concepts apart ("Addison disease" is "Addison's").
+const GENERIC: &[&str] = &[
+    "disease",
+    "syndrome",
+    "disorder",
+    "condition",
+    "unspecified",
+    "episode",
+    "state",
+    "status",
+    "acute",
+    "chronic",
+    "subacute",
+];
+
+/// Qualifier pairs that contradict each other: one of each makes a different disease.
+const CONFLICTING: &[(&str, &str)] = &[("acute", "chronic")];
 
 /// Words that carry no meaning for matching.
 const STOPWORDS: &[&str] = &[
-    "of", "the", "a", "an", "with", "and", "in", "on", "to", "from", "by", "at", "or", "for", "as", "is", "its",
-    "his", "her", "this", "that", "which", "patient", "has", "have", "having", "most", "diagnosis", "final",
-    "working", "impression", "consistent", "i", "think", "believe", "it", "be", "would", "probably", "mellitus",
+    "of",
+    "the",
+    "a",
+    "an",
+    "with",
+    "and",
+    "in",
+    "on",
+    "to",
+    "from",
+    "by",
+    "at",
+    "or",
+    "for",
+    "as",
+    "is",
+    "its",
+    "his",
+    "her",
+    "this",
+    "that",
+    "which",
+    "patient",
+    "has",
+    "have",
+    "having",
+    "most",
+    "diagnosis",
+    "final",
+    "working",
+    "impression",
+    "consistent",
+    "i",
+    "think",
+    "believe",
+    "it",
+    "be",
+    "would",
+    "probably",
+    "mellitus",
+    "are",
+    "findings",
+    "needs",
+    "need",
+    "confirm",
+    "start",
+    "caused",
+    "causing",
+    "likely",
+    "comma",
+    "due",
 ];
 
-/// Lay words and their clinical equivalents, applied word by word.
-const LAY_TERMS: &[(&str, &str)] = &[
+/// Word forms mapped to one spelling before comparison (organ nouns to their adjectives, variants of one
+/// lesion to one word, lay words to clinical ones).
+const WORD_FORMS: &[(&str, &str)] = &[
     ("kidney", "renal"),
     ("kidneys", "renal"),
     ("heart", "cardiac"),
@@ -98,67 +279,187 @@ const LAY_TERMS: &[(&str, &str)] = &[
     ("lungs", "pulmonary"),
     ("liver", "hepatic"),
     ("brain", "cerebral"),
+    ("pancreas", "pancreatic"),
+    ("testis", "testicular"),
+    ("testes", "testicular"),
+    ("testicle", "testicular"),
+    ("aorta", "aortic"),
+    ("stomach", "gastric"),
+    ("duodenum", "duodenal"),
+    ("ovary", "ovarian"),
+    ("uterus", "uterine"),
+    ("spleen", "splenic"),
+    ("esophagus", "esophageal"),
+    ("prostate", "prostatic"),
+    ("skin", "cutaneous"),
     ("cancer", "carcinoma"),
     ("bleed", "hemorrhage"),
     ("bleeding", "hemorrhage"),
-    ("haemorrhage", "hemorrhage"),
     ("clot", "thrombosis"),
+    ("thrombus", "thrombosis"),
+    ("embolus", "embolism"),
+    ("emboli", "embolism"),
+    ("dissecting", "dissection"),
     ("stones", "stone"),
     ("calculus", "stone"),
     ("calculi", "stone"),
-    ("lithiasis", "stone"),
     ("infarct", "infarction"),
     ("tumor", "neoplasm"),
-    ("growth", "neoplasm"),
-    ("blood", "hematologic"),
     ("poisoning", "toxicity"),
     ("overdose", "toxicity"),
     ("intoxication", "toxicity"),
+    ("ingestion", "toxicity"),
+    ("goitre", "goiter"),
+    ("addisonian", "addison"),
+    ("ureteric", "ureteral"),
+    ("nephrolithiasis", "renal urolithiasis"),
+    ("ureterolithiasis", "ureteral urolithiasis"),
+    ("wegener", "granulomatosis with polyangiitis"),
+    ("dx", ""),
+    ("ddx", ""),
 ];
 
-/// Lay phrases replaced as a whole before words are split.
-const LAY_PHRASES: &[(&str, &str)] = &[
+/// Phrases replaced as a whole before words are split: lay terms, organism and drug names.
+const PHRASES: &[(&str, &str)] = &[
     ("heart attack", "myocardial infarction"),
-    ("stroke", "cerebral infarction"),
     ("mini stroke", "transient ischemic attack"),
     ("blood clot in the lung", "pulmonary embolism"),
     ("clot in the lung", "pulmonary embolism"),
     ("water on the brain", "hydrocephalus"),
     ("heart failure", "cardiac failure"),
-    ("kidney stone", "nephrolithiasis"),
-    ("renal stone", "nephrolithiasis"),
-    ("renal calculus", "nephrolithiasis"),
-    ("ureteric stone", "ureterolithiasis"),
-    ("ureteral stone", "ureterolithiasis"),
+    ("kidney stone", "renal urolithiasis"),
+    ("renal stone", "renal urolithiasis"),
+    ("renal calculus", "renal urolithiasis"),
+    ("ureteric stone", "ureteral urolithiasis"),
+    ("ureteral stone", "ureteral urolithiasis"),
+    ("ureteric calculus", "ureteral urolithiasis"),
+    ("ureteral calculus", "ureteral urolithiasis"),
+    ("renal colic", "urolithiasis"),
+    ("secondary to", "due to"),
+    (
+        "churg strauss",
+        "eosinophilic granulomatosis with polyangiitis",
+    ),
     ("gallstones", "cholelithiasis"),
     ("gallstone", "cholelithiasis"),
     ("st segment elevation", "st elevation"),
-    ("st elevation mi", "st elevation myocardial infarction"),
-    ("non st elevation", "non st elevation"),
-    ("lupus", "systemic lupus erythematosus"),
-    ("systemic systemic lupus erythematosus", "systemic lupus erythematosus"),
-    ("systemic lupus erythematosus erythematosus", "systemic lupus erythematosus"),
     ("temporal arteritis", "giant cell arteritis"),
     ("cerebrovascular accident", "cerebral infarction"),
     ("ischemic stroke", "cerebral infarction"),
     ("cerebral infarction ischemic", "cerebral infarction"),
+    ("streptococcus pneumoniae", "pneumococcal"),
+    ("strep pneumoniae", "pneumococcal"),
+    ("s pneumoniae", "pneumococcal"),
+    ("neisseria meningitidis", "meningococcal"),
+    ("staphylococcus aureus", "staphylococcal"),
+    ("staph aureus", "staphylococcal"),
+    ("escherichia coli", "e coli"),
+    ("clostridium difficile", "clostridioides difficile"),
+    ("c difficile", "clostridioides difficile"),
+    ("c diff", "clostridioides difficile"),
+    ("post strep", "post streptococcal"),
+    ("paracetamol", "acetaminophen"),
+    ("tylenol", "acetaminophen"),
+    ("panadol", "acetaminophen"),
+    ("aspirin", "salicylate"),
+    ("amitriptyline", "tricyclic antidepressant"),
+    ("nortriptyline", "tricyclic antidepressant"),
+    ("imipramine", "tricyclic antidepressant"),
+    ("clomipramine", "tricyclic antidepressant"),
+    ("doxepin", "tricyclic antidepressant"),
     ("whipples", "whipple"),
+    ("angle closure crisis", "angle closure glaucoma"),
+    ("sugar", "glucose"),
+];
+
+/// Whole answers that stand for a longer name.
+const WHOLE_ANSWERS: &[(&str, &str)] = &[
+    ("lupus", "systemic lupus erythematosus"),
+    ("stroke", "stroke"),
+];
+
+/// Words after which a diagnosis phrase qualifies its head ("ulcer *of* the duodenum", "ketoacidosis *in*
+/// type 1 diabetes"); a comma counts as one.
+const HEAD_BOUNDARIES: &[&str] = &[
+    "of",
+    "in",
+    "with",
+    "due",
+    "from",
+    "secondary",
+    "caused",
+    "complicating",
+    "on",
+    "comma",
 ];
 
 /// Phrases after which the candidate's text says no more about the diagnosis itself.
-const CUT_AFTER: &[&str] = &[" recommend ", " suggest ", " plan ", " next step ", " rule out ", " r/o "];
+const CUT_AFTER: &[&str] = &[
+    " recommend ",
+    " suggest ",
+    " plan ",
+    " next step ",
+    " rule out ",
+    " r/o ",
+    " start ",
+    " needs ",
+    " need ",
+];
 
-/// A concept form: core words and qualifier words.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Concept {
-    core: BTreeSet<String>,
-    qualifiers: BTreeSet<String>,
+/// Latin adjectives that follow their noun ("myasthenia *gravis*", "delirium *tremens*").
+const POSTPOSITIVE: &[&str] = &[
+    "gravis",
+    "nervosa",
+    "multiforme",
+    "vulgaris",
+    "nodosum",
+    "migrans",
+    "tremens",
+    "simplex",
+    "zoster",
+    "major",
+    "minor",
+    "perstans",
+    "tarda",
+    "congenita",
+    "dissecans",
+    "fugax",
+    "pedis",
+    "corporis",
+    "capitis",
+];
+
+/// Head words too generic to identify a disease ("urinary tract *infection*").
+const GENERIC_HEADS: &[&str] = &["infection", "comma"];
+
+/// The head word of a phrase: its last core word, skipping postpositive Latin adjectives and generic
+/// nouns.
+fn head_of(words: &[String], core: &BTreeSet<String>) -> Option<String> {
+    let candidates: Vec<&String> = words.iter().filter(|word| core.contains(*word)).collect();
+    candidates
+        .iter()
+        .rev()
+        .find(|word| {
+            !POSTPOSITIVE.contains(&word.as_str()) && !GENERIC_HEADS.contains(&word.as_str())
+        })
+        .or(candidates.last())
+        .map(|word| (*word).clone())
 }
 
-impl Concept {
-    fn all(&self) -> BTreeSet<&str> {
-        self.core.iter().chain(&self.qualifiers).map(String::as_str).collect()
-    }
+/// A concept form: its words in order, split into core words and qualifiers, and its head word.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Concept {
+    words: Vec<String>,
+    core: BTreeSet<String>,
+    qualifiers: BTreeSet<String>,
+    head: Option<String>,
+}
+
+/// A broader–narrower pair of diagnoses, as concepts.
+#[derive(Debug)]
+struct Relation {
+    narrower: Concept,
+    broader: Concept,
 }
 
 /// The rule-based judge. Cheap to share; build once.
@@ -166,8 +467,8 @@ impl Concept {
 pub struct RuleJudge {
     icd: &'static Icd10,
     abbreviations: HashMap<String, String>,
-    /// Concept text (core and qualifiers joined) of every ICD-10-CM description → code, for codes named
-    /// exactly by a candidate's text.
+    relations: Vec<Relation>,
+    /// Concept text of every ICD-10-CM description → code, for codes a candidate's text names exactly.
     descriptions: OnceLock<HashMap<String, String>>,
 }
 
@@ -186,56 +487,290 @@ fn stem(word: &str) -> String {
     }
 }
 
-fn close_words(a: &str, b: &str) -> bool {
-    a == b || (a.len() >= 7 && b.len() >= 7 && strsim::damerau_levenshtein(a, b) == 1)
+/// Whether two words are the same word spelled alike: equal, or a one-letter slip (two in a long word
+/// with the same start).
+fn same_spelling(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let short = a.len().min(b.len());
+    let distance = strsim::damerau_levenshtein(a, b);
+    (short >= 7 && distance == 1) || (short >= 10 && distance == 2 && a.get(..5) == b.get(..5))
+}
+
+/// Prefixes that negate or invert the word they join ("nontraumatic" is not "traumatic").
+const NEGATING_PREFIXES: &[&str] = &["non", "un", "in", "a", "an", "anti", "pseudo"];
+
+/// Whether two words name the same thing: alike in spelling, or one a compound ending in the other
+/// ("myopericarditis", "pericarditis") unless the extra part negates it.
+fn same_word(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    same_spelling(a, b)
+        || (short.len() >= 7
+            && long.ends_with(short)
+            && !NEGATING_PREFIXES.contains(&&long[..long.len() - short.len()]))
+}
+
+/// Whether every word of `want` is spelled alike in `have` (no compound matching).
+fn covers_by_spelling(have: &BTreeSet<String>, want: &BTreeSet<String>) -> bool {
+    want.iter()
+        .all(|word| have.iter().any(|other| same_spelling(word, other)))
 }
 
 fn covers(have: &BTreeSet<String>, want: &BTreeSet<String>) -> bool {
-    want.iter().all(|word| have.iter().any(|other| close_words(word, other)))
+    want.iter()
+        .all(|word| have.iter().any(|other| same_word(word, other)))
+}
+
+fn missing<'a>(
+    have: &BTreeSet<String>,
+    want: &'a BTreeSet<String>,
+) -> impl Iterator<Item = &'a String> {
+    want.iter()
+        .filter(move |word| !have.iter().any(|other| same_word(word, other)))
 }
 
 fn shared(a: &BTreeSet<String>, b: &BTreeSet<String>) -> usize {
-    a.iter().filter(|word| b.iter().any(|other| close_words(word, other))).count()
+    a.iter()
+        .filter(|word| b.iter().any(|other| same_word(word, other)))
+        .count()
+}
+
+fn changes_entity<'a>(mut words: impl Iterator<Item = &'a String>) -> bool {
+    words.any(|word| ENTITY_CHANGING.contains(&word.as_str()))
+}
+
+fn conflicting(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
+    CONFLICTING.iter().any(|(x, y)| {
+        let has = |set: &BTreeSet<String>, word: &str| set.contains(word);
+        (has(a, x) && has(b, y) && !has(a, y) && !has(b, x))
+            || (has(a, y) && has(b, x) && !has(a, x) && !has(b, y))
+    })
+}
+
+impl Concept {
+    /// This concept with adjacent words joined where the join is a word of `other` ("keto acidosis" →
+    /// "ketoacidosis").
+    fn merged_against(&self, other: &Concept) -> Concept {
+        let vocabulary: Vec<&String> = other.words.iter().collect();
+        let mut words: Vec<String> = Vec::with_capacity(self.words.len());
+        let mut index = 0;
+        while index < self.words.len() {
+            if let Some(next) = self.words.get(index + 1) {
+                let joined = format!("{}{}", self.words[index], next);
+                if vocabulary.iter().any(|word| same_spelling(word, &joined)) {
+                    words.push(joined);
+                    index += 2;
+                    continue;
+                }
+            }
+            words.push(self.words[index].clone());
+            index += 1;
+        }
+        if words.len() == self.words.len() {
+            return self.clone();
+        }
+        let head = self.head.as_ref().map(|head| {
+            words
+                .iter()
+                .find(|word| word.contains(head.as_str()))
+                .cloned()
+                .unwrap_or_else(|| head.clone())
+        });
+        let mut merged = Concept {
+            words,
+            head,
+            ..Concept::default()
+        };
+        for word in &merged.words {
+            if QUALIFIERS.contains(&word.as_str()) {
+                merged.qualifiers.insert(word.clone());
+            } else {
+                merged.core.insert(word.clone());
+            }
+        }
+        merged
+    }
+
+    /// The same concept: core words match both ways and the specific qualifiers agree.
+    fn equivalent(&self, other: &Concept) -> bool {
+        let (a, b) = (self.merged_against(other), other.merged_against(self));
+        let specific = |concept: &Concept| -> BTreeSet<String> {
+            concept
+                .qualifiers
+                .iter()
+                .filter(|q| !GENERIC.contains(&q.as_str()))
+                .cloned()
+                .collect()
+        };
+        !a.core.is_empty()
+            && covers(&a.core, &b.core)
+            && covers(&b.core, &a.core)
+            && specific(&a) == specific(&b)
+    }
+}
+
+/// Compares a candidate with one reference form on the rubric; `None` when they share nothing.
+fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> {
+    if form.core.is_empty() {
+        return None;
+    }
+    let candidate = candidate.merged_against(form);
+    let form = form.merged_against(&candidate);
+    let (cc, fc) = (&candidate.core, &form.core);
+    let conflict = conflicting(&candidate.qualifiers, &form.qualifiers);
+    let verdict = if covers(cc, fc) && covers(fc, cc) {
+        if conflict {
+            Verdict::new(
+                3,
+                format!("the same disease as {label} but acute and chronic differ"),
+            )
+        } else if form
+            .qualifiers
+            .iter()
+            .all(|q| candidate.qualifiers.contains(q))
+        {
+            Verdict::new(5, format!("same diagnosis as {label}"))
+        } else {
+            Verdict::new(
+                4,
+                format!("core disease matches {label}; a qualifier differs"),
+            )
+        }
+    } else if covers(cc, fc) {
+        if changes_entity(missing(fc, cc)) || conflict {
+            Verdict::new(
+                3,
+                format!("adds to {label} a word that makes it a different entity"),
+            )
+        } else if form
+            .qualifiers
+            .iter()
+            .all(|q| candidate.qualifiers.contains(q))
+        {
+            Verdict::new(5, format!("consistent with {label} and more specific"))
+        } else {
+            Verdict::new(
+                4,
+                format!("consistent with {label}, more specific, a qualifier differs"),
+            )
+        }
+    } else if covers_by_spelling(fc, cc) {
+        let keeps_head = form
+            .head
+            .as_ref()
+            .is_some_and(|head| cc.iter().any(|word| same_word(word, head)));
+        if missing(cc, fc).any(|word| word == "non" || word == "not") {
+            Verdict::new(3, format!("drops a negation that defines {label}"))
+        } else if keeps_head {
+            Verdict::new(4, format!("right disease, less specific than {label}"))
+        } else {
+            Verdict::new(
+                3,
+                format!("names part of {label} but not the disease itself"),
+            )
+        }
+    } else {
+        let head_shared = match (&candidate.head, &form.head) {
+            (Some(a), Some(b)) => same_spelling(a, b),
+            _ => false,
+        };
+        let differing = missing(fc, cc).chain(missing(cc, fc));
+        if head_shared && !changes_entity(differing) && !conflict {
+            Verdict::new(
+                4,
+                format!("same disease as {label}; organism, cause, site or subtype differs"),
+            )
+        } else if head_shared {
+            Verdict::new(
+                3,
+                format!("same disease family as {label} but a different entity"),
+            )
+        } else if shared(cc, fc) > 0 {
+            Verdict::new(2, format!("superficial overlap with {label}"))
+        } else {
+            return None;
+        }
+    };
+    Some(verdict)
 }
 
 impl RuleJudge {
-    /// A judge using the built-in ICD-10-CM table and abbreviation list.
+    /// A judge using the built-in ICD-10-CM table, abbreviation list and broader–narrower table.
     ///
     /// # Panics
-    /// Never in a released build: the embedded abbreviation list is checked by the test suite.
+    /// Never in a released build: the embedded tables are checked by the test suite.
     pub fn new() -> RuleJudge {
         let mut reader = csv::Reader::from_reader(ABBREVIATIONS_CSV.as_bytes());
         let abbreviations = reader
             .records()
             .map(|record| {
-                let record = record.unwrap_or_else(|error| panic!("judge/abbreviations.csv: {error}"));
+                let record =
+                    record.unwrap_or_else(|error| panic!("judge/abbreviations.csv: {error}"));
                 (record[0].to_string(), normalize(&record[1]))
             })
             .collect();
-        RuleJudge {
+        let mut judge = RuleJudge {
             icd: Icd10::builtin(),
             abbreviations,
+            relations: Vec::new(),
             descriptions: OnceLock::new(),
-        }
+        };
+        let mut reader = csv::Reader::from_reader(RELATED_CSV.as_bytes());
+        judge.relations = reader
+            .records()
+            .map(|record| {
+                let record = record.unwrap_or_else(|error| panic!("judge/related.csv: {error}"));
+                Relation {
+                    narrower: judge.concept(&record[0]),
+                    broader: judge.concept(&record[1]),
+                }
+            })
+            .collect();
+        judge
     }
 
     /// Turns free text into a normalised phrase: lead-ins dropped, abbreviations and lay terms expanded.
     fn phrase(&self, text: &str) -> String {
         let mut text = text.replace("'s", "").replace("’s", "").to_lowercase();
         if let Some((before, after)) = text.split_once(':') {
-            if before.contains("diagnos") || before.contains("impression") || before.contains("answer") {
+            let before = before.trim();
+            if before.contains("diagnos")
+                || before.contains("impression")
+                || before.contains("answer")
+                || before == "dx"
+                || before == "ddx"
+            {
                 text = after.to_string();
             }
         }
-        if let Some(first) = text.split(['.', ';', '\n']).find(|part| !part.trim().is_empty()) {
-            text = first.to_string();
+        // The first sentence only; a full stop after a one- or two-letter word ("E. coli") is not an end.
+        let mut end = text.len();
+        for (at, _) in text.match_indices(['.', ';', '\n', '(']) {
+            let before = text[..at]
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("");
+            if text[at..].starts_with('.') && before.len() <= 2 {
+                continue;
+            }
+            if text[..at].trim().is_empty() {
+                continue;
+            }
+            end = at;
+            break;
         }
+        text.truncate(end);
         let padded = format!(" {text} ");
-        let cut = CUT_AFTER.iter().filter_map(|marker| padded.find(marker)).min();
-        if let Some(at) = cut {
+        if let Some(at) = CUT_AFTER
+            .iter()
+            .filter_map(|marker| padded.find(marker))
+            .filter(|&at| at > 1)
+            .min()
+        {
             text = padded[..at].to_string();
         }
-        let normalized = normalize(&text);
+        let normalized = normalize(&text.replace(',', " comma "));
         let mut words: Vec<String> = Vec::new();
         for word in normalized.split(' ').filter(|word| !word.is_empty()) {
             match self.abbreviations.get(word) {
@@ -243,8 +778,12 @@ impl RuleJudge {
                 None => words.push(word.to_string()),
             }
         }
-        let mut phrase = format!(" {} ", words.join(" "));
-        for (lay, clinical) in LAY_PHRASES {
+        let joined = words.join(" ");
+        if let Some((_, whole)) = WHOLE_ANSWERS.iter().find(|(answer, _)| *answer == joined) {
+            return (*whole).to_string();
+        }
+        let mut phrase = format!(" {joined} ");
+        for (lay, clinical) in PHRASES {
             phrase = phrase.replace(&format!(" {lay} "), &format!(" {clinical} "));
         }
         phrase.trim().to_string()
@@ -253,28 +792,40 @@ impl RuleJudge {
     fn concept(&self, text: &str) -> Concept {
         let phrase = self.phrase(text);
         let mut concept = Concept::default();
+        let mut head_before_of: Option<String> = None;
         for word in phrase.split(' ').filter(|word| !word.is_empty()) {
+            if HEAD_BOUNDARIES.contains(&word) && head_before_of.is_none() {
+                head_before_of = head_of(&concept.words, &concept.core);
+            }
             if STOPWORDS.contains(&word) {
                 continue;
             }
-            let word = LAY_TERMS
+            let mapped = WORD_FORMS
                 .iter()
-                .find(|(lay, _)| *lay == word)
-                .map_or(word, |(_, clinical)| clinical);
-            let word = stem(word);
-            if QUALIFIERS.contains(&word.as_str()) {
-                concept.qualifiers.insert(word);
-            } else {
-                concept.core.insert(word);
+                .find(|(form, _)| *form == word)
+                .map_or(word, |(_, to)| to);
+            for word in mapped.split(' ').filter(|word| !word.is_empty()) {
+                let word = stem(word);
+                if QUALIFIERS.contains(&word.as_str()) {
+                    concept.qualifiers.insert(word.clone());
+                } else {
+                    concept.core.insert(word.clone());
+                }
+                concept.words.push(word);
             }
         }
+        concept.head = head_before_of.or_else(|| head_of(&concept.words, &concept.core));
         concept
     }
 
     /// An ICD description as reference text: "unspecified", "other" and "without …" clauses removed.
     fn description_text(description: &str) -> String {
         let lower = description.to_lowercase();
-        let lower = lower.split(" without ").next().unwrap_or(&lower).to_string();
+        let lower = lower
+            .split(" without ")
+            .next()
+            .unwrap_or(&lower)
+            .to_string();
         lower
             .replace(", unspecified", "")
             .replace("unspecified ", "")
@@ -290,89 +841,115 @@ impl RuleJudge {
                     continue;
                 }
                 let concept = self.concept(&Self::description_text(&entry.description));
-                let key = concept_key(&concept);
-                index.entry(key).or_insert_with(|| entry.code.clone());
+                index
+                    .entry(concept_key(&concept))
+                    .or_insert_with(|| entry.code.clone());
             }
             index
         })
     }
 
     /// Scores `candidate` (free text, with an optional ICD-10-CM code) against `reference`.
-    pub fn judge(&self, reference: Reference<'_>, candidate: &str, candidate_icd10: Option<&str>) -> Verdict {
+    pub fn judge(
+        &self,
+        reference: Reference<'_>,
+        candidate: &str,
+        candidate_icd10: Option<&str>,
+    ) -> Verdict {
         let concept = self.concept(candidate);
         if concept.core.is_empty() && candidate_icd10.is_none() {
             return Verdict::new(1, "no diagnosis given");
         }
         let text = self.score_text(reference, &concept);
-        let inferred = self.description_index().get(&concept_key(&concept)).cloned();
+        let inferred = self
+            .description_index()
+            .get(&concept_key(&concept))
+            .cloned();
         let code = candidate_icd10
             .map(|code| code.trim().to_uppercase())
             .filter(|code| self.icd.get(code).is_some())
             .or(inferred);
-        let by_code = code.as_deref().map(|code| self.score_code(reference.icd10, code));
+        let by_code = code
+            .as_deref()
+            .map(|code| self.score_code(reference.icd10, code));
         match by_code {
             Some(coded) if coded.score > text.score => coded,
             _ => text,
         }
     }
 
-    fn score_text(&self, reference: Reference<'_>, candidate: &Concept) -> Verdict {
-        let mut forms: Vec<(Concept, &str)> = std::iter::once(reference.name)
+    fn reference_forms(&self, reference: Reference<'_>) -> Vec<(Concept, &'static str)> {
+        let mut forms: Vec<(Concept, &'static str)> = std::iter::once(reference.name)
             .chain(reference.synonyms.iter().map(String::as_str))
             .map(|name| (self.concept(name), "the reference"))
             .collect();
         if let Some(entry) = self.icd.get(reference.icd10) {
-            forms.push((self.concept(&Self::description_text(&entry.description)), "the reference code's description"));
+            forms.push((
+                self.concept(&Self::description_text(&entry.description)),
+                "the reference code's description",
+            ));
         }
+        forms
+    }
+
+    fn score_text(&self, reference: Reference<'_>, candidate: &Concept) -> Verdict {
+        let forms = self.reference_forms(reference);
+        let named = forms.len() - usize::from(self.icd.get(reference.icd10).is_some());
         let mut best = Verdict::new(1, "no overlap with the reference diagnosis");
         for (form, label) in &forms {
-            if form.core.is_empty() {
-                continue;
+            if let Some(verdict) = compare(candidate, form, label) {
+                if verdict.score > best.score {
+                    best = verdict;
+                }
             }
-            let verdict = if covers(&candidate.core, &form.core) && covers(&form.core, &candidate.core) {
-                if candidate.qualifiers == form.qualifiers || form.qualifiers.iter().all(|q| candidate.qualifiers.contains(q)) {
-                    Verdict::new(5, format!("same diagnosis as {label}"))
-                } else {
-                    Verdict::new(4, format!("core disease matches {label}; a qualifier differs"))
+        }
+        if best.score < 5 {
+            if let Some(related) = self.score_related(&forms[..named], candidate) {
+                if related.score > best.score {
+                    best = related;
                 }
-            } else if covers(&candidate.core, &form.core) {
-                if form.qualifiers.iter().all(|q| candidate.qualifiers.contains(q)) {
-                    Verdict::new(5, format!("consistent with {label} and more specific"))
-                } else {
-                    Verdict::new(4, format!("consistent with {label}, more specific, a qualifier differs"))
-                }
-            } else if covers(&form.core, &candidate.core) {
-                let coverage = candidate.core.len() as f64 / form.core.len() as f64;
-                if coverage >= 0.5 {
-                    Verdict::new(4, format!("right disease, less specific than {label}"))
-                } else {
-                    Verdict::new(3, format!("right category but much less specific than {label}"))
-                }
-            } else {
-                let overlap = shared(&candidate.core, &form.core);
-                let head_shared = form
-                    .core
-                    .iter()
-                    .max_by_key(|word| word.len())
-                    .is_some_and(|head| candidate.core.iter().any(|word| close_words(word, head)));
-                if overlap > 0 && head_shared {
-                    Verdict::new(3, format!("shares the disease term of {label} but differs in substance"))
-                } else if overlap > 0 {
-                    Verdict::new(2, format!("superficial overlap with {label}"))
-                } else {
-                    continue;
-                }
-            };
-            if verdict.score > best.score {
-                best = verdict;
             }
         }
         if best.score < 4 {
             if let Some(category) = self.category_description(reference.icd10) {
-                let form = self.concept(&category);
-                if !form.core.is_empty() && covers(&form.core, &candidate.core) && covers(&candidate.core, &form.core) {
-                    return Verdict::new(4, "names the reference's ICD-10-CM category, less specific");
+                if self.concept(&category).equivalent(candidate) {
+                    return Verdict::new(
+                        4,
+                        "names the reference's ICD-10-CM category, less specific",
+                    );
                 }
+            }
+        }
+        best
+    }
+
+    /// Scores through the broader–narrower table: a narrower term of the reference is more specific (5),
+    /// a broader one less specific (4), a sibling a different disease of the family (3).
+    fn score_related(&self, forms: &[(Concept, &str)], candidate: &Concept) -> Option<Verdict> {
+        let is_reference =
+            |concept: &Concept| forms.iter().any(|(form, _)| form.equivalent(concept));
+        let mut best: Option<Verdict> = None;
+        for relation in &self.relations {
+            let verdict = if relation.narrower.equivalent(candidate)
+                && is_reference(&relation.broader)
+            {
+                Verdict::new(5, "a recognised, more specific form of the reference")
+            } else if relation.broader.equivalent(candidate) && is_reference(&relation.narrower) {
+                Verdict::new(4, "a recognised broader term for the reference")
+            } else if relation.narrower.equivalent(candidate)
+                && self.relations.iter().any(|sibling| {
+                    sibling.broader.equivalent(&relation.broader) && is_reference(&sibling.narrower)
+                })
+            {
+                Verdict::new(3, "a different disease of the reference's family")
+            } else {
+                continue;
+            };
+            if best
+                .as_ref()
+                .is_none_or(|current| verdict.score > current.score)
+            {
+                best = Some(verdict);
             }
         }
         best
@@ -393,26 +970,52 @@ impl RuleJudge {
         }
         let lineage = self.icd.lineage(candidate);
         if lineage.iter().any(|entry| entry.code == reference) {
-            return Verdict::new(5, format!("ICD-10-CM {candidate} lies under the reference code {reference}"));
+            return Verdict::new(
+                5,
+                format!("ICD-10-CM {candidate} lies under the reference code {reference}"),
+            );
         }
         let Some(shared) = self.icd.common_ancestor(reference, candidate) else {
-            return Verdict::new(1, format!("ICD-10-CM {candidate} is unrelated to {reference}"));
+            return Verdict::new(
+                1,
+                format!("ICD-10-CM {candidate} is unrelated to {reference}"),
+            );
         };
-        if shared.code == candidate && shared.kind != IcdKind::Chapter && shared.kind != IcdKind::Block {
-            return Verdict::new(4, format!("ICD-10-CM {candidate} is a less specific parent of {reference}"));
+        if shared.code == candidate
+            && shared.kind != IcdKind::Chapter
+            && shared.kind != IcdKind::Block
+        {
+            return Verdict::new(
+                4,
+                format!("ICD-10-CM {candidate} is a less specific parent of {reference}"),
+            );
         }
         match shared.kind {
-            IcdKind::Category | IcdKind::Subcategory | IcdKind::Code => {
-                Verdict::new(3, format!("ICD-10-CM {candidate} shares category {} with {reference}", shared.code))
-            }
-            IcdKind::Block => Verdict::new(3, format!("ICD-10-CM {candidate} is in the same block ({})", shared.code)),
-            IcdKind::Chapter => Verdict::new(2, format!("ICD-10-CM {candidate} is only in the same chapter")),
+            IcdKind::Category | IcdKind::Subcategory | IcdKind::Code => Verdict::new(
+                3,
+                format!(
+                    "ICD-10-CM {candidate} shares category {} with {reference}",
+                    shared.code
+                ),
+            ),
+            IcdKind::Block => Verdict::new(
+                3,
+                format!(
+                    "ICD-10-CM {candidate} is in the same block ({})",
+                    shared.code
+                ),
+            ),
+            IcdKind::Chapter => Verdict::new(
+                2,
+                format!("ICD-10-CM {candidate} is only in the same chapter"),
+            ),
         }
     }
 }
 
 fn concept_key(concept: &Concept) -> String {
-    concept.all().into_iter().collect::<Vec<_>>().join(" ")
+    let words: BTreeSet<&str> = concept.words.iter().map(String::as_str).collect();
+    words.into_iter().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -422,7 +1025,11 @@ mod tests {
     fn judge(reference: &str, icd10: &str, synonyms: &[&str], candidate: &str) -> Verdict {
         let synonyms: Vec<String> = synonyms.iter().map(|s| s.to_string()).collect();
         RuleJudge::new().judge(
-            Reference { name: reference, icd10, synonyms: &synonyms },
+            Reference {
+                name: reference,
+                icd10,
+                synonyms: &synonyms,
+            },
             candidate,
             None,
         )
@@ -436,7 +1043,12 @@ mod tests {
 
     #[test]
     fn lead_in_and_british_spelling_are_ignored() {
-        let verdict = judge("Subarachnoid hemorrhage", "I60.9", &[], "Most likely diagnosis: subarachnoid haemorrhage");
+        let verdict = judge(
+            "Subarachnoid hemorrhage",
+            "I60.9",
+            &[],
+            "Most likely diagnosis: subarachnoid haemorrhage",
+        );
         assert_eq!(verdict.score, 5, "{verdict:?}");
     }
 
@@ -462,7 +1074,11 @@ mod tests {
     #[test]
     fn a_code_under_the_reference_scores_five() {
         let verdict = RuleJudge::new().judge(
-            Reference { name: "Acute myocardial infarction", icd10: "I21", synonyms: &[] },
+            Reference {
+                name: "Acute myocardial infarction",
+                icd10: "I21",
+                synonyms: &[],
+            },
             "something vague",
             Some("I21.4"),
         );

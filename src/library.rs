@@ -59,9 +59,9 @@ pub fn load_sources<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) ->
             Err(problem) => report.problems.push(problem),
         }
     }
-    report
-        .problems
-        .extend(validate_library(parsed.iter().map(|(name, case, _)| (name.as_str(), case))));
+    report.problems.extend(validate_library(
+        parsed.iter().map(|(name, case, _)| (name.as_str(), case)),
+    ));
     let duplicates: Vec<String> = report
         .problems
         .iter()
@@ -107,7 +107,9 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, LibraryError> {
         texts.push((display_path(&file), text));
     }
     Ok(load_sources(
-        texts.iter().map(|(name, text)| (name.clone(), text.as_str())),
+        texts
+            .iter()
+            .map(|(name, text)| (name.clone(), text.as_str())),
     ))
 }
 
@@ -162,7 +164,9 @@ impl CaseLibrary {
                 Err(report.problems.len())
             }
         });
-        loaded.as_ref().map_err(|count| LibraryError::Invalid(*count))
+        loaded
+            .as_ref()
+            .map_err(|count| LibraryError::Invalid(*count))
     }
 
     /// Every case, sorted by file name.
@@ -189,6 +193,9 @@ impl CaseLibrary {
 }
 
 fn strsim_like(a: &str, b: &str) -> bool {
-    let shared = a.split('-').filter(|part| b.split('-').any(|other| other == *part)).count();
+    let shared = a
+        .split('-')
+        .filter(|part| b.split('-').any(|other| other == *part))
+        .count();
     shared >= 2
 }

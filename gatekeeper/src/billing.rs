@@ -106,11 +106,9 @@ impl Ledger {
     pub fn order<'t>(&mut self, tests: impl IntoIterator<Item = (&'t str, Money)>) -> Vec<Charge> {
         let mut billed = Vec::new();
         for (test, price) in tests {
-            let repeat = self
-                .charges
-                .iter()
-                .chain(&billed)
-                .any(|charge| matches!(charge, Charge::Test { test: earlier, .. } if earlier == test));
+            let repeat = self.charges.iter().chain(&billed).any(
+                |charge| matches!(charge, Charge::Test { test: earlier, .. } if earlier == test),
+            );
             billed.push(Charge::Test {
                 test: test.to_string(),
                 amount: price.scaled(self.config.price_multiplier),
@@ -189,7 +187,11 @@ mod tests {
         let mut ledger = Ledger::new(CostConfig::default());
         ledger.order([("cbc", Money(777))]);
         let again = ledger.order([("cbc", Money(777)), ("cbc", Money(777))]);
-        assert!(again.iter().all(|charge| matches!(charge, Charge::Test { repeat: true, .. })));
+        assert!(
+            again
+                .iter()
+                .all(|charge| matches!(charge, Charge::Test { repeat: true, .. }))
+        );
         assert_eq!(ledger.totals().repeat_count, 2);
         assert_eq!(ledger.totals().tests, Money(2331));
     }

@@ -93,7 +93,9 @@ pub const SPECIALTIES: &[&str] = &[
 ];
 
 /// Difficulty tier of a case.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Difficulty {
     /// A common disease presenting typically (MedQA-like).

@@ -331,7 +331,10 @@ impl Catalogue {
             if row.price_basis.starts_with("CMS OPPS") {
                 continue;
             }
-            prices.insert(row.code, (Money::from_dollars(row.price_usd), row.price_basis));
+            prices.insert(
+                row.code,
+                (Money::from_dollars(row.price_usd), row.price_basis),
+            );
         }
         Ok(prices)
     }
@@ -398,7 +401,10 @@ impl Catalogue {
                 return Err(invalid(format!("unknown test `{}`", row.test_id)));
             };
             if !is_snake_id(&row.analyte) {
-                return Err(invalid(format!("analyte id `{}` is not snake_case", row.analyte)));
+                return Err(invalid(format!(
+                    "analyte id `{}` is not snake_case",
+                    row.analyte
+                )));
             }
             let kind = match (row.low, row.high) {
                 (Some(low), Some(high)) if low < high => AnalyteKind::Numeric {
@@ -444,7 +450,8 @@ impl Catalogue {
                     existing
                 }
                 None => {
-                    self.analyte_index.insert(row.analyte.clone(), self.analytes.len());
+                    self.analyte_index
+                        .insert(row.analyte.clone(), self.analytes.len());
                     self.analytes.push(definition);
                     self.analyte_tests.push(Vec::new());
                     self.analytes.len() - 1
@@ -545,7 +552,9 @@ impl Catalogue {
 
     /// The analyte with this id.
     pub fn analyte(&self, id: &str) -> Option<&AnalyteDef> {
-        self.analyte_index.get(id).map(|&index| &self.analytes[index])
+        self.analyte_index
+            .get(id)
+            .map(|&index| &self.analytes[index])
     }
 
     /// The index of the analyte with this id.
@@ -595,7 +604,11 @@ mod tests {
     #[test]
     fn builtin_catalogue_loads_and_is_large_enough() {
         let catalogue = Catalogue::builtin();
-        assert!(catalogue.tests().len() >= 250, "{} tests", catalogue.tests().len());
+        assert!(
+            catalogue.tests().len() >= 250,
+            "{} tests",
+            catalogue.tests().len()
+        );
         assert!(catalogue.test("cbc").is_some());
         assert!(catalogue.system("vitals").is_some());
     }

@@ -19,7 +19,10 @@ use crate::synthetic::{format_value, normal_value};
 use crate::text::normalize;
 
 /// A reply for the doctor, with what was synthesised to make it (never shown before the episode ends).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Deliberately not `Serialize`: an observation can carry only [`Revealed::public`]; the synthetic list
+/// goes to the post-episode record by its own path.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Revealed<T> {
     /// What the doctor sees.
     pub public: T,
@@ -205,7 +208,11 @@ pub struct Gatekeeper<'a> {
 impl<'a> Gatekeeper<'a> {
     /// A gatekeeper for `case`, whose synthetic findings are seeded by `seed`.
     pub fn new(resolver: &'a Resolver<'a>, case: &'a Case, seed: u64) -> Gatekeeper<'a> {
-        Gatekeeper { resolver, case, seed }
+        Gatekeeper {
+            resolver,
+            case,
+            seed,
+        }
     }
 
     fn catalogue(&self) -> &'a Catalogue {
@@ -222,11 +229,23 @@ impl<'a> Gatekeeper<'a> {
     }
 
     /// Answers a structured order (one entry per test, each an id or free text).
-    pub fn order_items(&self, items: &[String], state: &mut DisclosureState) -> Vec<Revealed<OrderReply>> {
-        items.iter().flat_map(|item| self.order(item, state)).collect()
+    pub fn order_items(
+        &self,
+        items: &[String],
+        state: &mut DisclosureState,
+    ) -> Vec<Revealed<OrderReply>> {
+        items
+            .iter()
+            .flat_map(|item| self.order(item, state))
+            .collect()
     }
 
-    fn answer_order(&self, request: String, outcome: OrderOutcome, state: &mut DisclosureState) -> Revealed<OrderReply> {
+    fn answer_order(
+        &self,
+        request: String,
+        outcome: OrderOutcome,
+        state: &mut DisclosureState,
+    ) -> Revealed<OrderReply> {
         let catalogue = self.catalogue();
         let refuse = |reason, message: String, suggestions: &[usize]| Revealed {
             public: OrderReply::Refused {
@@ -238,14 +257,22 @@ impl<'a> Gatekeeper<'a> {
             synthetic: Vec::new(),
         };
         match outcome {
-            OrderOutcome::Test { test, via } => self.report(request.clone(), &catalogue.tests()[test], via, None, state),
+            OrderOutcome::Test { test, via } => {
+                self.report(request.clone(), &catalogue.tests()[test], via, None, state)
+            }
             OrderOutcome::Analyte { analyte, via } => {
                 let definition = &catalogue.analytes()[analyte];
                 if let Some(test_id) = state.reported_analytes.get(&definition.id) {
                     let (value, _) = self.analyte_value(definition, test_id);
-                    let reported_in = catalogue.test(test_id).map_or_else(|| test_id.clone(), |test| test.name.clone());
+                    let reported_in = catalogue
+                        .test(test_id)
+                        .map_or_else(|| test_id.clone(), |test| test.name.clone());
                     return Revealed {
-                        public: OrderReply::AlreadyReported { request, value, reported_in },
+                        public: OrderReply::AlreadyReported {
+                            request,
+                            value,
+                            reported_in,
+                        },
                         synthetic: Vec::new(),
                     };
                 }
@@ -261,7 +288,11 @@ impl<'a> Gatekeeper<'a> {
                 format!("\"{request}\" is too vague to order: name each test you want."),
                 &suggestions,
             ),
-            OrderOutcome::Interpretation => refuse(Refusal::Interpretation, INTERPRETATION_MESSAGE.to_string(), &[]),
+            OrderOutcome::Interpretation => refuse(
+                Refusal::Interpretation,
+                INTERPRETATION_MESSAGE.to_string(),
+                &[],
+            ),
             OrderOutcome::Unknown { .. } => self.unrecognised(request),
         }
     }
@@ -270,7 +301,9 @@ impl<'a> Gatekeeper<'a> {
         let nearest = self.resolver.nearest_tests(&request);
         Revealed {
             public: OrderReply::Unrecognised {
-                message: format!("\"{request}\" is not a test I recognise; nothing was ordered or charged."),
+                message: format!(
+                    "\"{request}\" is not a test I recognise; nothing was ordered or charged."
+                ),
                 request,
                 suggestions: self.test_suggestions(&nearest),
             },
@@ -309,21 +342,35 @@ impl<'a> Gatekeeper<'a> {
         let (value, text, range) = match (&definition.kind, listed) {
             (AnalyteKind::Numeric { decimals, .. }, Some(result)) => {
                 let value = result.value.unwrap_or_default();
-                (Some(value), format_value(value, *decimals), result.range.or_else(|| definition.range_for(sex)))
+                (
+                    Some(value),
+                    format_value(value, *decimals),
+                    result.range.or_else(|| definition.range_for(sex)),
+                )
             }
             (AnalyteKind::Numeric { decimals, .. }, None) => {
                 let value = normal_value(definition, sex, self.seed).unwrap_or_default();
-                (Some(value), format_value(value, *decimals), definition.range_for(sex))
+                (
+                    Some(value),
+                    format_value(value, *decimals),
+                    definition.range_for(sex),
+                )
             }
             (AnalyteKind::Qualitative { normal_text }, listed) => {
-                let text = listed.and_then(|result| result.text.clone()).unwrap_or_else(|| normal_text.clone());
+                let text = listed
+                    .and_then(|result| result.text.clone())
+                    .unwrap_or_else(|| normal_text.clone());
                 (None, text, None)
             }
         };
         let flag = computed_flag(definition, value, &text, range);
         let reference = match (&definition.kind, range) {
             (AnalyteKind::Numeric { decimals, .. }, Some([low, high])) => {
-                format!("{}–{}", format_value(low, *decimals), format_value(high, *decimals))
+                format!(
+                    "{}–{}",
+                    format_value(low, *decimals),
+                    format_value(high, *decimals)
+                )
             }
             (AnalyteKind::Qualitative { normal_text }, _) => normal_text.clone(),
             _ => String::new(),
@@ -352,7 +399,9 @@ impl<'a> Gatekeeper<'a> {
         let mut synthetic = Vec::new();
         let report = match &test.reporting {
             Reporting::Report(normal) => {
-                let (text, abnormal) = match listed.and_then(|result| result.report.as_ref().map(|r| (r, result.abnormal))) {
+                let (text, abnormal) = match listed
+                    .and_then(|result| result.report.as_ref().map(|r| (r, result.abnormal)))
+                {
                     Some((text, abnormal)) => (text.clone(), abnormal),
                     None => {
                         synthetic.push(test.id.clone());
@@ -431,7 +480,9 @@ impl<'a> Gatekeeper<'a> {
                         message: format!("\"{item}\" is too broad: name the systems to examine."),
                         request: item,
                         reason: Refusal::Vague,
-                        suggestions: system_suggestions(&(0..catalogue.systems().len()).collect::<Vec<_>>()),
+                        suggestions: system_suggestions(
+                            &(0..catalogue.systems().len()).collect::<Vec<_>>(),
+                        ),
                     },
                     synthetic: Vec::new(),
                 },
@@ -459,11 +510,19 @@ impl<'a> Gatekeeper<'a> {
     fn exam_finding(&self, request: String, system: usize) -> Revealed<ExamReply> {
         let definition = &self.catalogue().systems()[system];
         let (text, abnormal, synthetic) = if definition.id == "vitals" {
-            (format_vitals(self.case), vitals_abnormal(self.case), Vec::new())
+            (
+                format_vitals(self.case),
+                vitals_abnormal(self.case),
+                Vec::new(),
+            )
         } else if let Some(finding) = self.case.exam_finding(&definition.id) {
             (finding.text.clone(), finding.abnormal, Vec::new())
         } else {
-            (definition.normal_text.clone(), false, vec![definition.id.clone()])
+            (
+                definition.normal_text.clone(),
+                false,
+                vec![definition.id.clone()],
+            )
         };
         Revealed {
             public: ExamReply::Finding {
@@ -479,7 +538,12 @@ impl<'a> Gatekeeper<'a> {
 }
 
 /// The flag a value earns against its range (numeric) or normal text (qualitative).
-pub fn computed_flag(definition: &AnalyteDef, value: Option<f64>, text: &str, range: Option<[f64; 2]>) -> Flag {
+pub fn computed_flag(
+    definition: &AnalyteDef,
+    value: Option<f64>,
+    text: &str,
+    range: Option<[f64; 2]>,
+) -> Flag {
     match (&definition.kind, value, range) {
         (AnalyteKind::Numeric { .. }, Some(value), Some([low, high])) => {
             if value < low {
@@ -490,7 +554,11 @@ pub fn computed_flag(definition: &AnalyteDef, value: Option<f64>, text: &str, ra
                 Flag::Normal
             }
         }
-        (AnalyteKind::Qualitative { normal_text }, _, _) if normalize(text) != normalize(normal_text) => Flag::Abnormal,
+        (AnalyteKind::Qualitative { normal_text }, _, _)
+            if normalize(text) != normalize(normal_text) =>
+        {
+            Flag::Abnormal
+        }
         _ => Flag::Normal,
     }
 }
@@ -522,6 +590,6 @@ fn vitals_abnormal(case: &Case) -> bool {
         || vitals.spo2 < 95
         || vitals.systolic_bp < 90
         || vitals.systolic_bp >= 160
-        || (adult && !(50..=100).contains(&vitals.heart_rate))
-        || (adult && !(10..=20).contains(&vitals.respiratory_rate))
+        || (adult && !(60..=100).contains(&vitals.heart_rate))
+        || (adult && !(12..=20).contains(&vitals.respiratory_rate))
 }

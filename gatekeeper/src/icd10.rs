@@ -207,6 +207,9 @@ mod tests {
         let table = Icd10::builtin();
         assert!(table.len() > 70_000, "{} rows", table.len());
         assert!(table.get("I21.4").is_some_and(|entry| entry.billable));
-        assert_eq!(table.get("E10.10").map(|entry| entry.kind), Some(IcdKind::Code));
+        assert_eq!(
+            table.get("E10.10").map(|entry| entry.kind),
+            Some(IcdKind::Code)
+        );
     }
 }

@@ -131,19 +131,92 @@ const INTERPRETATION: &[&str] = &[
     "recommend",
     "suggest",
     "tell me what",
+    "hints",
+    "clues",
+    "guess",
+    "what next",
+    "what now",
+    "help me",
+    "advice",
 ];
 
 /// Words stripped from the start of an item ("please order a CBC").
 const LEADING_FILLER: &[&str] = &[
-    "please", "order", "orders", "ordering", "id", "i", "we", "would", "like", "want", "need", "to", "get",
-    "send", "sending", "request", "check", "do", "perform", "obtain", "run", "lets", "let", "us", "can",
-    "could", "have", "a", "an", "the", "some", "stat", "urgent", "urgently", "repeat", "also", "then", "and",
-    "me", "for", "of", "examine", "exam", "examination", "assess", "look", "at", "listen", "auscultate",
-    "inspect", "palpate", "his", "her", "their", "patients", "patient", "take",
+    "please",
+    "order",
+    "orders",
+    "ordering",
+    "id",
+    "i",
+    "we",
+    "would",
+    "like",
+    "want",
+    "need",
+    "to",
+    "get",
+    "send",
+    "sending",
+    "request",
+    "check",
+    "do",
+    "perform",
+    "obtain",
+    "run",
+    "lets",
+    "let",
+    "us",
+    "can",
+    "could",
+    "have",
+    "a",
+    "an",
+    "the",
+    "some",
+    "stat",
+    "urgent",
+    "urgently",
+    "repeat",
+    "also",
+    "then",
+    "and",
+    "me",
+    "for",
+    "of",
+    "examine",
+    "exam",
+    "examination",
+    "assess",
+    "look",
+    "at",
+    "listen",
+    "auscultate",
+    "inspect",
+    "palpate",
+    "his",
+    "her",
+    "their",
+    "patients",
+    "patient",
+    "take",
 ];
 
 /// Words stripped from the end of an item ("potassium level please").
-const TRAILING_FILLER: &[&str] = &["please", "stat", "now", "urgently", "test", "tests", "level", "levels", "result", "results", "study", "exam", "examination"];
+const TRAILING_FILLER: &[&str] = &[
+    "please",
+    "stat",
+    "now",
+    "urgently",
+    "test",
+    "tests",
+    "level",
+    "levels",
+    "result",
+    "results",
+    "study",
+    "exam",
+    "examination",
+];
 
 /// Qualifiers that may be dropped when nothing matches with them ("serum potassium").
 const SPECIMEN_WORDS: &[&str] = &["serum", "plasma", "blood", "random"];
@@ -160,46 +233,135 @@ enum Suggest {
     Category(Category),
 }
 
-const BASIC_BLOODS: &[&str] = &["cbc", "bmp", "cmp", "crp", "lft", "coagulation_panel", "urinalysis"];
+const BASIC_BLOODS: &[&str] = &[
+    "cbc",
+    "bmp",
+    "cmp",
+    "crp",
+    "lft",
+    "coagulation_panel",
+    "urinalysis",
+];
 
 const VAGUE: &[VagueTerm] = &[
     VagueTerm {
         phrases: &[
-            "bloods", "blood work", "bloodwork", "blood tests", "blood test", "labs", "lab", "lab work", "lab tests",
-            "routine labs", "basic labs", "routine bloods", "baseline bloods", "blood panel", "panel", "chemistry",
-            "chemistries", "all labs", "all bloods", "full bloods", "screening bloods", "basic metabolic workup",
+            "bloods",
+            "blood work",
+            "bloodwork",
+            "blood tests",
+            "blood test",
+            "labs",
+            "lab",
+            "lab work",
+            "lab tests",
+            "routine labs",
+            "basic labs",
+            "routine bloods",
+            "baseline bloods",
+            "blood panel",
+            "panel",
+            "chemistry",
+            "chemistries",
+            "all labs",
+            "all bloods",
+            "full bloods",
+            "screening bloods",
+            "basic metabolic workup",
         ],
         suggest: Suggest::Ids(BASIC_BLOODS),
     },
     VagueTerm {
         phrases: &[
-            "everything", "all tests", "all the tests", "all", "full workup", "workup", "work up", "full work up",
-            "every test", "tests", "investigations", "screen", "screening", "full screen", "the works",
-            "anything", "whatever", "standard tests", "routine tests",
+            "everything",
+            "all tests",
+            "all the tests",
+            "all",
+            "full workup",
+            "workup",
+            "work up",
+            "full work up",
+            "every test",
+            "tests",
+            "investigations",
+            "screen",
+            "screening",
+            "full screen",
+            "the works",
+            "anything",
+            "whatever",
+            "standard tests",
+            "routine tests",
         ],
         suggest: Suggest::Ids(BASIC_BLOODS),
     },
     VagueTerm {
-        phrases: &["imaging", "scan", "scans", "radiology", "a scan", "body scan", "full body scan", "whole body scan"],
+        phrases: &[
+            "imaging",
+            "scan",
+            "scans",
+            "radiology",
+            "a scan",
+            "body scan",
+            "full body scan",
+            "whole body scan",
+        ],
         suggest: Suggest::Category(Category::Imaging),
     },
     VagueTerm {
-        phrases: &["xray", "xrays", "radiograph", "plain film", "plain films", "film"],
+        phrases: &[
+            "xray",
+            "xrays",
+            "radiograph",
+            "plain film",
+            "plain films",
+            "film",
+        ],
         suggest: Suggest::NameContains("xray"),
     },
-    VagueTerm { phrases: &["ct", "ct scan", "cat scan", "computed tomography"], suggest: Suggest::NameContains("ct") },
-    VagueTerm { phrases: &["mri", "mri scan", "mr", "magnetic resonance"], suggest: Suggest::NameContains("mri") },
     VagueTerm {
-        phrases: &["ultrasound", "us", "sonogram", "sonography", "ultrasound scan", "usg"],
+        phrases: &["ct", "ct scan", "cat scan", "computed tomography"],
+        suggest: Suggest::NameContains("ct"),
+    },
+    VagueTerm {
+        phrases: &["mri", "mri scan", "mr", "magnetic resonance"],
+        suggest: Suggest::NameContains("mri"),
+    },
+    VagueTerm {
+        phrases: &[
+            "ultrasound",
+            "us",
+            "sonogram",
+            "sonography",
+            "ultrasound scan",
+            "usg",
+        ],
         suggest: Suggest::NameContains("ultrasound"),
     },
-    VagueTerm { phrases: &["biopsy", "tissue biopsy", "a biopsy", "histology"], suggest: Suggest::NameContains("biopsy") },
     VagueTerm {
-        phrases: &["culture", "cultures", "micro", "microbiology", "swab", "swabs"],
+        phrases: &["biopsy", "tissue biopsy", "a biopsy", "histology"],
+        suggest: Suggest::NameContains("biopsy"),
+    },
+    VagueTerm {
+        phrases: &[
+            "culture",
+            "cultures",
+            "micro",
+            "microbiology",
+            "swab",
+            "swabs",
+        ],
         suggest: Suggest::NameContains("culture"),
     },
     VagueTerm {
-        phrases: &["serology", "antibodies", "antibody", "autoantibodies", "immunology", "autoimmune screen"],
+        phrases: &[
+            "serology",
+            "antibodies",
+            "antibody",
+            "autoantibodies",
+            "immunology",
+            "autoimmune screen",
+        ],
         suggest: Suggest::NameContains("antibod"),
     },
     VagueTerm {
@@ -207,22 +369,52 @@ const VAGUE: &[VagueTerm] = &[
         suggest: Suggest::NameContains("urin"),
     },
     VagueTerm {
-        phrases: &["hormones", "hormone levels", "endocrine tests", "hormone panel"],
+        phrases: &[
+            "hormones",
+            "hormone levels",
+            "endocrine tests",
+            "hormone panel",
+        ],
         suggest: Suggest::Ids(&["tsh", "free_t4", "cortisol", "prolactin", "lh", "fsh"]),
     },
     VagueTerm {
-        phrases: &["tumor markers", "tumour markers", "cancer markers", "cancer screen"],
+        phrases: &[
+            "tumor markers",
+            "tumour markers",
+            "cancer markers",
+            "cancer screen",
+        ],
         suggest: Suggest::Ids(&["cea", "ca_125", "ca_19_9", "psa", "afp"]),
     },
-    VagueTerm { phrases: &["endoscopy", "scope", "a scope"], suggest: Suggest::NameContains("scopy") },
-    VagueTerm { phrases: &["genetic testing", "genetics", "genetic tests", "dna test"], suggest: Suggest::NameContains("variant") },
+    VagueTerm {
+        phrases: &["endoscopy", "scope", "a scope"],
+        suggest: Suggest::NameContains("scopy"),
+    },
+    VagueTerm {
+        phrases: &["genetic testing", "genetics", "genetic tests", "dna test"],
+        suggest: Suggest::NameContains("variant"),
+    },
 ];
 
 /// Phrases asking to examine everything at once.
 const VAGUE_EXAM: &[&str] = &[
-    "everything", "all", "all systems", "full", "full exam", "full examination", "complete", "complete exam",
-    "physical", "physical exam", "physical examination", "head to toe", "the patient", "patient", "general exam",
-    "systemic examination", "systems",
+    "everything",
+    "all",
+    "all systems",
+    "full",
+    "full exam",
+    "full examination",
+    "complete",
+    "complete exam",
+    "physical",
+    "physical exam",
+    "physical examination",
+    "head to toe",
+    "the patient",
+    "patient",
+    "general exam",
+    "systemic examination",
+    "systems",
 ];
 
 /// Resolves requests against one catalogue. Build once (it indexes every name) and share.
@@ -258,7 +450,10 @@ impl Index {
             words.sort_unstable();
             words.join(" ")
         };
-        direct.max(strsim::normalized_damerau_levenshtein(&sorted(query), &sorted(name)))
+        direct.max(strsim::normalized_damerau_levenshtein(
+            &sorted(query),
+            &sorted(name),
+        ))
     }
 
     /// Targets ranked by similarity, each target once, best first.
@@ -271,7 +466,10 @@ impl Index {
             }
             let mut score = Self::similarity(query, name);
             // A query word that is a whole word of the name is a useful hint for suggestions.
-            let shared = query_words.iter().filter(|word| tokens(name).any(|other| other == **word)).count();
+            let shared = query_words
+                .iter()
+                .filter(|word| tokens(name).any(|other| other == **word))
+                .count();
             if shared > 0 {
                 score = score.max(0.3 + 0.1 * shared as f64);
             }
@@ -279,7 +477,10 @@ impl Index {
             *entry = entry.max(score);
         }
         let mut ranked: Vec<(Target, f64)> = best.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| order_key(a.0).cmp(&order_key(b.0))));
+        ranked.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| order_key(a.0).cmp(&order_key(b.0)))
+        });
         ranked
     }
 }
@@ -293,11 +494,17 @@ fn order_key(target: Target) -> (u8, usize) {
 }
 
 fn is_abbreviation(raw: &str) -> bool {
-    !raw.contains(' ') && raw.len() <= 8 && raw.chars().filter(char::is_ascii_uppercase).count() >= 2
+    !raw.contains(' ')
+        && raw.len() <= 8
+        && raw.chars().filter(char::is_ascii_uppercase).count() >= 2
 }
 
 fn synonym_kind(raw: &str) -> MatchKind {
-    if is_abbreviation(raw) { MatchKind::Abbreviation } else { MatchKind::Synonym }
+    if is_abbreviation(raw) {
+        MatchKind::Abbreviation
+    } else {
+        MatchKind::Synonym
+    }
 }
 
 /// Splits a request into items on commas, semicolons, new lines and the word "and" (but not inside a
@@ -325,7 +532,10 @@ fn split_conjunctions(normalized: &str) -> Vec<&str> {
 
 fn strip_filler(normalized: &str) -> String {
     let words: Vec<&str> = tokens(normalized).collect();
-    let start = words.iter().take_while(|word| LEADING_FILLER.contains(word)).count();
+    let start = words
+        .iter()
+        .take_while(|word| LEADING_FILLER.contains(word))
+        .count();
     let mut end = words.len();
     while end > start && TRAILING_FILLER.contains(&words[end - 1]) {
         end -= 1;
@@ -334,11 +544,16 @@ fn strip_filler(normalized: &str) -> String {
 }
 
 fn strip_specimen(text: &str) -> String {
-    tokens(text).filter(|word| !SPECIMEN_WORDS.contains(word)).collect::<Vec<_>>().join(" ")
+    tokens(text)
+        .filter(|word| !SPECIMEN_WORDS.contains(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_interpretation(normalized: &str) -> bool {
-    INTERPRETATION.iter().any(|phrase| crate::text::contains_phrase(normalized, phrase))
+    INTERPRETATION
+        .iter()
+        .any(|phrase| crate::text::contains_phrase(normalized, phrase))
 }
 
 impl<'c> Resolver<'c> {
@@ -346,7 +561,11 @@ impl<'c> Resolver<'c> {
     pub fn new(catalogue: &'c Catalogue) -> Resolver<'c> {
         let mut orders = Index::default();
         for (index, test) in catalogue.tests().iter().enumerate() {
-            orders.add(&test.id.replace('_', " "), Target::Test(index), MatchKind::Exact);
+            orders.add(
+                &test.id.replace('_', " "),
+                Target::Test(index),
+                MatchKind::Exact,
+            );
             orders.add(&test.name, Target::Test(index), MatchKind::Exact);
         }
         for (index, test) in catalogue.tests().iter().enumerate() {
@@ -355,7 +574,11 @@ impl<'c> Resolver<'c> {
             }
         }
         for (index, analyte) in catalogue.analytes().iter().enumerate() {
-            orders.add(&analyte.id.replace('_', " "), Target::Analyte(index), MatchKind::Exact);
+            orders.add(
+                &analyte.id.replace('_', " "),
+                Target::Analyte(index),
+                MatchKind::Exact,
+            );
             orders.add(&analyte.name, Target::Analyte(index), MatchKind::Exact);
             for synonym in &analyte.synonyms {
                 orders.add(synonym, Target::Analyte(index), synonym_kind(synonym));
@@ -363,7 +586,11 @@ impl<'c> Resolver<'c> {
         }
         let mut exam = Index::default();
         for (index, system) in catalogue.systems().iter().enumerate() {
-            exam.add(&system.id.replace('_', " "), Target::System(index), MatchKind::Exact);
+            exam.add(
+                &system.id.replace('_', " "),
+                Target::System(index),
+                MatchKind::Exact,
+            );
             exam.add(&system.name, Target::System(index), MatchKind::Exact);
             for synonym in &system.synonyms {
                 exam.add(synonym, Target::System(index), synonym_kind(synonym));
@@ -376,16 +603,25 @@ impl<'c> Resolver<'c> {
                 vague.insert(normalize(phrase), suggestions.clone());
             }
         }
-        Resolver { catalogue, orders, exam, vague }
+        Resolver {
+            catalogue,
+            orders,
+            exam,
+            vague,
+        }
     }
 
     fn vague_suggestions(catalogue: &Catalogue, suggest: &Suggest) -> Vec<usize> {
         let tests = catalogue.tests().iter().enumerate();
         let found: Vec<usize> = match suggest {
-            Suggest::Ids(ids) => ids.iter().filter_map(|id| catalogue.test_position(id)).collect(),
-            Suggest::Category(category) => {
-                tests.filter(|(_, test)| test.category == *category).map(|(index, _)| index).collect()
-            }
+            Suggest::Ids(ids) => ids
+                .iter()
+                .filter_map(|id| catalogue.test_position(id))
+                .collect(),
+            Suggest::Category(category) => tests
+                .filter(|(_, test)| test.category == *category)
+                .map(|(index, _)| index)
+                .collect(),
             Suggest::NameContains(fragment) => tests
                 .filter(|(_, test)| {
                     let name = normalize(&test.name);
@@ -414,7 +650,11 @@ impl<'c> Resolver<'c> {
             // Not a name as a whole: try it as a list joined by "and", "&", "+" or "plus".
             let parts = split_conjunctions(&normalized);
             if parts.len() > 1 {
-                resolved.extend(parts.into_iter().map(|part| (part.to_string(), self.resolve_order(part))));
+                resolved.extend(
+                    parts
+                        .into_iter()
+                        .map(|part| (part.to_string(), self.resolve_order(part))),
+                );
             } else {
                 resolved.push((item.clone(), self.resolve_order(&item)));
             }
@@ -424,9 +664,13 @@ impl<'c> Resolver<'c> {
 
     fn lookup_order(&self, normalized: &str) -> Option<(Target, MatchKind)> {
         let stripped = strip_filler(normalized);
-        [normalized.to_string(), stripped.clone(), strip_specimen(&stripped)]
-            .iter()
-            .find_map(|form| self.orders.exact.get(form).copied())
+        [
+            normalized.to_string(),
+            stripped.clone(),
+            strip_specimen(&stripped),
+        ]
+        .iter()
+        .find_map(|form| self.orders.exact.get(form).copied())
     }
 
     /// Resolves one order item (no splitting).
@@ -436,29 +680,61 @@ impl<'c> Resolver<'c> {
             return OrderOutcome::Interpretation;
         }
         let stripped = strip_filler(&normalized);
-        let vague_key = if stripped.is_empty() { "everything" } else { stripped.as_str() };
-        if let Some(suggestions) = self.vague.get(vague_key).or_else(|| self.vague.get(&normalized)) {
-            return OrderOutcome::Vague { suggestions: suggestions.clone() };
+        let vague_key = if stripped.is_empty() {
+            "everything"
+        } else {
+            stripped.as_str()
+        };
+        if let Some(suggestions) = self
+            .vague
+            .get(vague_key)
+            .or_else(|| self.vague.get(&normalized))
+        {
+            return OrderOutcome::Vague {
+                suggestions: suggestions.clone(),
+            };
         }
         let found = self.lookup_order(&normalized).or_else(|| {
             let query = strip_specimen(&stripped);
-            self.fuzzy(&self.orders, &query, |target| !matches!(target, Target::System(_)))
+            self.fuzzy(&self.orders, &query, |target| {
+                !matches!(target, Target::System(_))
+            })
         });
         match found {
             Some((Target::Test(test), via)) => OrderOutcome::Test { test, via },
             Some((Target::Analyte(analyte), via)) => OrderOutcome::Analyte { analyte, via },
-            _ => OrderOutcome::Unknown { nearest: self.nearest_tests(&stripped) },
+            _ => OrderOutcome::Unknown {
+                nearest: self.nearest_tests(&stripped),
+            },
         }
     }
 
-    fn fuzzy(&self, index: &Index, query: &str, keep: impl Fn(Target) -> bool) -> Option<(Target, MatchKind)> {
+    fn fuzzy(
+        &self,
+        index: &Index,
+        query: &str,
+        keep: impl Fn(Target) -> bool,
+    ) -> Option<(Target, MatchKind)> {
         if query.chars().count() < 4 {
             return None;
         }
         let ranked = index.ranked(query, keep);
         let (best, score) = *ranked.first()?;
-        let runner_up = ranked.get(1).map_or(0.0, |(_, score)| *score);
-        (score >= FUZZY_THRESHOLD && score - runner_up >= FUZZY_MARGIN).then_some((best, MatchKind::Fuzzy { score }))
+        // A component of the best test (troponin I in `troponin`) is the same answer, not a rival.
+        let same_answer = |target: Target| match (best, target) {
+            (Target::Test(test), Target::Analyte(analyte))
+            | (Target::Analyte(analyte), Target::Test(test)) => {
+                self.catalogue.tests_reporting(analyte).contains(&test)
+            }
+            _ => false,
+        };
+        let runner_up = ranked
+            .iter()
+            .skip(1)
+            .find(|(target, _)| !same_answer(*target))
+            .map_or(0.0, |(_, score)| *score);
+        (score >= FUZZY_THRESHOLD && score - runner_up >= FUZZY_MARGIN)
+            .then_some((best, MatchKind::Fuzzy { score }))
     }
 
     /// The tests whose names are nearest to `query` (indices), best first.
@@ -495,7 +771,11 @@ impl<'c> Resolver<'c> {
             }
             let parts = split_conjunctions(&normalized);
             if parts.len() > 1 {
-                resolved.extend(parts.into_iter().map(|part| (part.to_string(), self.resolve_exam(part))));
+                resolved.extend(
+                    parts
+                        .into_iter()
+                        .map(|part| (part.to_string(), self.resolve_exam(part))),
+                );
             } else {
                 resolved.push((item, whole));
             }
@@ -510,7 +790,10 @@ impl<'c> Resolver<'c> {
             return ExamOutcome::Interpretation;
         }
         let stripped = strip_filler(&normalized);
-        if stripped.is_empty() || VAGUE_EXAM.contains(&stripped.as_str()) || VAGUE_EXAM.contains(&normalized.as_str()) {
+        if stripped.is_empty()
+            || VAGUE_EXAM.contains(&stripped.as_str())
+            || VAGUE_EXAM.contains(&normalized.as_str())
+        {
             return ExamOutcome::Vague;
         }
         let found = [normalized, stripped.clone()]
@@ -551,7 +834,10 @@ mod tests {
     #[test]
     fn ordering_words_are_stripped() {
         assert_eq!(strip_filler("please order a cbc stat"), "cbc");
-        assert_eq!(strip_filler("id like to get a potassium level"), "potassium");
+        assert_eq!(
+            strip_filler("id like to get a potassium level"),
+            "potassium"
+        );
         assert_eq!(strip_filler("listen to the heart"), "heart");
     }
 }

@@ -47,8 +47,17 @@ mod tests {
                 continue;
             };
             let first = normal_value(analyte, Sex::Male, 42).expect("numeric");
-            assert_eq!(Some(first), normal_value(analyte, Sex::Male, 42), "{}", analyte.id);
-            assert!((low..=high).contains(&first), "{} = {first} outside {low}–{high}", analyte.id);
+            assert_eq!(
+                Some(first),
+                normal_value(analyte, Sex::Male, 42),
+                "{}",
+                analyte.id
+            );
+            assert!(
+                (low..=high).contains(&first),
+                "{} = {first} outside {low}–{high}",
+                analyte.id
+            );
         }
     }
 
@@ -57,7 +66,11 @@ mod tests {
         let catalogue = Catalogue::builtin();
         let sodium = catalogue.analyte("sodium").expect("sodium exists");
         let values: std::collections::HashSet<u64> = (0..20)
-            .map(|seed| normal_value(sodium, Sex::Female, seed).expect("numeric").to_bits())
+            .map(|seed| {
+                normal_value(sodium, Sex::Female, seed)
+                    .expect("numeric")
+                    .to_bits()
+            })
             .collect();
         assert!(values.len() > 3, "only {} distinct values", values.len());
     }

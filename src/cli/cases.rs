@@ -64,13 +64,21 @@ pub(crate) enum Format {
 
 pub(crate) fn run(command: CasesCommand) -> anyhow::Result<Outcome> {
     match command {
-        CasesCommand::List { specialty, difficulty, json } => list(specialty.as_deref(), difficulty.map(Into::into), json),
+        CasesCommand::List {
+            specialty,
+            difficulty,
+            json,
+        } => list(specialty.as_deref(), difficulty.map(Into::into), json),
         CasesCommand::Show { id, format } => show(&id, format),
         CasesCommand::Validate { paths } => validate(&paths),
     }
 }
 
-fn list(specialty: Option<&str>, difficulty: Option<Difficulty>, json: bool) -> anyhow::Result<Outcome> {
+fn list(
+    specialty: Option<&str>,
+    difficulty: Option<Difficulty>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
     let library = CaseLibrary::builtin()?;
     let cases: Vec<_> = library
         .cases()
@@ -85,9 +93,21 @@ fn list(specialty: Option<&str>, difficulty: Option<Difficulty>, json: bool) -> 
         writeln!(out)?;
         return Ok(Outcome::Success);
     }
-    writeln!(out, "{:<40} {:<20} {:<9} {:>7}  SETTING", "ID", "SPECIALTY", "LEVEL", "PATIENT")?;
+    writeln!(
+        out,
+        "{:<40} {:<20} {:<9} {:>7}  SETTING",
+        "ID", "SPECIALTY", "LEVEL", "PATIENT"
+    )?;
     for case in &cases {
-        let patient = format!("{}{}", case.age_years, if case.sex == dxsim_gatekeeper::case::Sex::Female { "F" } else { "M" });
+        let patient = format!(
+            "{}{}",
+            case.age_years,
+            if case.sex == dxsim_gatekeeper::case::Sex::Female {
+                "F"
+            } else {
+                "M"
+            }
+        );
         writeln!(
             out,
             "{:<40} {:<20} {:<9} {:>7}  {}",
@@ -132,7 +152,11 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
         writeln!(out, "{problem}")?;
     }
     let files_with_problems = {
-        let mut files: Vec<&str> = report.problems.iter().map(|problem| problem.file.as_str()).collect();
+        let mut files: Vec<&str> = report
+            .problems
+            .iter()
+            .map(|problem| problem.file.as_str())
+            .collect();
         files.sort_unstable();
         files.dedup();
         files.len()
@@ -146,7 +170,15 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
         report.problems.len()
     )?;
     if report.files == 0 {
-        return Err(UserError::new("no case files found", Some("pass .toml files or directories that hold them".into())).into());
+        return Err(UserError::new(
+            "no case files found",
+            Some("pass .toml files or directories that hold them".into()),
+        )
+        .into());
     }
-    Ok(if report.problems.is_empty() { Outcome::Success } else { Outcome::ProblemsFound })
+    Ok(if report.problems.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::ProblemsFound
+    })
 }

@@ -87,7 +87,12 @@ fn search(text: &str, json: bool) -> anyhow::Result<Outcome> {
         .map(|(request, outcome)| {
             let tests = match outcome {
                 OrderOutcome::Test { test, .. } => vec![*test],
-                OrderOutcome::Analyte { analyte, .. } => catalogue.tests_reporting(*analyte).iter().copied().take(3).collect(),
+                OrderOutcome::Analyte { analyte, .. } => catalogue
+                    .tests_reporting(*analyte)
+                    .iter()
+                    .copied()
+                    .take(3)
+                    .collect(),
                 OrderOutcome::Vague { suggestions } => suggestions.clone(),
                 OrderOutcome::Unknown { nearest } => nearest.clone(),
                 OrderOutcome::Interpretation => Vec::new(),
@@ -95,7 +100,10 @@ fn search(text: &str, json: bool) -> anyhow::Result<Outcome> {
             Found {
                 request,
                 outcome,
-                tests: tests.into_iter().map(|index| test_line(catalogue, index)).collect(),
+                tests: tests
+                    .into_iter()
+                    .map(|index| test_line(catalogue, index))
+                    .collect(),
             }
         })
         .collect();
@@ -114,12 +122,18 @@ fn search(text: &str, json: bool) -> anyhow::Result<Outcome> {
                 describe(*via)
             ),
             OrderOutcome::Vague { .. } => "too vague to order; name one of".to_string(),
-            OrderOutcome::Interpretation => "refused: the gatekeeper reports findings, it does not interpret".to_string(),
+            OrderOutcome::Interpretation => {
+                "refused: the gatekeeper reports findings, it does not interpret".to_string()
+            }
             OrderOutcome::Unknown { .. } => "not recognised; nearest".to_string(),
         };
         writeln!(out, "\"{}\": {headline}", item.request)?;
         for test in &item.tests {
-            writeln!(out, "  {:<32} {:<48} {:>9}  {}", test.id, test.name, test.price, test.price_basis)?;
+            writeln!(
+                out,
+                "  {:<32} {:<48} {:>9}  {}",
+                test.id, test.name, test.price, test.price_basis
+            )?;
         }
     }
     Ok(Outcome::Success)
@@ -139,7 +153,9 @@ fn list(category: Option<&str>, json: bool) -> anyhow::Result<Outcome> {
         ),
     };
     let lines: Vec<TestLine<'_>> = (0..catalogue.tests().len())
-        .filter(|&index| wanted.is_none_or(|category| catalogue.tests()[index].category == category))
+        .filter(|&index| {
+            wanted.is_none_or(|category| catalogue.tests()[index].category == category)
+        })
         .map(|index| test_line(catalogue, index))
         .collect();
     let mut out = io::stdout().lock();
@@ -153,7 +169,11 @@ fn list(category: Option<&str>, json: bool) -> anyhow::Result<Outcome> {
             Some(Reporting::Analytes(list)) => format!("{} value(s)", list.len()),
             _ => "report".to_string(),
         };
-        writeln!(out, "{:<32} {:<48} {:<12} {:>9}  {}", line.id, line.name, line.category, line.price, kind)?;
+        writeln!(
+            out,
+            "{:<32} {:<48} {:<12} {:>9}  {}",
+            line.id, line.name, line.category, line.price, kind
+        )?;
     }
     writeln!(out, "{} test(s)", lines.len())?;
     Ok(Outcome::Success)

@@ -34,6 +34,9 @@ pub(crate) enum JudgeCommand {
     },
     /// Report the judge's agreement with the clinician-graded calibration set.
     Calibrate {
+        /// A calibration CSV to use instead of the built-in set (same columns).
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
         /// Also list every pair where correct/incorrect disagrees.
         #[arg(long)]
         verbose: bool,
@@ -77,13 +80,38 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                 serde_json::to_writer_pretty(&mut out, &verdict)?;
                 writeln!(out)?;
             } else {
-                let call = if verdict.correct { "correct" } else { "incorrect" };
-                writeln!(out, "score {} ({call}): {}", verdict.score, verdict.rationale)?;
+                let call = if verdict.correct {
+                    "correct"
+                } else {
+                    "incorrect"
+                };
+                writeln!(
+                    out,
+                    "score {} ({call}): {}",
+                    verdict.score, verdict.rationale
+                )?;
             }
             Ok(Outcome::Success)
         }
-        JudgeCommand::Calibrate { verbose, json } => {
-            let agreement = calibration::measure(&RuleJudge::new(), &calibration::pairs());
+        JudgeCommand::Calibrate { set, verbose, json } => {
+            let pairs = match &set {
+                None => calibration::pairs(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).map_err(|error| {
+                        UserError::new(format!("cannot read {}: {error}", path.display()), None)
+                    })?;
+                    calibration::parse(&text).map_err(|error| {
+                        UserError::new(
+                            format!("{}: {error}", path.display()),
+                            Some("columns: reference,reference_icd10,reference_synonyms,candidate,candidate_icd10,expected_score,why".into()),
+                        )
+                    })?
+                }
+            };
+            if pairs.is_empty() {
+                return Err(UserError::new("the calibration set has no pairs", None).into());
+            }
+            let agreement = calibration::measure(&RuleJudge::new(), &pairs);
             let mut out = io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &agreement)?;
@@ -91,9 +119,21 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                 return Ok(Outcome::Success);
             }
             writeln!(out, "rule judge on {} calibration pairs:", agreement.pairs)?;
-            writeln!(out, "  correct/incorrect agreement  {:.1}%", 100.0 * agreement.binary_rate())?;
-            writeln!(out, "  identical score              {:.1}%", 100.0 * agreement.exact_rate())?;
-            writeln!(out, "  within one point             {:.1}%", 100.0 * agreement.within_one_rate())?;
+            writeln!(
+                out,
+                "  correct/incorrect agreement  {:.1}%",
+                100.0 * agreement.binary_rate()
+            )?;
+            writeln!(
+                out,
+                "  identical score              {:.1}%",
+                100.0 * agreement.exact_rate()
+            )?;
+            writeln!(
+                out,
+                "  within one point             {:.1}%",
+                100.0 * agreement.within_one_rate()
+            )?;
             writeln!(out, "  expected \\ judged   1    2    3    4    5")?;
             for (row, counts) in agreement.confusion.iter().enumerate() {
                 let cells: Vec<String> = counts.iter().map(|count| format!("{count:>4}")).collect();
@@ -104,7 +144,11 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                     writeln!(
                         out,
                         "  disagree: {} / {}: expected {}, judged {} ({})",
-                        pair.reference, pair.candidate, pair.expected_score, verdict.score, verdict.rationale
+                        pair.reference,
+                        pair.candidate,
+                        pair.expected_score,
+                        verdict.score,
+                        verdict.rationale
                     )?;
                 }
             }

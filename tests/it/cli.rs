@@ -24,7 +24,11 @@ fn stderr(output: &Output) -> String {
 fn validate_passes_on_the_builtin_library() {
     let output = dxsim(&["cases", "validate"]);
     assert!(output.status.success(), "{}", stdout(&output));
-    assert!(stdout(&output).contains("0 problem(s) in all"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("0 problem(s) in all"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -39,17 +43,30 @@ fn validate_lists_every_problem_and_exits_one() {
     let output = dxsim(&["cases", "validate", dir.to_str().expect("utf-8 path")]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("fixture-broken.toml: specialty: `heart` is not one of"), "{text}");
-    assert!(text.contains("fixture-broken.toml: diagnosis.icd10: `I2119` is not an ICD-10-CM code"), "{text}");
+    assert!(
+        text.contains("fixture-broken.toml: specialty: `heart` is not one of"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fixture-broken.toml: diagnosis.icd10: `I2119` is not an ICD-10-CM code"),
+        "{text}"
+    );
     assert!(text.contains("not-toml.toml: line 1"), "{text}");
-    assert!(text.contains("validated 2 file(s): 0 valid, 2 with problems"), "{text}");
+    assert!(
+        text.contains("validated 2 file(s): 0 valid, 2 with problems"),
+        "{text}"
+    );
 }
 
 #[test]
 fn validate_of_a_missing_path_is_a_user_error() {
     let output = dxsim(&["cases", "validate", "no/such/dir.toml"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("cannot read no/such/dir.toml"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot read no/such/dir.toml"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -61,9 +78,21 @@ fn list_shows_public_fields_only() {
     assert_eq!(listed.as_array().map(Vec::len), Some(library.cases().len()));
     let text = stdout(&output).to_lowercase();
     for case in library.cases() {
-        assert!(!text.contains(&case.diagnosis.name.to_lowercase()), "{} leaks its diagnosis", case.id);
-        assert!(!text.contains(&format!("\"{}\"", case.diagnosis.icd10.to_lowercase())), "{} leaks its code", case.id);
-        assert!(!text.contains(&case.title.to_lowercase()), "{} leaks its title", case.id);
+        assert!(
+            !text.contains(&case.diagnosis.name.to_lowercase()),
+            "{} leaks its diagnosis",
+            case.id
+        );
+        assert!(
+            !text.contains(&format!("\"{}\"", case.diagnosis.icd10.to_lowercase())),
+            "{} leaks its code",
+            case.id
+        );
+        assert!(
+            !text.contains(&case.title.to_lowercase()),
+            "{} leaks its title",
+            case.id
+        );
     }
 }
 
@@ -97,14 +126,34 @@ fn catalogue_search_resolves_each_item_with_prices() {
 
 #[test]
 fn judge_score_marks_an_abbreviation_correct() {
-    let output = dxsim(&["judge", "score", "--reference", "Diabetic ketoacidosis", "--icd10", "E10.10", "DKA"]);
+    let output = dxsim(&[
+        "judge",
+        "score",
+        "--reference",
+        "Diabetic ketoacidosis",
+        "--icd10",
+        "E10.10",
+        "DKA",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).starts_with("score 5 (correct)"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("score 5 (correct)"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
 fn judge_score_rejects_a_malformed_code() {
-    let output = dxsim(&["judge", "score", "--reference", "x", "--icd10", "nonsense", "y"]);
+    let output = dxsim(&[
+        "judge",
+        "score",
+        "--reference",
+        "x",
+        "--icd10",
+        "nonsense",
+        "y",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("`nonsense` is not an ICD-10-CM code"));
 }

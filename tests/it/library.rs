@@ -20,7 +20,11 @@ fn builtin_library_is_broad_enough() {
     let specialties: BTreeSet<&str> = cases.iter().map(|case| case.specialty.as_str()).collect();
     let difficulties: BTreeSet<Difficulty> = cases.iter().map(|case| case.difficulty).collect();
     assert!(cases.len() >= 40, "{} cases", cases.len());
-    assert!(specialties.len() >= 12, "{} specialties: {specialties:?}", specialties.len());
+    assert!(
+        specialties.len() >= 12,
+        "{} specialties: {specialties:?}",
+        specialties.len()
+    );
     assert_eq!(difficulties.len(), 3, "{difficulties:?}");
 }
 

@@ -24,7 +24,9 @@ fn problems_after(replacements: &[(&str, &str)]) -> Vec<dxsim_gatekeeper::case::
 fn assert_problem(replacements: &[(&str, &str)], kind: ProblemKind, field: &str) {
     let problems = problems_after(replacements);
     assert!(
-        problems.iter().any(|problem| problem.kind == kind && problem.field.starts_with(field)),
+        problems
+            .iter()
+            .any(|problem| problem.kind == kind && problem.field.starts_with(field)),
         "expected {kind:?} at {field}, got {problems:#?}"
     );
 }
@@ -50,14 +52,25 @@ fn unknown_key_is_a_parse_problem() {
 
 #[test]
 fn id_that_does_not_match_the_file_is_reported() {
-    assert_problem(&[("id = \"fixture-valid\"", "id = \"fixture-other\"")], ProblemKind::BadId, "id");
-    assert_problem(&[("id = \"fixture-valid\"", "id = \"Fixture_Valid\"")], ProblemKind::BadId, "id");
+    assert_problem(
+        &[("id = \"fixture-valid\"", "id = \"fixture-other\"")],
+        ProblemKind::BadId,
+        "id",
+    );
+    assert_problem(
+        &[("id = \"fixture-valid\"", "id = \"Fixture_Valid\"")],
+        ProblemKind::BadId,
+        "id",
+    );
 }
 
 #[test]
 fn duplicate_ids_across_files_are_reported() {
     let case = parse_case(VALID_CASE, FILE).expect("parses");
-    let problems = validate_library([("a/fixture-valid.toml", &case), ("b/fixture-valid.toml", &case)]);
+    let problems = validate_library([
+        ("a/fixture-valid.toml", &case),
+        ("b/fixture-valid.toml", &case),
+    ]);
     assert_eq!(problems.len(), 1);
     assert_eq!(problems[0].kind, ProblemKind::DuplicateId);
     assert!(problems[0].message.contains("a/fixture-valid.toml"));
@@ -74,7 +87,10 @@ fn missing_presentation_is_reported() {
 #[test]
 fn every_problem_is_reported_not_just_the_first() {
     let problems = problems_after(&[
-        ("specialty = \"cardiology\"", "specialty = \"heart surgery\""),
+        (
+            "specialty = \"cardiology\"",
+            "specialty = \"heart surgery\"",
+        ),
         ("heart_rate = 52", "heart_rate = 400"),
         ("icd10 = \"I21.19\"", "icd10 = \"I2119\""),
     ]);
@@ -86,39 +102,69 @@ fn every_problem_is_reported_not_just_the_first() {
 
 #[test]
 fn too_few_differentials_are_reported() {
-    let start = VALID_CASE.find("[[differential]]\nname = \"Acute pulmonary embolism\"").expect("present");
+    let start = VALID_CASE
+        .find("[[differential]]\nname = \"Acute pulmonary embolism\"")
+        .expect("present");
     let end = VALID_CASE.find("[[key_findings]]").expect("present");
-    assert_problem(&[(&VALID_CASE[start..end], "")], ProblemKind::TooFew, "differential");
+    assert_problem(
+        &[(&VALID_CASE[start..end], "")],
+        ProblemKind::TooFew,
+        "differential",
+    );
 }
 
 #[test]
 fn unknown_specialty_is_reported() {
-    assert_problem(&[("specialty = \"cardiology\"", "specialty = \"cardiac\"")], ProblemKind::UnknownSpecialty, "specialty");
+    assert_problem(
+        &[("specialty = \"cardiology\"", "specialty = \"cardiac\"")],
+        ProblemKind::UnknownSpecialty,
+        "specialty",
+    );
 }
 
 #[test]
 fn implausible_vital_sign_is_reported() {
-    assert_problem(&[("spo2 = 96", "spo2 = 160")], ProblemKind::Implausible, "vitals.spo2");
+    assert_problem(
+        &[("spo2 = 96", "spo2 = 160")],
+        ProblemKind::Implausible,
+        "vitals.spo2",
+    );
 }
 
 #[test]
 fn unknown_exam_system_is_reported() {
-    assert_problem(&[("system = \"respiratory\"", "system = \"lungs and chest\"")], ProblemKind::UnknownExamSystem, "exam[2].system");
+    assert_problem(
+        &[("system = \"respiratory\"", "system = \"lungs and chest\"")],
+        ProblemKind::UnknownExamSystem,
+        "exam[2].system",
+    );
 }
 
 #[test]
 fn exam_system_listed_twice_is_reported() {
-    assert_problem(&[("system = \"respiratory\"", "system = \"general\"")], ProblemKind::Duplicate, "exam[2].system");
+    assert_problem(
+        &[("system = \"respiratory\"", "system = \"general\"")],
+        ProblemKind::Duplicate,
+        "exam[2].system",
+    );
 }
 
 #[test]
 fn unknown_test_id_is_reported() {
-    assert_problem(&[("id = \"troponin\"", "id = \"troponin_xyz\"")], ProblemKind::UnknownTest, "tests[1].id");
+    assert_problem(
+        &[("id = \"troponin\"", "id = \"troponin_xyz\"")],
+        ProblemKind::UnknownTest,
+        "tests[1].id",
+    );
 }
 
 #[test]
 fn analyte_the_test_does_not_report_is_reported() {
-    assert_problem(&[("analyte = \"sodium\"", "analyte = \"troponin_i\"")], ProblemKind::UnknownAnalyte, "tests[3].results[0].analyte");
+    assert_problem(
+        &[("analyte = \"sodium\"", "analyte = \"troponin_i\"")],
+        ProblemKind::UnknownAnalyte,
+        "tests[3].results[0].analyte",
+    );
 }
 
 #[test]
@@ -133,7 +179,10 @@ fn report_given_for_a_panel_is_reported() {
 #[test]
 fn unit_that_differs_from_the_catalogue_is_reported() {
     assert_problem(
-        &[("{ analyte = \"potassium\", value = 4.1 }", "{ analyte = \"potassium\", value = 4.1, unit = \"mg/dL\" }")],
+        &[(
+            "{ analyte = \"potassium\", value = 4.1 }",
+            "{ analyte = \"potassium\", value = 4.1, unit = \"mg/dL\" }",
+        )],
         ProblemKind::UnitMismatch,
         "tests[3].results[1].unit",
     );
@@ -141,20 +190,34 @@ fn unit_that_differs_from_the_catalogue_is_reported() {
 
 #[test]
 fn value_outside_range_flagged_normal_is_reported() {
-    let problems = problems_after(&[("value = 168, flag = \"high\"", "value = 168, flag = \"normal\"")]);
-    let problem = problems.iter().find(|problem| problem.kind == ProblemKind::FlagMismatch).expect("flag mismatch");
+    let problems = problems_after(&[(
+        "value = 168, flag = \"high\"",
+        "value = 168, flag = \"normal\"",
+    )]);
+    let problem = problems
+        .iter()
+        .find(|problem| problem.kind == ProblemKind::FlagMismatch)
+        .expect("flag mismatch");
     assert_eq!(problem.field, "tests[3].results[6].flag");
     assert!(problem.message.contains("168"), "{problem}");
 }
 
 #[test]
 fn malformed_icd10_code_is_reported() {
-    assert_problem(&[("icd10 = \"I21.19\"", "icd10 = \"I2119\"")], ProblemKind::MalformedIcd10, "diagnosis.icd10");
+    assert_problem(
+        &[("icd10 = \"I21.19\"", "icd10 = \"I2119\"")],
+        ProblemKind::MalformedIcd10,
+        "diagnosis.icd10",
+    );
 }
 
 #[test]
 fn nonexistent_icd10_code_is_reported() {
-    assert_problem(&[("icd10 = \"I21.19\"", "icd10 = \"I21.77\"")], ProblemKind::UnknownIcd10, "diagnosis.icd10");
+    assert_problem(
+        &[("icd10 = \"I21.19\"", "icd10 = \"I21.77\"")],
+        ProblemKind::UnknownIcd10,
+        "diagnosis.icd10",
+    );
 }
 
 #[test]
@@ -168,14 +231,31 @@ fn differential_item_equal_to_the_diagnosis_is_reported() {
 
 #[test]
 fn key_finding_that_no_item_contains_is_reported() {
-    assert_problem(&[("source = \"test:ecg\"", "source = \"test:ct_head_noncontrast\"")], ProblemKind::UnreachableKeyFinding, "key_findings[0].source");
-    assert_problem(&[("source = \"history:location\"", "source = \"history:travel\"")], ProblemKind::UnreachableKeyFinding, "key_findings[3].source");
+    assert_problem(
+        &[(
+            "source = \"test:ecg\"",
+            "source = \"test:ct_head_noncontrast\"",
+        )],
+        ProblemKind::UnreachableKeyFinding,
+        "key_findings[0].source",
+    );
+    assert_problem(
+        &[(
+            "source = \"history:location\"",
+            "source = \"history:travel\"",
+        )],
+        ProblemKind::UnreachableKeyFinding,
+        "key_findings[3].source",
+    );
 }
 
 #[test]
 fn workup_ordering_a_test_the_case_lacks_is_reported() {
     assert_problem(
-        &[("tests = [\"ecg\", \"troponin\"]", "tests = [\"ecg\", \"lipase\"]")],
+        &[(
+            "tests = [\"ecg\", \"troponin\"]",
+            "tests = [\"ecg\", \"lipase\"]",
+        )],
         ProblemKind::WorkupTestNotInCase,
         "reference_workup[3].tests[1]",
     );
@@ -184,7 +264,10 @@ fn workup_ordering_a_test_the_case_lacks_is_reported() {
 #[test]
 fn presentation_that_names_the_diagnosis_is_reported() {
     assert_problem(
-        &[("He is pale and sweaty", "An inferior STEMI is suspected. He is pale and sweaty")],
+        &[(
+            "He is pale and sweaty",
+            "An inferior STEMI is suspected. He is pale and sweaty",
+        )],
         ProblemKind::NamesDiagnosis,
         "presentation.summary",
     );
@@ -198,7 +281,10 @@ fn catalogue_normal_report_naming_the_diagnosis_forces_the_case_to_list_the_test
         "synonyms = [\"pneumothorax\", \"Inferior STEMI\",",
     )]);
     assert!(
-        problems.iter().any(|problem| problem.kind == ProblemKind::NamesDiagnosis && problem.field.contains("catalogue normal report")),
+        problems
+            .iter()
+            .any(|problem| problem.kind == ProblemKind::NamesDiagnosis
+                && problem.field.contains("catalogue normal report")),
         "{problems:#?}"
     );
 }

@@ -8,9 +8,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::case::{
-    AnalyteResult, Case, KeyFinding, SPECIALTIES, TestResult, WorkupStep,
-};
+use crate::case::{AnalyteResult, Case, KeyFinding, SPECIALTIES, TestResult, WorkupStep};
 use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
 use crate::disclosure::computed_flag;
 use crate::icd10::{Icd10, is_well_formed};
@@ -165,7 +163,9 @@ impl Checker<'_> {
             self.report(
                 field,
                 ProblemKind::MalformedIcd10,
-                format!("`{code}` is not an ICD-10-CM code (expected a form like `I21.4` or `K35.80`)"),
+                format!(
+                    "`{code}` is not an ICD-10-CM code (expected a form like `I21.4` or `K35.80`)"
+                ),
             );
         } else if self.icd.get(code).is_none() {
             self.report(
@@ -236,7 +236,10 @@ fn check_identity(checker: &mut Checker<'_>, case: &Case) {
         checker.report(
             "id",
             ProblemKind::BadId,
-            format!("`{}` must be lowercase letters and digits joined by hyphens", case.id),
+            format!(
+                "`{}` must be lowercase letters and digits joined by hyphens",
+                case.id
+            ),
         );
     } else if let Some(stem) = std::path::Path::new(checker.file)
         .file_stem()
@@ -258,7 +261,11 @@ fn check_identity(checker: &mut Checker<'_>, case: &Case) {
         checker.report(
             "specialty",
             ProblemKind::UnknownSpecialty,
-            format!("`{}` is not one of: {}", case.specialty, SPECIALTIES.join(", ")),
+            format!(
+                "`{}` is not one of: {}",
+                case.specialty,
+                SPECIALTIES.join(", ")
+            ),
         );
     }
     let provenance = &case.provenance;
@@ -266,10 +273,13 @@ fn check_identity(checker: &mut Checker<'_>, case: &Case) {
     checker.require_text("provenance.source", &provenance.source);
     checker.require_text("provenance.licence", &provenance.licence);
     let date_ok = provenance.created.len() == 10
-        && provenance
-            .created
-            .char_indices()
-            .all(|(at, c)| if at == 4 || at == 7 { c == '-' } else { c.is_ascii_digit() });
+        && provenance.created.char_indices().all(|(at, c)| {
+            if at == 4 || at == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if !date_ok {
         checker.report(
             "provenance.created",
@@ -282,7 +292,11 @@ fn check_identity(checker: &mut Checker<'_>, case: &Case) {
 fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
     let presentation = &case.presentation;
     if presentation.summary.trim().is_empty() && presentation.setting.trim().is_empty() {
-        checker.report("presentation", ProblemKind::Missing, "is missing: the doctor would start with nothing");
+        checker.report(
+            "presentation",
+            ProblemKind::Missing,
+            "is missing: the doctor would start with nothing",
+        );
         return;
     }
     checker.require_text("presentation.setting", &presentation.setting);
@@ -334,15 +348,39 @@ fn check_history(checker: &mut Checker<'_>, case: &Case) {
 fn check_vitals(checker: &mut Checker<'_>, case: &Case) {
     let vitals = &case.vitals;
     if vitals.heart_rate == 0 && vitals.systolic_bp == 0 && vitals.temperature_c == 0.0 {
-        checker.report("vitals", ProblemKind::Missing, "is missing: every case lists its vital signs");
+        checker.report(
+            "vitals",
+            ProblemKind::Missing,
+            "is missing: every case lists its vital signs",
+        );
         return;
     }
     let checks: [(&str, f64, f64, f64); 6] = [
         ("vitals.temperature_c", vitals.temperature_c, 30.0, 43.5),
-        ("vitals.heart_rate", f64::from(vitals.heart_rate), 20.0, 250.0),
-        ("vitals.systolic_bp", f64::from(vitals.systolic_bp), 40.0, 280.0),
-        ("vitals.diastolic_bp", f64::from(vitals.diastolic_bp), 15.0, 180.0),
-        ("vitals.respiratory_rate", f64::from(vitals.respiratory_rate), 4.0, 70.0),
+        (
+            "vitals.heart_rate",
+            f64::from(vitals.heart_rate),
+            20.0,
+            250.0,
+        ),
+        (
+            "vitals.systolic_bp",
+            f64::from(vitals.systolic_bp),
+            40.0,
+            280.0,
+        ),
+        (
+            "vitals.diastolic_bp",
+            f64::from(vitals.diastolic_bp),
+            15.0,
+            180.0,
+        ),
+        (
+            "vitals.respiratory_rate",
+            f64::from(vitals.respiratory_rate),
+            4.0,
+            70.0,
+        ),
         ("vitals.spo2", f64::from(vitals.spo2), 40.0, 100.0),
     ];
     for (field, value, low, high) in checks {
@@ -358,7 +396,10 @@ fn check_vitals(checker: &mut Checker<'_>, case: &Case) {
         checker.report(
             "vitals.diastolic_bp",
             ProblemKind::Implausible,
-            format!("{} is not below the systolic {}", vitals.diastolic_bp, vitals.systolic_bp),
+            format!(
+                "{} is not below the systolic {}",
+                vitals.diastolic_bp, vitals.systolic_bp
+            ),
         );
     }
 }
@@ -369,19 +410,35 @@ fn check_exam(checker: &mut Checker<'_>, case: &Case) {
     for (index, finding) in case.exam.iter().enumerate() {
         let field = format!("exam[{index}].system");
         if finding.system == "vitals" {
-            checker.report(field, ProblemKind::UnknownExamSystem, "vital signs belong in [vitals], not in exam");
-        } else if checker.catalogue.system(&finding.system).is_none() {
-            let known: Vec<&str> = checker.catalogue.systems().iter().map(|s| s.id.as_str()).collect();
             checker.report(
                 field,
                 ProblemKind::UnknownExamSystem,
-                format!("`{}` is not an exam system; known: {}", finding.system, known.join(", ")),
+                "vital signs belong in [vitals], not in exam",
+            );
+        } else if checker.catalogue.system(&finding.system).is_none() {
+            let known: Vec<&str> = checker
+                .catalogue
+                .systems()
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect();
+            checker.report(
+                field,
+                ProblemKind::UnknownExamSystem,
+                format!(
+                    "`{}` is not an exam system; known: {}",
+                    finding.system,
+                    known.join(", ")
+                ),
             );
         } else if !seen.insert(finding.system.as_str()) {
             checker.report(
                 field,
                 ProblemKind::Duplicate,
-                format!("`{}` is listed twice; write one finding per system", finding.system),
+                format!(
+                    "`{}` is listed twice; write one finding per system",
+                    finding.system
+                ),
             );
         }
         checker.require_text(&format!("exam[{index}].text"), &finding.text);
@@ -394,12 +451,23 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
         checker.report(
             format!("{base}.id"),
             ProblemKind::UnknownTest,
-            format!("`{}` is not a catalogue test id (try `dxsim catalogue search {}`)", test.id, test.id.replace('_', " ")),
+            format!(
+                "`{}` is not a catalogue test id (try `dxsim catalogue search {}`)",
+                test.id,
+                test.id.replace('_', " ")
+            ),
         );
         return;
     };
-    if case.tests[..index].iter().any(|earlier| earlier.id == test.id) {
-        checker.report(format!("{base}.id"), ProblemKind::Duplicate, format!("`{}` is listed twice", test.id));
+    if case.tests[..index]
+        .iter()
+        .any(|earlier| earlier.id == test.id)
+    {
+        checker.report(
+            format!("{base}.id"),
+            ProblemKind::Duplicate,
+            format!("`{}` is listed twice", test.id),
+        );
     }
     match &definition.reporting {
         Reporting::Report(_) => {
@@ -407,12 +475,19 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
                 checker.report(
                     format!("{base}.results"),
                     ProblemKind::WrongResultShape,
-                    format!("`{}` is reported as text; give a `report`, not `results`", test.id),
+                    format!(
+                        "`{}` is reported as text; give a `report`, not `results`",
+                        test.id
+                    ),
                 );
             }
             match &test.report {
                 Some(report) if !report.trim().is_empty() => {}
-                _ => checker.report(format!("{base}.report"), ProblemKind::Missing, "is missing or empty"),
+                _ => checker.report(
+                    format!("{base}.report"),
+                    ProblemKind::Missing,
+                    "is missing or empty",
+                ),
             }
         }
         Reporting::Analytes(_) => {
@@ -420,63 +495,115 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
                 checker.report(
                     format!("{base}.report"),
                     ProblemKind::WrongResultShape,
-                    format!("`{}` is reported as values; give `results`, not a `report`", test.id),
+                    format!(
+                        "`{}` is reported as values; give `results`, not a `report`",
+                        test.id
+                    ),
                 );
             }
             if test.results.is_empty() {
-                checker.report(format!("{base}.results"), ProblemKind::Missing, "is missing or empty");
+                checker.report(
+                    format!("{base}.results"),
+                    ProblemKind::Missing,
+                    "is missing or empty",
+                );
             }
             for (position, result) in test.results.iter().enumerate() {
-                check_analyte(checker, case, &format!("{base}.results[{position}]"), test, result);
+                check_analyte(
+                    checker,
+                    case,
+                    &format!("{base}.results[{position}]"),
+                    test,
+                    result,
+                );
             }
         }
     }
 }
 
-fn check_analyte(checker: &mut Checker<'_>, case: &Case, field: &str, test: &TestResult, result: &AnalyteResult) {
+fn check_analyte(
+    checker: &mut Checker<'_>,
+    case: &Case,
+    field: &str,
+    test: &TestResult,
+    result: &AnalyteResult,
+) {
     let catalogue = checker.catalogue;
-    let in_test = catalogue
-        .test(&test.id)
-        .is_some_and(|definition| catalogue.test_analytes(definition).any(|a| a.id == result.analyte));
+    let in_test = catalogue.test(&test.id).is_some_and(|definition| {
+        catalogue
+            .test_analytes(definition)
+            .any(|a| a.id == result.analyte)
+    });
     let Some(definition) = catalogue.analyte(&result.analyte).filter(|_| in_test) else {
         let components: Vec<String> = catalogue
             .test(&test.id)
-            .map(|definition| catalogue.test_analytes(definition).map(|a| a.id.clone()).collect())
+            .map(|definition| {
+                catalogue
+                    .test_analytes(definition)
+                    .map(|a| a.id.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         checker.report(
             format!("{field}.analyte"),
             ProblemKind::UnknownAnalyte,
-            format!("`{}` is not reported by `{}`; it reports: {}", result.analyte, test.id, components.join(", ")),
+            format!(
+                "`{}` is not reported by `{}`; it reports: {}",
+                result.analyte,
+                test.id,
+                components.join(", ")
+            ),
         );
         return;
     };
-    if test.results.iter().filter(|other| other.analyte == result.analyte).count() > 1 {
+    if test
+        .results
+        .iter()
+        .filter(|other| other.analyte == result.analyte)
+        .count()
+        > 1
+    {
         checker.report(
             format!("{field}.analyte"),
             ProblemKind::Duplicate,
-            format!("`{}` is listed more than once in `{}`", result.analyte, test.id),
+            format!(
+                "`{}` is listed more than once in `{}`",
+                result.analyte, test.id
+            ),
         );
     }
-    let range = result.range.or_else(|| definition.range_for(case.presentation.sex));
+    let range = result
+        .range
+        .or_else(|| definition.range_for(case.presentation.sex));
     match &definition.kind {
         AnalyteKind::Numeric { unit, .. } => {
             if let Some(stated) = result.unit.as_ref().filter(|stated| *stated != unit) {
                 checker.report(
                     format!("{field}.unit"),
                     ProblemKind::UnitMismatch,
-                    format!("`{stated}` differs from the catalogue unit `{unit}` for {}", result.analyte),
+                    format!(
+                        "`{stated}` differs from the catalogue unit `{unit}` for {}",
+                        result.analyte
+                    ),
                 );
             }
             if result.value.is_none() || result.text.is_some() {
                 checker.report(
                     field,
                     ProblemKind::WrongResultShape,
-                    format!("`{}` is numeric: give `value` (in {unit}) and no `text`", result.analyte),
+                    format!(
+                        "`{}` is numeric: give `value` (in {unit}) and no `text`",
+                        result.analyte
+                    ),
                 );
                 return;
             }
             if let Some([low, high]) = result.range.filter(|[low, high]| low >= high) {
-                checker.report(format!("{field}.range"), ProblemKind::Implausible, format!("low {low} must be below high {high}"));
+                checker.report(
+                    format!("{field}.range"),
+                    ProblemKind::Implausible,
+                    format!("low {low} must be below high {high}"),
+                );
             }
         }
         AnalyteKind::Qualitative { normal_text } => {
@@ -490,7 +617,12 @@ fn check_analyte(checker: &mut Checker<'_>, case: &Case, field: &str, test: &Tes
             }
         }
     }
-    let computed = computed_flag(definition, result.value, result.text.as_deref().unwrap_or_default(), range);
+    let computed = computed_flag(
+        definition,
+        result.value,
+        result.text.as_deref().unwrap_or_default(),
+        range,
+    );
     if let Some(flag) = result.flag {
         if flag != computed {
             let shown = result
@@ -501,7 +633,10 @@ fn check_analyte(checker: &mut Checker<'_>, case: &Case, field: &str, test: &Tes
             let expected = match &definition.kind {
                 AnalyteKind::Numeric { unit, .. } => {
                     let range = range.unwrap_or_default();
-                    format!("the reference range {}–{} {unit} makes it {computed:?}", range[0], range[1])
+                    format!(
+                        "the reference range {}–{} {unit} makes it {computed:?}",
+                        range[0], range[1]
+                    )
                 }
                 AnalyteKind::Qualitative { normal_text } => {
                     format!("the normal result is \"{normal_text}\", which makes it {computed:?}")
@@ -510,7 +645,11 @@ fn check_analyte(checker: &mut Checker<'_>, case: &Case, field: &str, test: &Tes
             checker.report(
                 format!("{field}.flag"),
                 ProblemKind::FlagMismatch,
-                format!("{} = {shown} is flagged {flag:?}, but {expected}", result.analyte).to_lowercase(),
+                format!(
+                    "{} = {shown} is flagged {flag:?}, but {expected}",
+                    result.analyte
+                )
+                .to_lowercase(),
             );
         }
     }
@@ -529,7 +668,10 @@ fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
             checker.report(
                 format!("{field}.name"),
                 ProblemKind::DifferentialIsDiagnosis,
-                format!("`{}` is the diagnosis itself (or one of its synonyms)", item.name),
+                format!(
+                    "`{}` is the diagnosis itself (or one of its synonyms)",
+                    item.name
+                ),
             );
         }
         if let Some(code) = &item.icd10 {
@@ -544,7 +686,11 @@ fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
         }
     }
     checker.require_count("key_findings", case.key_findings.len(), MIN_KEY_FINDINGS);
-    checker.require_count("teaching_points", case.teaching_points.len(), MIN_TEACHING_POINTS);
+    checker.require_count(
+        "teaching_points",
+        case.teaching_points.len(),
+        MIN_TEACHING_POINTS,
+    );
 }
 
 fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, finding: &KeyFinding) {
@@ -559,7 +705,10 @@ fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, findi
         return;
     };
     let reachable = match kind {
-        "history" => case.history.iter().any(|item| item.topic.as_str() == target),
+        "history" => case
+            .history
+            .iter()
+            .any(|item| item.topic.as_str() == target),
         "exam" => case.exam_finding(target).is_some(),
         "vitals" => VITAL_FIELDS.contains(&target),
         "test" => match target.split_once('/') {
@@ -574,7 +723,10 @@ fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, findi
         checker.report(
             field,
             ProblemKind::UnreachableKeyFinding,
-            format!("`{}` points at nothing the case lists, so no action could reveal it", finding.source),
+            format!(
+                "`{}` points at nothing the case lists, so no action could reveal it",
+                finding.source
+            ),
         );
     }
 }
@@ -596,12 +748,20 @@ fn check_workup(checker: &mut Checker<'_>, case: &Case) {
             }
             WorkupStep::Order { tests } => {
                 if tests.is_empty() {
-                    checker.report(format!("{field}.tests"), ProblemKind::Missing, "orders nothing");
+                    checker.report(
+                        format!("{field}.tests"),
+                        ProblemKind::Missing,
+                        "orders nothing",
+                    );
                 }
                 for (position, test) in tests.iter().enumerate() {
                     let test_field = format!("{field}.tests[{position}]");
                     if checker.catalogue.test(test).is_none() {
-                        checker.report(test_field, ProblemKind::UnknownTest, format!("`{test}` is not a catalogue test id"));
+                        checker.report(
+                            test_field,
+                            ProblemKind::UnknownTest,
+                            format!("`{test}` is not a catalogue test id"),
+                        );
                     } else if case.test(test).is_none() {
                         checker.report(
                             test_field,
@@ -630,8 +790,14 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
     let mut revealable: Vec<(String, &str)> = vec![
         ("id".to_string(), case.id.as_str()),
         ("title".to_string(), case.title.as_str()),
-        ("presentation.summary".to_string(), case.presentation.summary.as_str()),
-        ("presentation.setting".to_string(), case.presentation.setting.as_str()),
+        (
+            "presentation.summary".to_string(),
+            case.presentation.summary.as_str(),
+        ),
+        (
+            "presentation.setting".to_string(),
+            case.presentation.setting.as_str(),
+        ),
     ];
     for (index, item) in case.history.iter().enumerate() {
         revealable.push((format!("history[{index}].text"), &item.text));
@@ -655,27 +821,43 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
     let catalogue = checker.catalogue;
     for test in catalogue.tests() {
         if let (Reporting::Report(normal), None) = (&test.reporting, case.test(&test.id)) {
-            revealable.push((format!("catalogue normal report of `{}` (list a result for it)", test.id), normal));
+            revealable.push((
+                format!(
+                    "catalogue normal report of `{}` (list a result for it)",
+                    test.id
+                ),
+                normal,
+            ));
         }
     }
     for system in catalogue.systems() {
         if case.exam_finding(&system.id).is_none() && !system.normal_text.is_empty() {
             revealable.push((
-                format!("catalogue normal finding of exam system `{}` (list a finding for it)", system.id),
+                format!(
+                    "catalogue normal finding of exam system `{}` (list a finding for it)",
+                    system.id
+                ),
                 &system.normal_text,
             ));
         }
     }
     for (field, text) in revealable {
         let normalized = normalize(text);
-        if let Some(phrase) = phrases.iter().find(|phrase| contains_phrase(&normalized, phrase)) {
+        if let Some(phrase) = phrases
+            .iter()
+            .find(|phrase| contains_phrase(&normalized, phrase))
+        {
             checker.report(
                 field,
                 ProblemKind::NamesDiagnosis,
                 format!("names the diagnosis (\"{phrase}\") before the episode ends; only a confirmatory test's report may"),
             );
         } else if !code.is_empty() && contains_phrase(&normalized, &code) {
-            checker.report(field, ProblemKind::NamesDiagnosis, "contains the diagnosis's ICD-10-CM code");
+            checker.report(
+                field,
+                ProblemKind::NamesDiagnosis,
+                "contains the diagnosis's ICD-10-CM code",
+            );
         }
     }
 }
@@ -694,7 +876,10 @@ mod tests {
 
     #[test]
     fn history_topics_have_distinct_names() {
-        let names: HashSet<&str> = HistoryTopic::ALL.iter().map(|topic| topic.as_str()).collect();
+        let names: HashSet<&str> = HistoryTopic::ALL
+            .iter()
+            .map(|topic| topic.as_str())
+            .collect();
         assert_eq!(names.len(), HistoryTopic::ALL.len());
     }
 }
