@@ -468,6 +468,15 @@ impl Case {
         self.tests.iter().find(|test| test.id == test_id)
     }
 
+    /// The case's result for a test or, failing that, for an equivalent study of the same family.
+    pub fn study(&self, catalogue: &crate::Catalogue, test_id: &str) -> Option<&TestResult> {
+        self.test(test_id).or_else(|| {
+            self.tests
+                .iter()
+                .find(|listed| catalogue.same_study(&listed.id, test_id))
+        })
+    }
+
     /// The case's finding for an exam system, if it lists one.
     pub fn exam_finding(&self, system: &str) -> Option<&ExamFinding> {
         self.exam.iter().find(|finding| finding.system == system)

@@ -92,6 +92,9 @@ pub struct TestDef {
     pub price_basis: String,
     /// Other names and abbreviations.
     pub synonyms: Vec<String>,
+    /// Equivalent studies (same region and modality, or the same procedure with or without a biopsy)
+    /// share a family: a case's report for one answers an order for another.
+    pub family: Option<String>,
     /// How the test is reported.
     pub reporting: Reporting,
 }
@@ -133,6 +136,9 @@ pub enum AnalyteKind {
         female_range: Option<[f64; 2]>,
         /// Decimal places reported.
         decimals: u8,
+        /// For a drug or toxin level: what the lab reports when the substance is absent ("not
+        /// detected"), used instead of a mid-range value for a patient the case does not say took it.
+        absent_text: Option<String>,
     },
     /// A word such as "negative".
     Qualitative {
@@ -212,6 +218,7 @@ struct TestRow {
     category: Category,
     cpt: String,
     synonyms: String,
+    family: String,
     normal_report: String,
 }
 
@@ -383,6 +390,7 @@ impl Catalogue {
                 price: *price,
                 price_basis: basis.clone(),
                 synonyms: split_synonyms(&row.synonyms),
+                family: Some(row.family.trim().to_string()).filter(|family| !family.is_empty()),
                 reporting,
             });
         }
@@ -421,6 +429,8 @@ impl Catalogue {
                         }
                     },
                     decimals: row.decimals.unwrap_or(0),
+                    absent_text: Some(row.normal_text.trim().to_string())
+                        .filter(|text| !text.is_empty()),
                 },
                 (None, None) if !row.normal_text.trim().is_empty() => AnalyteKind::Qualitative {
                     normal_text: row.normal_text.trim().to_string(),
@@ -567,6 +577,15 @@ impl Catalogue {
         self.system_index.get(id).map(|&index| &self.systems[index])
     }
 
+    /// Whether two tests are the same study: the same id, or members of one family.
+    pub fn same_study(&self, a: &str, b: &str) -> bool {
+        a == b
+            || matches!(
+                (self.test(a).and_then(|t| t.family.as_deref()), self.test(b).and_then(|t| t.family.as_deref())),
+                (Some(x), Some(y)) if x == y
+            )
+    }
+
     /// The tests that report an analyte (by index), cheapest first.
     pub fn tests_reporting(&self, analyte: usize) -> &[usize] {
         &self.analyte_tests[analyte]
@@ -616,7 +635,7 @@ mod tests {
     #[test]
     fn price_comes_from_the_primary_row_not_the_facility_fee() {
         let catalogue = Catalogue::from_csv(sources(
-            "id,name,category,cpt,synonyms,normal_report\nchest_xray,Chest X-ray,imaging,71046,CXR,Clear lungs.\n",
+            "id,name,category,cpt,synonyms,family,normal_report\nchest_xray,Chest X-ray,imaging,71046,CXR,,Clear lungs.\n",
             "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
         ))
         .expect("valid catalogue");
@@ -628,7 +647,7 @@ mod tests {
     #[test]
     fn unknown_cpt_is_rejected_with_its_line() {
         let error = Catalogue::from_csv(sources(
-            "id,name,category,cpt,synonyms,normal_report\nodd,Odd test,lab,99999,,Fine.\n",
+            "id,name,category,cpt,synonyms,family,normal_report\nodd,Odd test,lab,99999,,,Fine.\n",
             "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
         ))
         .expect_err("unknown CPT");
@@ -641,7 +660,7 @@ mod tests {
     #[test]
     fn analyte_defined_two_ways_is_rejected() {
         let error = Catalogue::from_csv(sources(
-            "id,name,category,cpt,synonyms,normal_report\ncbc,CBC,lab,85025,,\nhb,Hb,lab,85025,,\n",
+            "id,name,category,cpt,synonyms,family,normal_report\ncbc,CBC,lab,85025,,,\nhb,Hb,lab,85025,,,\n",
             "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n\
              cbc,hemoglobin,Hemoglobin,,g/dL,13.5,17.5,,,1,\n\
              hb,hemoglobin,Hemoglobin,,g/dL,12,17.5,,,1,\n",
@@ -653,7 +672,7 @@ mod tests {
     #[test]
     fn test_without_results_of_either_kind_is_rejected() {
         let error = Catalogue::from_csv(sources(
-            "id,name,category,cpt,synonyms,normal_report\ncbc,CBC,lab,85025,,\n",
+            "id,name,category,cpt,synonyms,family,normal_report\ncbc,CBC,lab,85025,,,\n",
             "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
         ))
         .expect_err("empty test");

@@ -341,13 +341,19 @@ impl<'a> Gatekeeper<'a> {
         let listed = self.listed_analyte(&definition.id, ordering);
         let (value, text, range) = match (&definition.kind, listed) {
             (AnalyteKind::Numeric { decimals, .. }, Some(result)) => {
-                let value = result.value.unwrap_or_default();
-                (
-                    Some(value),
-                    format_value(value, *decimals),
-                    result.range.or_else(|| definition.range_for(sex)),
-                )
+                let range = result.range.or_else(|| definition.range_for(sex));
+                match (result.value, &result.text) {
+                    (Some(value), _) => (Some(value), format_value(value, *decimals), range),
+                    (None, text) => (None, text.clone().unwrap_or_default(), range),
+                }
             }
+            (
+                AnalyteKind::Numeric {
+                    absent_text: Some(absent),
+                    ..
+                },
+                None,
+            ) => (None, absent.clone(), definition.range_for(sex)),
             (AnalyteKind::Numeric { decimals, .. }, None) => {
                 let value = normal_value(definition, sex, self.seed).unwrap_or_default();
                 (
@@ -395,7 +401,7 @@ impl<'a> Gatekeeper<'a> {
         note: Option<String>,
         state: &mut DisclosureState,
     ) -> Revealed<OrderReply> {
-        let listed: Option<&TestResult> = self.case.test(&test.id);
+        let listed: Option<&TestResult> = self.case.study(self.catalogue(), &test.id);
         let mut synthetic = Vec::new();
         let report = match &test.reporting {
             Reporting::Report(normal) => {

@@ -99,15 +99,16 @@ fn list(
         "ID", "SPECIALTY", "LEVEL", "PATIENT"
     )?;
     for case in &cases {
-        let patient = format!(
-            "{}{}",
-            case.age_years,
-            if case.sex == dxsim_gatekeeper::case::Sex::Female {
-                "F"
-            } else {
-                "M"
-            }
-        );
+        let age = match (case.age_years, case.age_months) {
+            (0, Some(months)) => format!("{months}mo"),
+            (years, _) => years.to_string(),
+        };
+        let sex = if case.sex == dxsim_gatekeeper::case::Sex::Female {
+            "F"
+        } else {
+            "M"
+        };
+        let patient = format!("{age} {sex}");
         writeln!(
             out,
             "{:<40} {:<20} {:<9} {:>7}  {}",

@@ -424,3 +424,39 @@ fn billing_follows_visits_and_orders() {
     );
     assert_eq!(totals.total, Money(30_000) + totals.tests);
 }
+
+#[test]
+fn equivalent_study_of_the_same_family_returns_the_case_report() {
+    let case = fixture();
+    let resolver = resolver();
+    let gatekeeper = Gatekeeper::new(&resolver, &case, 6);
+    let listed = case
+        .test("chest_xray")
+        .and_then(|test| test.report.clone())
+        .expect("fixture lists a chest X-ray");
+    let portable = gatekeeper.order("chest_xray_portable", &mut DisclosureState::default());
+    assert_eq!(reported(&portable[0]).text.as_ref(), Some(&listed));
+    assert!(
+        portable[0].synthetic.is_empty(),
+        "a family member's report is the case's, not synthetic"
+    );
+    let unrelated = gatekeeper.order("ct_head_noncontrast", &mut DisclosureState::default());
+    assert_eq!(
+        unrelated[0].synthetic,
+        vec!["ct_head_noncontrast".to_string()]
+    );
+}
+
+#[test]
+fn unlisted_drug_level_reads_not_detected_rather_than_a_therapeutic_value() {
+    let case = fixture();
+    let resolver = resolver();
+    let replies = Gatekeeper::new(&resolver, &case, 8)
+        .order("lithium level", &mut DisclosureState::default());
+    let value = &reported(&replies[0]).values[0];
+    assert_eq!(value.analyte, "lithium");
+    assert_eq!(value.value, None);
+    assert_eq!(value.text, "not detected");
+    assert_eq!(value.flag, Flag::Normal);
+    assert_eq!(replies[0].synthetic, vec!["lithium".to_string()]);
+}

@@ -576,7 +576,9 @@ fn check_analyte(
         .range
         .or_else(|| definition.range_for(case.presentation.sex));
     match &definition.kind {
-        AnalyteKind::Numeric { unit, .. } => {
+        AnalyteKind::Numeric {
+            unit, absent_text, ..
+        } => {
             if let Some(stated) = result.unit.as_ref().filter(|stated| *stated != unit) {
                 checker.report(
                     format!("{field}.unit"),
@@ -587,12 +589,22 @@ fn check_analyte(
                     ),
                 );
             }
-            if result.value.is_none() || result.text.is_some() {
+            let absent = match (absent_text, &result.text) {
+                (Some(absent), Some(text)) => {
+                    result.value.is_none() && normalize(absent) == normalize(text)
+                }
+                _ => false,
+            };
+            if !absent && (result.value.is_none() || result.text.is_some()) {
+                let or_absent = absent_text
+                    .as_ref()
+                    .map(|text| format!(", or `text = \"{text}\"`"))
+                    .unwrap_or_default();
                 checker.report(
                     field,
                     ProblemKind::WrongResultShape,
                     format!(
-                        "`{}` is numeric: give `value` (in {unit}) and no `text`",
+                        "`{}` is numeric: give `value` (in {unit}) and no `text`{or_absent}",
                         result.analyte
                     ),
                 );
@@ -820,7 +832,9 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
     }
     let catalogue = checker.catalogue;
     for test in catalogue.tests() {
-        if let (Reporting::Report(normal), None) = (&test.reporting, case.test(&test.id)) {
+        if let (Reporting::Report(normal), None) =
+            (&test.reporting, case.study(catalogue, &test.id))
+        {
             revealable.push((
                 format!(
                     "catalogue normal report of `{}` (list a result for it)",
