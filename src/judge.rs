@@ -468,8 +468,6 @@ pub struct RuleJudge {
     icd: &'static Icd10,
     abbreviations: HashMap<String, String>,
     relations: Vec<Relation>,
-    /// Concept text of every ICD-10-CM description → code, for codes a candidate's text names exactly.
-    descriptions: OnceLock<HashMap<String, String>>,
 }
 
 impl Default for RuleJudge {
@@ -714,7 +712,6 @@ impl RuleJudge {
             icd: Icd10::builtin(),
             abbreviations,
             relations: Vec::new(),
-            descriptions: OnceLock::new(),
         };
         let mut reader = csv::Reader::from_reader(RELATED_CSV.as_bytes());
         judge.relations = reader
@@ -833,8 +830,11 @@ impl RuleJudge {
             .replace(", not elsewhere classified", "")
     }
 
-    fn description_index(&self) -> &HashMap<String, String> {
-        self.descriptions.get_or_init(|| {
+    /// Concept text of every ICD-10-CM description → code, for codes a candidate's text names exactly.
+    /// Built once per process: it depends only on embedded data, which every judge shares.
+    fn description_index(&self) -> &'static HashMap<String, String> {
+        static DESCRIPTIONS: OnceLock<HashMap<String, String>> = OnceLock::new();
+        DESCRIPTIONS.get_or_init(|| {
             let mut index = HashMap::new();
             for entry in self.icd.entries() {
                 if matches!(entry.kind, IcdKind::Chapter | IcdKind::Block) {

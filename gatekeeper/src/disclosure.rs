@@ -277,7 +277,8 @@ impl<'a> Gatekeeper<'a> {
                     };
                 }
                 let Some(&test) = catalogue.tests_reporting(analyte).first() else {
-                    return self.unrecognised(request);
+                    let nearest = self.resolver.nearest_tests(&request);
+                    return self.unrecognised(request, &nearest);
                 };
                 let test = &catalogue.tests()[test];
                 let note = format!("{} is reported as part of {}.", definition.name, test.name);
@@ -293,19 +294,18 @@ impl<'a> Gatekeeper<'a> {
                 INTERPRETATION_MESSAGE.to_string(),
                 &[],
             ),
-            OrderOutcome::Unknown { .. } => self.unrecognised(request),
+            OrderOutcome::Unknown { nearest } => self.unrecognised(request, &nearest),
         }
     }
 
-    fn unrecognised(&self, request: String) -> Revealed<OrderReply> {
-        let nearest = self.resolver.nearest_tests(&request);
+    fn unrecognised(&self, request: String, nearest: &[usize]) -> Revealed<OrderReply> {
         Revealed {
             public: OrderReply::Unrecognised {
                 message: format!(
                     "\"{request}\" is not a test I recognise; nothing was ordered or charged."
                 ),
                 request,
-                suggestions: self.test_suggestions(&nearest),
+                suggestions: self.test_suggestions(nearest),
             },
             synthetic: Vec::new(),
         }

@@ -19,7 +19,8 @@ use serde::Serialize;
 use crate::catalogue::{Catalogue, Category};
 use crate::text::{normalize, tokens};
 
-/// Similarity (0–1, normalised Damerau–Levenshtein on normalised text) a fuzzy match must reach.
+/// Similarity (0–1, from the optimal-string-alignment edit distance on normalised text) a fuzzy match
+/// must reach.
 pub const FUZZY_THRESHOLD: f64 = 0.84;
 /// How much better than the runner-up (another target) a fuzzy match must be to be trusted.
 const FUZZY_MARGIN: f64 = 0.04;
@@ -429,7 +430,54 @@ pub struct Resolver<'c> {
 #[derive(Debug, Default)]
 struct Index {
     exact: HashMap<String, (Target, MatchKind)>,
-    names: Vec<(String, Target)>,
+    names: Vec<IndexedName>,
+    /// Trigram → the names (indices into `names`) that contain it.
+    trigram_postings: HashMap<u64, Vec<u32>>,
+    /// Word → the names that contain it as a whole word.
+    word_postings: HashMap<String, Vec<u32>>,
+}
+
+/// A name prepared for similarity search.
+#[derive(Debug)]
+struct IndexedName {
+    key: String,
+    sorted: String,
+    trigram_count: usize,
+    target: Target,
+}
+
+/// How many names the cheap trigram pass hands to the edit-distance pass.
+const SHORTLIST: usize = 32;
+
+/// The words of a normalised text in alphabetical order, so "xray chest" meets "chest xray".
+fn sorted_words(text: &str) -> String {
+    let mut words: Vec<&str> = tokens(text).collect();
+    words.sort_unstable();
+    words.join(" ")
+}
+
+/// Hashed character trigrams of a normalised text (padded with spaces), sorted and unique.
+fn trigrams(text: &str) -> Vec<u64> {
+    let padded: Vec<char> = format!(" {text} ").chars().collect();
+    let mut grams: Vec<u64> = padded
+        .windows(3)
+        .map(|window| {
+            let gram: String = window.iter().collect();
+            crate::text::stable_hash(gram.as_bytes())
+        })
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+/// Similarity in 0–1 from the optimal-string-alignment distance (edits and transpositions).
+fn edit_similarity(a: &str, b: &str) -> f64 {
+    let longest = a.chars().count().max(b.chars().count());
+    if longest == 0 {
+        return 1.0;
+    }
+    1.0 - strsim::osa_distance(a, b) as f64 / longest as f64
 }
 
 impl Index {
@@ -440,40 +488,86 @@ impl Index {
         }
         // First writer wins: tests are indexed before analytes, display names before synonyms.
         self.exact.entry(key.clone()).or_insert((target, via));
-        self.names.push((key, target));
+        let position = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let grams = trigrams(&key);
+        for gram in &grams {
+            self.trigram_postings
+                .entry(*gram)
+                .or_default()
+                .push(position);
+        }
+        for word in tokens(&key) {
+            let postings = self.word_postings.entry(word.to_string()).or_default();
+            if postings.last() != Some(&position) {
+                postings.push(position);
+            }
+        }
+        self.names.push(IndexedName {
+            sorted: sorted_words(&key),
+            trigram_count: grams.len(),
+            key,
+            target,
+        });
     }
 
-    fn similarity(query: &str, name: &str) -> f64 {
-        let direct = strsim::normalized_damerau_levenshtein(query, name);
-        let sorted = |text: &str| {
-            let mut words: Vec<&str> = tokens(text).collect();
-            words.sort_unstable();
-            words.join(" ")
-        };
-        direct.max(strsim::normalized_damerau_levenshtein(
-            &sorted(query),
-            &sorted(name),
-        ))
-    }
-
-    /// Targets ranked by similarity, each target once, best first.
+    /// Targets ranked by similarity to `query`, each target once, best first: the inverted trigram and
+    /// word indexes pick a shortlist (Dice coefficient), which is then scored by edit distance on the
+    /// words as typed and in alphabetical order. A query word that is a whole word of a name counts
+    /// too, as a hint for suggestions.
     fn ranked(&self, query: &str, keep: impl Fn(Target) -> bool) -> Vec<(Target, f64)> {
+        let query_trigrams = trigrams(query);
+        let query_sorted = sorted_words(query);
+        // Only names sharing a trigram or a word with the query are ever touched.
+        let mut counts: Vec<u16> = vec![0; self.names.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for gram in &query_trigrams {
+            for &name in self
+                .trigram_postings
+                .get(gram)
+                .map_or(&[][..], Vec::as_slice)
+            {
+                let count = &mut counts[name as usize];
+                if *count == 0 {
+                    touched.push(name);
+                }
+                *count = count.saturating_add(1);
+            }
+        }
+        let mut shared_words: HashMap<u32, u32> = HashMap::new();
+        for word in tokens(query) {
+            for &name in self.word_postings.get(word).map_or(&[][..], Vec::as_slice) {
+                *shared_words.entry(name).or_insert(0) += 1;
+            }
+        }
+        let word_bonus = |position: u32| {
+            shared_words
+                .get(&position)
+                .map_or(0.0, |&shared| 0.3 + 0.1 * f64::from(shared))
+        };
+        let mut shortlist: Vec<(f64, u32)> = touched
+            .iter()
+            .filter(|&&position| keep(self.names[position as usize].target))
+            .map(|&position| {
+                let name = &self.names[position as usize];
+                let shared = f64::from(counts[position as usize]);
+                let dice = 2.0 * shared / (query_trigrams.len() + name.trigram_count).max(1) as f64;
+                (dice.max(word_bonus(position)), position)
+            })
+            .collect();
+        let keep_count = SHORTLIST.min(shortlist.len());
+        if keep_count > 0 {
+            shortlist.select_nth_unstable_by(keep_count - 1, |a, b| {
+                b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+            });
+            shortlist.truncate(keep_count);
+        }
         let mut best: HashMap<Target, f64> = HashMap::new();
-        let query_words: Vec<&str> = tokens(query).collect();
-        for (name, target) in &self.names {
-            if !keep(*target) {
-                continue;
-            }
-            let mut score = Self::similarity(query, name);
-            // A query word that is a whole word of the name is a useful hint for suggestions.
-            let shared = query_words
-                .iter()
-                .filter(|word| tokens(name).any(|other| other == **word))
-                .count();
-            if shared > 0 {
-                score = score.max(0.3 + 0.1 * shared as f64);
-            }
-            let entry = best.entry(*target).or_insert(0.0);
+        for (_, position) in shortlist {
+            let name = &self.names[position as usize];
+            let score = edit_similarity(query, &name.key)
+                .max(edit_similarity(&query_sorted, &name.sorted))
+                .max(word_bonus(position));
+            let entry = best.entry(name.target).or_insert(0.0);
             *entry = entry.max(score);
         }
         let mut ranked: Vec<(Target, f64)> = best.into_iter().collect();
@@ -643,8 +737,8 @@ impl<'c> Resolver<'c> {
         let mut resolved = Vec::new();
         for item in split_items(request) {
             let normalized = normalize(&item);
-            if self.lookup_order(&normalized).is_some() || is_interpretation(&normalized) {
-                resolved.push((item.clone(), self.resolve_order(&item)));
+            if let Some(outcome) = self.resolve_order_directly(&normalized) {
+                resolved.push((item, outcome));
                 continue;
             }
             // Not a name as a whole: try it as a list joined by "and", "&", "+" or "plus".
@@ -656,30 +750,26 @@ impl<'c> Resolver<'c> {
                         .map(|part| (part.to_string(), self.resolve_order(part))),
                 );
             } else {
-                resolved.push((item.clone(), self.resolve_order(&item)));
+                resolved.push((item, self.resolve_order_by_similarity(&normalized)));
             }
         }
         resolved
     }
 
-    fn lookup_order(&self, normalized: &str) -> Option<(Target, MatchKind)> {
-        let stripped = strip_filler(normalized);
-        [
-            normalized.to_string(),
-            stripped.clone(),
-            strip_specimen(&stripped),
-        ]
-        .iter()
-        .find_map(|form| self.orders.exact.get(form).copied())
-    }
-
     /// Resolves one order item (no splitting).
     pub fn resolve_order(&self, item: &str) -> OrderOutcome {
         let normalized = normalize(item);
-        if is_interpretation(&normalized) {
-            return OrderOutcome::Interpretation;
+        self.resolve_order_directly(&normalized)
+            .unwrap_or_else(|| self.resolve_order_by_similarity(&normalized))
+    }
+
+    /// The outcomes that need no similarity search: interpretation, vague, exact, synonym or
+    /// abbreviation (with ordering words and then specimen words stripped).
+    fn resolve_order_directly(&self, normalized: &str) -> Option<OrderOutcome> {
+        if is_interpretation(normalized) {
+            return Some(OrderOutcome::Interpretation);
         }
-        let stripped = strip_filler(&normalized);
+        let stripped = strip_filler(normalized);
         let vague_key = if stripped.is_empty() {
             "everything"
         } else {
@@ -688,37 +778,45 @@ impl<'c> Resolver<'c> {
         if let Some(suggestions) = self
             .vague
             .get(vague_key)
-            .or_else(|| self.vague.get(&normalized))
+            .or_else(|| self.vague.get(normalized))
         {
-            return OrderOutcome::Vague {
+            return Some(OrderOutcome::Vague {
                 suggestions: suggestions.clone(),
-            };
+            });
         }
-        let found = self.lookup_order(&normalized).or_else(|| {
-            let query = strip_specimen(&stripped);
-            self.fuzzy(&self.orders, &query, |target| {
-                !matches!(target, Target::System(_))
-            })
-        });
+        let found = self
+            .orders
+            .exact
+            .get(normalized)
+            .or_else(|| self.orders.exact.get(&stripped))
+            .or_else(|| self.orders.exact.get(&strip_specimen(&stripped)))
+            .copied();
         match found {
+            Some((Target::Test(test), via)) => Some(OrderOutcome::Test { test, via }),
+            Some((Target::Analyte(analyte), via)) => Some(OrderOutcome::Analyte { analyte, via }),
+            _ => None,
+        }
+    }
+
+    /// A fuzzy match above the threshold, or unknown with the nearest tests.
+    fn resolve_order_by_similarity(&self, normalized: &str) -> OrderOutcome {
+        let query = strip_specimen(&strip_filler(normalized));
+        let ranked = self.orders.ranked(&query, |_| true);
+        match self.fuzzy(&query, &ranked) {
             Some((Target::Test(test), via)) => OrderOutcome::Test { test, via },
             Some((Target::Analyte(analyte), via)) => OrderOutcome::Analyte { analyte, via },
             _ => OrderOutcome::Unknown {
-                nearest: self.nearest_tests(&stripped),
+                nearest: self.nearest_in(&ranked),
             },
         }
     }
 
-    fn fuzzy(
-        &self,
-        index: &Index,
-        query: &str,
-        keep: impl Fn(Target) -> bool,
-    ) -> Option<(Target, MatchKind)> {
+    /// The best-ranked target as a fuzzy match, if it reaches the threshold and no different answer
+    /// comes close.
+    fn fuzzy(&self, query: &str, ranked: &[(Target, f64)]) -> Option<(Target, MatchKind)> {
         if query.chars().count() < 4 {
             return None;
         }
-        let ranked = index.ranked(query, keep);
         let (best, score) = *ranked.first()?;
         // A component of the best test (troponin I in `troponin`) is the same answer, not a rival.
         let same_answer = |target: Target| match (best, target) {
@@ -739,9 +837,13 @@ impl<'c> Resolver<'c> {
 
     /// The tests whose names are nearest to `query` (indices), best first.
     pub fn nearest_tests(&self, query: &str) -> Vec<usize> {
+        self.nearest_in(&self.orders.ranked(&normalize(query), |_| true))
+    }
+
+    fn nearest_in(&self, ranked: &[(Target, f64)]) -> Vec<usize> {
         let mut nearest = Vec::new();
-        for (target, _) in self.orders.ranked(&normalize(query), |_| true) {
-            let test = match target {
+        for (target, _) in ranked {
+            let test = match *target {
                 Target::Test(test) => test,
                 Target::Analyte(analyte) => match self.catalogue.tests_reporting(analyte).first() {
                     Some(&test) => test,
@@ -799,7 +901,7 @@ impl<'c> Resolver<'c> {
         let found = [normalized, stripped.clone()]
             .iter()
             .find_map(|form| self.exam.exact.get(form).copied())
-            .or_else(|| self.fuzzy(&self.exam, &stripped, |_| true));
+            .or_else(|| self.fuzzy(&stripped, &self.exam.ranked(&stripped, |_| true)));
         match found {
             Some((Target::System(system), via)) => ExamOutcome::System { system, via },
             _ => {

@@ -288,3 +288,27 @@ fn catalogue_normal_report_naming_the_diagnosis_forces_the_case_to_list_the_test
         "{problems:#?}"
     );
 }
+
+#[test]
+fn abnormal_value_without_its_coupled_partners_is_reported() {
+    let problems = problems_after(&[(
+        "{ analyte = \"hemoglobin\", value = 14.9 },",
+        "{ analyte = \"hemoglobin\", value = 8.1, flag = \"low\" },",
+    )]);
+    let incoherent: Vec<&str> = problems
+        .iter()
+        .filter(|problem| problem.kind == ProblemKind::IncoherentPanel)
+        .map(|problem| problem.message.as_str())
+        .collect();
+    assert_eq!(incoherent.len(), 2, "{problems:#?}");
+    assert!(
+        incoherent
+            .iter()
+            .any(|message| message.contains("`hematocrit` is not listed"))
+    );
+    assert!(
+        incoherent
+            .iter()
+            .any(|message| message.contains("`rbc` is not listed"))
+    );
+}

@@ -58,6 +58,9 @@ pub enum ProblemKind {
     WorkupTestNotInCase,
     /// Text revealed before the diagnosis names the diagnosis or its code.
     NamesDiagnosis,
+    /// An abnormal value listed without the values that must move with it (haemoglobin without
+    /// haematocrit), which would be filled with contradicting normal values.
+    IncoherentPanel,
 }
 
 /// One problem found in a case file.
@@ -111,6 +114,17 @@ const MIN_HISTORY: usize = 6;
 const MIN_DIFFERENTIAL: usize = 3;
 const MIN_KEY_FINDINGS: usize = 2;
 const MIN_TEACHING_POINTS: usize = 2;
+
+/// Analytes that move together: when a case lists an abnormal value for one, every other one that the
+/// same test reports must be listed too, or it would be filled in with a normal value that contradicts
+/// it (a haemoglobin of 7 beside a normal haematocrit).
+const COUPLED: &[&[&str]] = &[
+    &["hemoglobin", "hematocrit", "rbc"],
+    &["wbc", "neutrophils"],
+    &["ph", "pco2", "abg_bicarbonate"],
+    &["total_bilirubin", "direct_bilirubin"],
+    &["iron", "tibc", "transferrin_saturation"],
+];
 
 /// Vital-sign fields a key finding may point at.
 const VITAL_FIELDS: &[&str] = &[
@@ -199,7 +213,48 @@ pub fn validate_case(case: &Case, file: &str, catalogue: &Catalogue, icd: &Icd10
     }
     check_workup(&mut checker, case);
     check_disclosure(&mut checker, case);
+    check_coupled(&mut checker, case);
     checker.problems
+}
+
+fn check_coupled(checker: &mut Checker<'_>, case: &Case) {
+    let catalogue = checker.catalogue;
+    for (index, test) in case.tests.iter().enumerate() {
+        let Some(definition) = catalogue.test(&test.id) else {
+            continue;
+        };
+        let reported: Vec<&str> = catalogue
+            .test_analytes(definition)
+            .map(|a| a.id.as_str())
+            .collect();
+        for group in COUPLED {
+            let abnormal = test.results.iter().find(|result| {
+                group.contains(&result.analyte.as_str())
+                    && catalogue.analyte(&result.analyte).is_some_and(|analyte| {
+                        let range = result
+                            .range
+                            .or_else(|| analyte.range_for(case.presentation.sex));
+                        let text = result.text.as_deref().unwrap_or_default();
+                        computed_flag(analyte, result.value, text, range).is_abnormal()
+                    })
+            });
+            let Some(abnormal) = abnormal else {
+                continue;
+            };
+            for partner in group.iter().filter(|partner| reported.contains(partner)) {
+                if case.analyte(partner).is_none() {
+                    checker.report(
+                        format!("tests[{index}].results"),
+                        ProblemKind::IncoherentPanel,
+                        format!(
+                            "`{}` is abnormal but `{partner}` is not listed; `{}` would report a normal {partner} that contradicts it",
+                            abnormal.analyte, test.id
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Checks across a whole library: ids unique. Each entry is `(file, case)`.
