@@ -617,17 +617,17 @@ fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> 
     let form = form.merged_against(&candidate);
     let (cc, fc) = (&candidate.core, &form.core);
     let conflict = conflicting(&candidate.qualifiers, &form.qualifiers);
+    let keeps_qualifiers = form
+        .qualifiers
+        .iter()
+        .all(|q| candidate.qualifiers.contains(q));
     let verdict = if covers(cc, fc) && covers(fc, cc) {
         if conflict {
             Verdict::new(
                 3,
                 format!("the same disease as {label} but acute and chronic differ"),
             )
-        } else if form
-            .qualifiers
-            .iter()
-            .all(|q| candidate.qualifiers.contains(q))
-        {
+        } else if keeps_qualifiers {
             Verdict::new(5, format!("same diagnosis as {label}"))
         } else {
             Verdict::new(
@@ -641,11 +641,7 @@ fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> 
                 3,
                 format!("adds to {label} a word that makes it a different entity"),
             )
-        } else if form
-            .qualifiers
-            .iter()
-            .all(|q| candidate.qualifiers.contains(q))
-        {
+        } else if keeps_qualifiers {
             Verdict::new(5, format!("consistent with {label} and more specific"))
         } else {
             Verdict::new(
