@@ -4,6 +4,8 @@
 //! the good cases together with every problem found; [`CaseLibrary::builtin`] is the embedded library,
 //! which the test suite keeps free of problems.
 
+pub mod stats;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

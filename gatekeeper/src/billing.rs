@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::case::{Case, WorkupStep};
+use crate::catalogue::Catalogue;
 use crate::money::Money;
 
 /// The cost parameters of an episode.
@@ -153,6 +155,26 @@ impl Ledger {
     }
 }
 
+/// What a case's reference work-up costs under `config`, billed exactly as an episode would be.
+pub fn workup_cost(case: &Case, catalogue: &Catalogue, config: CostConfig) -> CostTotals {
+    let mut ledger = Ledger::new(config);
+    for step in &case.reference_workup {
+        match step {
+            WorkupStep::Ask { .. } | WorkupStep::Examine { .. } => {
+                ledger.consultation();
+            }
+            WorkupStep::Order { tests } => {
+                ledger.order(
+                    tests
+                        .iter()
+                        .filter_map(|id| catalogue.test(id).map(|test| (id.as_str(), test.price))),
+                );
+            }
+        }
+    }
+    ledger.totals()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +216,33 @@ mod tests {
         );
         assert_eq!(ledger.totals().repeat_count, 2);
         assert_eq!(ledger.totals().tests, Money(2331));
+    }
+
+    #[test]
+    fn workup_cost_bills_visits_and_tests_like_an_episode() {
+        let catalogue = Catalogue::builtin();
+        let case = Case {
+            reference_workup: vec![
+                WorkupStep::Ask {
+                    text: "When did it start?".into(),
+                },
+                WorkupStep::Examine {
+                    system: "abdomen".into(),
+                },
+                WorkupStep::Order {
+                    tests: vec!["cbc".into(), "lipase".into()],
+                },
+                WorkupStep::Ask {
+                    text: "Any vomiting?".into(),
+                },
+            ],
+            ..Case::default()
+        };
+        let totals = workup_cost(&case, catalogue, CostConfig::default());
+        let price = |id: &str| catalogue.test(id).expect("exists").price;
+        assert_eq!(totals.visit_count, 2);
+        assert_eq!(totals.tests, price("cbc") + price("lipase"));
+        assert_eq!(totals.total, Money(60_000) + totals.tests);
     }
 
     #[test]

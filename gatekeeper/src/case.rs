@@ -5,10 +5,12 @@
 //! every problem in a file at once instead of stopping at the first; only a [`Case`] that passed
 //! validation is ever given to the gatekeeper or an episode.
 
+pub mod lint;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
+pub use lint::{LintFinding, lint_case};
 pub use validate::{Problem, ProblemKind, parse_case, validate_case, validate_library};
 
 /// One hidden clinical case.
@@ -491,6 +493,36 @@ impl Case {
     }
 }
 
+/// Which side of the train/test split a case is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// For training and development (about 80% of cases).
+    Train,
+    /// Held out for evaluation (about 20% of cases).
+    Test,
+}
+
+impl Split {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Train => "train",
+            Self::Test => "test",
+        }
+    }
+
+    /// The split of a case id: a stable hash of the id alone, so a case never changes sides as the
+    /// library grows, and adding cases never moves existing ones.
+    pub fn of(id: &str) -> Split {
+        if crate::text::stable_hash(id.as_bytes()) % 5 == 0 {
+            Split::Test
+        } else {
+            Split::Train
+        }
+    }
+}
+
 /// The fields of a case anyone may see before an episode: enough to choose a case, nothing that hints
 /// at the answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -512,6 +544,8 @@ pub struct PublicCase {
     pub setting: String,
     /// The presentation shown at reset.
     pub summary: String,
+    /// Train/test split.
+    pub split: Split,
 }
 
 impl Case {
@@ -526,6 +560,7 @@ impl Case {
             sex: self.presentation.sex,
             setting: self.presentation.setting.clone(),
             summary: self.presentation.summary.clone(),
+            split: Split::of(&self.id),
         }
     }
 }

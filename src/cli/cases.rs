@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use dxsim::library::{CaseLibrary, builtin_sources, load_paths, load_sources};
-use dxsim_gatekeeper::case::Difficulty;
+use dxsim::library::stats::{age_band_labels, library_stats};
+use dxsim::library::{CaseLibrary, LoadReport, builtin_sources, load_paths, load_sources};
+use dxsim_gatekeeper::Catalogue;
+use dxsim_gatekeeper::case::{Difficulty, SPECIALTIES, Split, lint_case};
 
 use super::{Outcome, UserError};
 
@@ -20,6 +22,9 @@ pub(crate) enum CasesCommand {
         /// Only cases of this difficulty.
         #[arg(long, value_enum)]
         difficulty: Option<DifficultyArg>,
+        /// Only cases on this side of the train/test split.
+        #[arg(long, value_enum)]
+        split: Option<SplitArg>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -36,6 +41,32 @@ pub(crate) enum CasesCommand {
     Validate {
         /// Case files or directories of them.
         paths: Vec<PathBuf>,
+    },
+    /// Look for what a clinical reviewer would question beyond validation: physiology that does not add
+    /// up, an ECG rate that differs from the vitals, thin histories (exit 1 if anything is found).
+    Lint {
+        /// Case files or directories of them; without paths, the built-in library.
+        paths: Vec<PathBuf>,
+    },
+    /// The library's spread: specialties, difficulty, age, sex, split, and what the reference work-ups cost.
+    Stats {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a new case file with every field, ready to fill in.
+    New {
+        /// The new case's id: lowercase words joined by hyphens, never naming the diagnosis.
+        id: String,
+        /// Its specialty.
+        #[arg(long)]
+        specialty: String,
+        /// Its difficulty.
+        #[arg(long, value_enum, default_value = "common")]
+        difficulty: DifficultyArg,
+        /// Directory to write it to.
+        #[arg(long, default_value = "cases")]
+        dir: PathBuf,
     },
 }
 
@@ -57,6 +88,21 @@ impl From<DifficultyArg> for Difficulty {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum SplitArg {
+    Train,
+    Test,
+}
+
+impl From<SplitArg> for Split {
+    fn from(value: SplitArg) -> Split {
+        match value {
+            SplitArg::Train => Split::Train,
+            SplitArg::Test => Split::Test,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum Format {
     Toml,
     Json,
@@ -67,16 +113,31 @@ pub(crate) fn run(command: CasesCommand) -> anyhow::Result<Outcome> {
         CasesCommand::List {
             specialty,
             difficulty,
+            split,
             json,
-        } => list(specialty.as_deref(), difficulty.map(Into::into), json),
+        } => list(
+            specialty.as_deref(),
+            difficulty.map(Into::into),
+            split.map(Into::into),
+            json,
+        ),
         CasesCommand::Show { id, format } => show(&id, format),
         CasesCommand::Validate { paths } => validate(&paths),
+        CasesCommand::Lint { paths } => lint(&paths),
+        CasesCommand::Stats { json } => stats(json),
+        CasesCommand::New {
+            id,
+            specialty,
+            difficulty,
+            dir,
+        } => new_case(&id, &specialty, difficulty.into(), &dir),
     }
 }
 
 fn list(
     specialty: Option<&str>,
     difficulty: Option<Difficulty>,
+    split: Option<Split>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
     let library = CaseLibrary::builtin()?;
@@ -85,6 +146,7 @@ fn list(
         .iter()
         .filter(|case| specialty.is_none_or(|wanted| case.specialty == wanted))
         .filter(|case| difficulty.is_none_or(|wanted| case.difficulty == wanted))
+        .filter(|case| split.is_none_or(|wanted| Split::of(&case.id) == wanted))
         .map(|case| case.public())
         .collect();
     let mut out = io::stdout().lock();
@@ -142,12 +204,192 @@ fn show(id: &str, format: Format) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn validate(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
+/// Loads the files named, or the built-in library when none are.
+fn load(paths: &[PathBuf]) -> anyhow::Result<LoadReport> {
     let report = if paths.is_empty() {
         load_sources(builtin_sources())
     } else {
         load_paths(paths).map_err(|error| UserError::new(error.to_string(), None))?
     };
+    if report.files == 0 {
+        return Err(UserError::new(
+            "no case files found",
+            Some("pass .toml files or directories that hold them".into()),
+        )
+        .into());
+    }
+    Ok(report)
+}
+
+fn lint(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
+    let report = load(paths)?;
+    let mut out = io::stdout().lock();
+    for problem in &report.problems {
+        writeln!(out, "{problem}")?;
+    }
+    let findings: Vec<_> = report
+        .cases
+        .iter()
+        .flat_map(|(file, case)| lint_case(case, file))
+        .collect();
+    for finding in &findings {
+        writeln!(out, "{finding}")?;
+    }
+    writeln!(
+        out,
+        "linted {} valid case(s): {} finding(s); {} file(s) failed validation",
+        report.cases.len(),
+        findings.len(),
+        report.files - report.cases.len()
+    )?;
+    Ok(if findings.is_empty() && report.problems.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::ProblemsFound
+    })
+}
+
+fn stats(json: bool) -> anyhow::Result<Outcome> {
+    let library = CaseLibrary::builtin()?;
+    let stats = library_stats(library.cases(), Catalogue::builtin());
+    let mut out = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &stats)?;
+        writeln!(out)?;
+        return Ok(Outcome::Success);
+    }
+    writeln!(
+        out,
+        "{} cases, {} specialties",
+        stats.cases,
+        stats.by_specialty.len()
+    )?;
+    let mut section = |title: &str, counts: Vec<(String, usize)>| -> io::Result<()> {
+        writeln!(out, "\n{title}")?;
+        for (name, count) in counts {
+            writeln!(out, "  {name:<24} {count:>4}")?;
+        }
+        Ok(())
+    };
+    let owned = |map: &std::collections::BTreeMap<&'static str, usize>| -> Vec<(String, usize)> {
+        map.iter()
+            .map(|(name, count)| ((*name).to_string(), *count))
+            .collect()
+    };
+    section(
+        "specialty",
+        stats
+            .by_specialty
+            .iter()
+            .map(|(name, count)| (name.clone(), *count))
+            .collect(),
+    )?;
+    section("difficulty", owned(&stats.by_difficulty))?;
+    section("sex", owned(&stats.by_sex))?;
+    section(
+        "age (years)",
+        age_band_labels()
+            .filter_map(|band| Some((band.to_string(), *stats.by_age_band.get(band)?)))
+            .collect(),
+    )?;
+    section("split", owned(&stats.by_split))?;
+    writeln!(
+        out,
+        "\nreference work-up cost (visit fee $300, Medicare prices)"
+    )?;
+    writeln!(
+        out,
+        "  {:<10} {:>10} {:>10} {:>10} {:>10}",
+        "", "min", "median", "mean", "max"
+    )?;
+    let rows = stats
+        .workup_cost
+        .iter()
+        .map(|spread| ("all", spread))
+        .chain(
+            stats
+                .workup_cost_by_difficulty
+                .iter()
+                .map(|(tier, spread)| (*tier, spread)),
+        );
+    for (label, spread) in rows {
+        writeln!(
+            out,
+            "  {label:<10} {:>10} {:>10} {:>10} {:>10}",
+            spread.min.to_string(),
+            spread.median.to_string(),
+            spread.mean.to_string(),
+            spread.max.to_string()
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+const CASE_TEMPLATE: &str = include_str!("case_template.toml");
+
+fn new_case(
+    id: &str,
+    specialty: &str,
+    difficulty: Difficulty,
+    dir: &std::path::Path,
+) -> anyhow::Result<Outcome> {
+    let well_formed = !id.is_empty()
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+    if !well_formed {
+        return Err(UserError::new(
+            format!("`{id}` is not a case id"),
+            Some(
+                "use lowercase words and digits joined by hyphens, e.g. gi-rlq-pain-young-man"
+                    .into(),
+            ),
+        )
+        .into());
+    }
+    if !SPECIALTIES.contains(&specialty) {
+        return Err(UserError::new(
+            format!("`{specialty}` is not a specialty"),
+            Some(format!("use one of: {}", SPECIALTIES.join(", "))),
+        )
+        .into());
+    }
+    let path = dir.join(format!("{id}.toml"));
+    let text = CASE_TEMPLATE
+        .replace("{{ID}}", id)
+        .replace("{{SPECIALTY}}", specialty)
+        .replace("{{DIFFICULTY}}", difficulty.as_str());
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(UserError::new(
+                format!("{} already exists; nothing was written", path.display()),
+                Some("choose another id, or edit the existing file".into()),
+            )
+            .into());
+        }
+        Err(error) => return Err(error).with_context(|| format!("creating {}", path.display())),
+    };
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(
+        io::stdout().lock(),
+        "wrote {}; fill it in, then run `dxsim cases validate {}`",
+        path.display(),
+        path.display()
+    )?;
+    Ok(Outcome::Success)
+}
+
+fn validate(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
+    let report = load(paths)?;
     let mut out = io::stdout().lock();
     for problem in &report.problems {
         writeln!(out, "{problem}")?;
@@ -170,13 +412,6 @@ fn validate(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
         files_with_problems,
         report.problems.len()
     )?;
-    if report.files == 0 {
-        return Err(UserError::new(
-            "no case files found",
-            Some("pass .toml files or directories that hold them".into()),
-        )
-        .into());
-    }
     Ok(if report.problems.is_empty() {
         Outcome::Success
     } else {

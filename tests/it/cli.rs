@@ -165,3 +165,102 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
+
+#[test]
+fn new_writes_a_template_that_validate_walks_through_and_never_overwrites() {
+    let dir = tempdir("new");
+    let dir_text = dir.to_str().expect("utf-8 path");
+    let made = dxsim(&[
+        "cases",
+        "new",
+        "gi-night-pain-older-man",
+        "--specialty",
+        "gastroenterology",
+        "--dir",
+        dir_text,
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let file = dir.join("gi-night-pain-older-man.toml");
+    let text = std::fs::read_to_string(&file).expect("written");
+    assert!(text.contains("id = \"gi-night-pain-older-man\""));
+    let checked = dxsim(&["cases", "validate", file.to_str().expect("utf-8")]);
+    assert_eq!(checked.status.code(), Some(1));
+    let listing = stdout(&checked);
+    assert!(listing.contains("title: is missing or empty"), "{listing}");
+    assert!(
+        listing.contains("diagnosis.icd10: is missing or empty"),
+        "{listing}"
+    );
+    let again = dxsim(&[
+        "cases",
+        "new",
+        "gi-night-pain-older-man",
+        "--specialty",
+        "gastroenterology",
+        "--dir",
+        dir_text,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("kept"),
+        text,
+        "the existing file is untouched"
+    );
+}
+
+#[test]
+fn new_rejects_a_bad_id_or_specialty() {
+    let bad_id = dxsim(&[
+        "cases",
+        "new",
+        "Bad_ID",
+        "--specialty",
+        "cardiology",
+        "--dir",
+        ".",
+    ]);
+    assert_eq!(bad_id.status.code(), Some(2));
+    let bad_specialty = dxsim(&[
+        "cases",
+        "new",
+        "x-y",
+        "--specialty",
+        "cardiac",
+        "--dir",
+        ".",
+    ]);
+    assert_eq!(bad_specialty.status.code(), Some(2));
+    assert!(stderr(&bad_specialty).contains("hint: use one of"));
+}
+
+#[test]
+fn lint_passes_on_the_builtin_library() {
+    let output = dxsim(&["cases", "lint"]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).contains("0 finding(s)"));
+}
+
+#[test]
+fn stats_json_totals_match_the_library() {
+    let output = dxsim(&["cases", "stats", "--json"]);
+    assert!(output.status.success());
+    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let library = CaseLibrary::builtin().expect("valid");
+    assert_eq!(stats["cases"].as_u64(), Some(library.cases().len() as u64));
+    assert!(stats["workup_cost"]["median"].as_u64().is_some());
+}
+
+#[test]
+fn list_filters_by_split() {
+    let all = dxsim(&["cases", "list", "--json"]);
+    let test = dxsim(&["cases", "list", "--split", "test", "--json"]);
+    let train = dxsim(&["cases", "list", "--split", "train", "--json"]);
+    let count = |output: &Output| {
+        serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout)
+            .expect("json")
+            .len()
+    };
+    assert_eq!(count(&test) + count(&train), count(&all));
+    assert!(count(&test) > 0);
+}

@@ -44,3 +44,57 @@ fn cases_are_found_by_id() {
     assert_eq!(library.get(&first.id).map(|case| &case.id), Some(&first.id));
     assert!(library.get("no-such-case").is_none());
 }
+
+#[test]
+fn split_is_stable_by_id_and_holds_out_about_a_fifth() {
+    use dxsim_gatekeeper::case::Split;
+    let library = CaseLibrary::builtin().expect("valid library");
+    let held_out = library
+        .cases()
+        .iter()
+        .filter(|case| Split::of(&case.id) == Split::Test)
+        .count();
+    let share = held_out as f64 / library.cases().len() as f64;
+    assert!((0.08..=0.35).contains(&share), "test share {share:.2}");
+    // The split depends on the id alone: these never change.
+    assert_eq!(
+        Split::of("cardio-chest-pressure-snow"),
+        Split::of("cardio-chest-pressure-snow")
+    );
+    // Pinned to FNV-1a values computed independently: a change of hash would move cases between sides.
+    let fixed: Vec<Split> = ["e", "f", "g", "h"]
+        .iter()
+        .map(|id| Split::of(id))
+        .collect();
+    assert_eq!(
+        fixed,
+        [Split::Train, Split::Test, Split::Train, Split::Test]
+    );
+}
+
+#[test]
+fn stats_count_every_case_once_and_price_every_workup() {
+    let library = CaseLibrary::builtin().expect("valid library");
+    let stats = dxsim::library::stats::library_stats(
+        library.cases(),
+        dxsim_gatekeeper::Catalogue::builtin(),
+    );
+    assert_eq!(
+        stats.by_specialty.values().sum::<usize>(),
+        library.cases().len()
+    );
+    assert_eq!(
+        stats.by_split.values().sum::<usize>(),
+        library.cases().len()
+    );
+    assert_eq!(
+        stats.by_age_band.values().sum::<usize>(),
+        library.cases().len()
+    );
+    let spread = stats.workup_cost.expect("some cases");
+    assert!(
+        spread.min.0 >= 30_000,
+        "every work-up includes at least one visit: {spread:?}"
+    );
+    assert!(spread.min <= spread.median && spread.median <= spread.max);
+}

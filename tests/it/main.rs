@@ -3,6 +3,7 @@
 mod cli;
 mod gatekeeper;
 mod library;
+mod lint;
 mod validator;
 
 /// The valid case fixture written for these tests.
