@@ -4,6 +4,7 @@ mod cli;
 mod gatekeeper;
 mod library;
 mod lint;
+mod patient;
 mod validator;
 
 /// The valid case fixture written for these tests.

@@ -1,0 +1,271 @@
+//! The rule-based patient simulator (DESIGN.md §3.6): answers history questions from the case, in the
+//! patient's own words.
+//!
+//! The patient knows only the presentation and the history, never examination findings, test results
+//! or the diagnosis. A turn may hold several questions; each is matched first to specific history
+//! items through the words the case lists for them (`keywords`), then to whole topics through a
+//! lexicon ([`lexicon`]). A question that reaches nothing the case records is answered "I don't know",
+//! never with an invented finding. Answers pass a guard that would drop any sentence naming the
+//! diagnosis (the validator already keeps such text out of cases; the guard is a second line).
+
+mod lexicon;
+
+use dxsim_gatekeeper::Case;
+use dxsim_gatekeeper::case::HistoryTopic;
+use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use serde::Serialize;
+
+/// What the patient said in one turn, and what of the history it revealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientReply {
+    /// The answer, in the patient's voice.
+    pub text: String,
+    /// Indices of the history items revealed, in case order.
+    pub items: Vec<usize>,
+    /// Whether some question reached nothing the case records.
+    pub unknown: bool,
+}
+
+/// Ways of saying "I don't know", chosen by the episode's generator.
+const DONT_KNOW: &[&str] = &[
+    "I'm not sure, doctor.",
+    "I don't really know.",
+    "I couldn't tell you, I'm afraid.",
+    "I don't know about that.",
+];
+
+/// A patient who answers from the case's history by rule.
+#[derive(Debug, Clone)]
+pub struct RuleBasedPatient<'c> {
+    case: &'c Case,
+    item_keywords: Vec<Vec<String>>,
+    guard: Vec<String>,
+}
+
+/// Splits a turn into questions on question marks, full stops, semicolons and new lines.
+fn questions(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['?', '.', ';', '\n', '!'])
+        .map(str::trim)
+        .filter(|question| question.chars().any(char::is_alphanumeric))
+}
+
+/// Whether a normalised question touches a lexicon entry: a phrase as whole words, or a single-word
+/// stem at the start of one of the question's words.
+fn touches(question: &str, entry: &str) -> bool {
+    if entry.contains(' ') {
+        contains_phrase(question, entry)
+    } else {
+        tokens(question).any(|word| word.starts_with(entry))
+    }
+}
+
+impl<'c> RuleBasedPatient<'c> {
+    /// A patient for `case`.
+    pub fn new(case: &'c Case) -> RuleBasedPatient<'c> {
+        let item_keywords = case
+            .history
+            .iter()
+            .map(|item| {
+                item.keywords
+                    .iter()
+                    .map(|keyword| normalize(keyword))
+                    .filter(|keyword| keyword.len() >= 3)
+                    .collect()
+            })
+            .collect();
+        let guard = std::iter::once(&case.diagnosis.name)
+            .chain(&case.diagnosis.synonyms)
+            .map(|name| normalize(name))
+            .filter(|name| !name.is_empty())
+            .collect();
+        RuleBasedPatient {
+            case,
+            item_keywords,
+            guard,
+        }
+    }
+
+    /// The history items one question reaches: those whose keywords it uses, or else every item of
+    /// every topic it touches.
+    fn items_for(&self, question: &str) -> Vec<usize> {
+        let by_keyword: Vec<usize> = self
+            .item_keywords
+            .iter()
+            .enumerate()
+            .filter(|(_, keywords)| keywords.iter().any(|keyword| touches(question, keyword)))
+            .map(|(index, _)| index)
+            .collect();
+        if !by_keyword.is_empty() {
+            return by_keyword;
+        }
+        let topics: Vec<HistoryTopic> = lexicon::LEXICON
+            .iter()
+            .filter(|(_, entries)| entries.iter().any(|entry| touches(question, entry)))
+            .map(|(topic, _)| *topic)
+            .collect();
+        self.case
+            .history
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| topics.contains(&item.topic))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// Answers a turn's questions; `rng` varies only the wording of "I don't know".
+    pub fn answer(&self, text: &str, rng: &mut impl Rng) -> PatientReply {
+        let mut items: Vec<usize> = Vec::new();
+        let mut unknown = false;
+        for question in questions(text) {
+            let reached = self.items_for(&normalize(question));
+            if reached.is_empty() {
+                unknown = true;
+            }
+            for item in reached {
+                if !items.contains(&item) {
+                    items.push(item);
+                }
+            }
+        }
+        items.sort_unstable();
+        let mut sentences: Vec<String> = items
+            .iter()
+            .map(|&item| self.case.history[item].text.clone())
+            .filter(|sentence| self.is_safe(sentence))
+            .collect();
+        if unknown || sentences.is_empty() {
+            let dont_know = DONT_KNOW.choose(rng).copied().unwrap_or(DONT_KNOW[0]);
+            sentences.push(dont_know.to_string());
+        }
+        PatientReply {
+            text: sentences.join(" "),
+            items,
+            unknown,
+        }
+    }
+
+    fn is_safe(&self, sentence: &str) -> bool {
+        let normalized = normalize(sentence);
+        !self
+            .guard
+            .iter()
+            .any(|phrase| contains_phrase(&normalized, phrase))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dxsim_gatekeeper::case::{Diagnosis, HistoryItem};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn item(topic: HistoryTopic, text: &str, keywords: &[&str], negative: bool) -> HistoryItem {
+        HistoryItem {
+            topic,
+            text: text.into(),
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            negative,
+        }
+    }
+
+    fn case() -> Case {
+        Case {
+            history: vec![
+                item(
+                    HistoryTopic::Onset,
+                    "It started two days ago.",
+                    &["start"],
+                    false,
+                ),
+                item(
+                    HistoryTopic::AssociatedSymptoms,
+                    "I've been sick twice.",
+                    &["vomit", "sick"],
+                    false,
+                ),
+                item(
+                    HistoryTopic::AssociatedSymptoms,
+                    "No fever that I've noticed.",
+                    &["fever", "temperature"],
+                    true,
+                ),
+                item(HistoryTopic::Medications, "Just the pill.", &[], false),
+                item(
+                    HistoryTopic::Family,
+                    "My mother had appendicitis.",
+                    &[],
+                    false,
+                ),
+            ],
+            diagnosis: Diagnosis {
+                name: "Acute appendicitis".into(),
+                icd10: "K35.80".into(),
+                synonyms: vec!["Appendicitis".into()],
+            },
+            ..Case::default()
+        }
+    }
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(1)
+    }
+
+    #[test]
+    fn keyword_reaches_the_specific_item() {
+        let case = case();
+        let reply = RuleBasedPatient::new(&case).answer("Have you had a fever?", &mut rng());
+        assert_eq!(reply.items, vec![2]);
+        assert_eq!(reply.text, "No fever that I've noticed.");
+        assert!(!reply.unknown);
+    }
+
+    #[test]
+    fn topic_question_hears_every_item_of_the_topic() {
+        let case = case();
+        let reply = RuleBasedPatient::new(&case).answer("Do you take any medications?", &mut rng());
+        assert_eq!(reply.items, vec![3]);
+    }
+
+    #[test]
+    fn several_questions_are_answered_in_one_turn() {
+        let case = case();
+        let reply =
+            RuleBasedPatient::new(&case).answer("When did it start? Any vomiting?", &mut rng());
+        assert_eq!(reply.items, vec![0, 1]);
+        assert_eq!(reply.text, "It started two days ago. I've been sick twice.");
+    }
+
+    #[test]
+    fn unknown_question_gets_dont_know_not_an_invented_finding() {
+        let case = case();
+        let reply =
+            RuleBasedPatient::new(&case).answer("Have you travelled abroad recently?", &mut rng());
+        assert!(reply.items.is_empty());
+        assert!(reply.unknown);
+        assert!(DONT_KNOW.contains(&reply.text.as_str()), "{}", reply.text);
+    }
+
+    #[test]
+    fn the_guard_drops_a_sentence_naming_the_diagnosis() {
+        let case = case();
+        let reply = RuleBasedPatient::new(&case).answer("Any illness in the family?", &mut rng());
+        assert_eq!(reply.items, vec![4]);
+        assert!(
+            !reply.text.to_lowercase().contains("appendicitis"),
+            "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn same_seed_same_wording() {
+        let case = case();
+        let patient = RuleBasedPatient::new(&case);
+        let first = patient.answer("Where were you born?", &mut ChaCha8Rng::seed_from_u64(9));
+        let again = patient.answer("Where were you born?", &mut ChaCha8Rng::seed_from_u64(9));
+        assert_eq!(first, again);
+    }
+}
