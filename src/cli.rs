@@ -72,10 +72,9 @@ pub(crate) fn run() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),
         Err(error) => {
-            if let Some(io_error) = error.downcast_ref::<io::Error>() {
-                if io_error.kind() == io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            if is_broken_pipe(&error) {
+                // The reader went away (`dxsim … | head`): nothing more to say.
+                return ExitCode::SUCCESS;
             }
             let mut stderr = io::stderr().lock();
             if let Some(user) = error.downcast_ref::<UserError>() {
@@ -89,4 +88,16 @@ pub(crate) fn run() -> ExitCode {
             ExitCode::from(3)
         }
     }
+}
+
+/// Whether an error comes from writing to a closed pipe, however it was wrapped.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io_error| io_error.kind() == io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(io::ErrorKind::BrokenPipe))
+    })
 }

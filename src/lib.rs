@@ -7,10 +7,14 @@
 //! - [`library`]: the built-in case library (embedded from `cases/`), case files on disk, and library
 //!   statistics.
 //! - [`action`]: what a doctor can do in a turn, and the text protocol LLM agents speak.
+//! - [`agents`]: built-in doctors — the oracle (an upper bound) and a seeded random doctor.
+//! - [`episode`]: the episode engine on bevy_ecs — `Env`, `VecEnv`, options and steps.
 //! - [`patient`]: the rule-based patient simulator, answering history questions from the case.
 //! - [`judge`]: scoring a final diagnosis against the reference, 1–5, correct at 4 or more.
 
 pub mod action;
+pub mod agents;
+pub mod episode;
 pub mod judge;
 pub mod library;
 pub mod patient;

@@ -8,7 +8,7 @@ pub mod stats;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use dxsim_gatekeeper::case::{Problem, parse_case, validate_case, validate_library};
 use dxsim_gatekeeper::{Case, Catalogue, Icd10};
@@ -138,13 +138,14 @@ pub fn builtin_sources() -> Vec<(String, &'static str)> {
 /// A validated set of cases, looked up by id.
 #[derive(Debug)]
 pub struct CaseLibrary {
-    cases: Vec<Case>,
+    cases: Vec<Arc<Case>>,
     index: HashMap<String, usize>,
 }
 
 impl CaseLibrary {
     /// Builds a library from validated cases.
     pub fn new(cases: Vec<Case>) -> CaseLibrary {
+        let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
         let index = cases
             .iter()
             .enumerate()
@@ -172,12 +173,12 @@ impl CaseLibrary {
     }
 
     /// Every case, sorted by file name.
-    pub fn cases(&self) -> &[Case] {
+    pub fn cases(&self) -> &[Arc<Case>] {
         &self.cases
     }
 
     /// The case with this id.
-    pub fn get(&self, id: &str) -> Option<&Case> {
+    pub fn get(&self, id: &str) -> Option<&Arc<Case>> {
         self.index.get(id).map(|&position| &self.cases[position])
     }
 

@@ -10,6 +10,8 @@
 
 mod lexicon;
 
+use std::sync::Arc;
+
 use dxsim_gatekeeper::Case;
 use dxsim_gatekeeper::case::HistoryTopic;
 use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
@@ -38,8 +40,8 @@ const DONT_KNOW: &[&str] = &[
 
 /// A patient who answers from the case's history by rule.
 #[derive(Debug, Clone)]
-pub struct RuleBasedPatient<'c> {
-    case: &'c Case,
+pub struct RuleBasedPatient {
+    case: Arc<Case>,
     item_keywords: Vec<Vec<String>>,
     guard: Vec<String>,
 }
@@ -61,9 +63,9 @@ fn touches(question: &str, entry: &str) -> bool {
     }
 }
 
-impl<'c> RuleBasedPatient<'c> {
+impl RuleBasedPatient {
     /// A patient for `case`.
-    pub fn new(case: &'c Case) -> RuleBasedPatient<'c> {
+    pub fn new(case: Arc<Case>) -> RuleBasedPatient {
         let item_keywords = case
             .history
             .iter()
@@ -171,8 +173,8 @@ mod tests {
         }
     }
 
-    fn case() -> Case {
-        Case {
+    fn case() -> Arc<Case> {
+        Arc::new(Case {
             history: vec![
                 item(
                     HistoryTopic::Onset,
@@ -206,7 +208,7 @@ mod tests {
                 synonyms: vec!["Appendicitis".into()],
             },
             ..Case::default()
-        }
+        })
     }
 
     fn rng() -> ChaCha8Rng {
@@ -216,7 +218,7 @@ mod tests {
     #[test]
     fn keyword_reaches_the_specific_item() {
         let case = case();
-        let reply = RuleBasedPatient::new(&case).answer("Have you had a fever?", &mut rng());
+        let reply = RuleBasedPatient::new(case).answer("Have you had a fever?", &mut rng());
         assert_eq!(reply.items, vec![2]);
         assert_eq!(reply.text, "No fever that I've noticed.");
         assert!(!reply.unknown);
@@ -225,7 +227,7 @@ mod tests {
     #[test]
     fn topic_question_hears_every_item_of_the_topic() {
         let case = case();
-        let reply = RuleBasedPatient::new(&case).answer("Do you take any medications?", &mut rng());
+        let reply = RuleBasedPatient::new(case).answer("Do you take any medications?", &mut rng());
         assert_eq!(reply.items, vec![3]);
     }
 
@@ -233,7 +235,7 @@ mod tests {
     fn several_questions_are_answered_in_one_turn() {
         let case = case();
         let reply =
-            RuleBasedPatient::new(&case).answer("When did it start? Any vomiting?", &mut rng());
+            RuleBasedPatient::new(case).answer("When did it start? Any vomiting?", &mut rng());
         assert_eq!(reply.items, vec![0, 1]);
         assert_eq!(reply.text, "It started two days ago. I've been sick twice.");
     }
@@ -242,7 +244,7 @@ mod tests {
     fn unknown_question_gets_dont_know_not_an_invented_finding() {
         let case = case();
         let reply =
-            RuleBasedPatient::new(&case).answer("Have you travelled abroad recently?", &mut rng());
+            RuleBasedPatient::new(case).answer("Have you travelled abroad recently?", &mut rng());
         assert!(reply.items.is_empty());
         assert!(reply.unknown);
         assert!(DONT_KNOW.contains(&reply.text.as_str()), "{}", reply.text);
@@ -251,7 +253,7 @@ mod tests {
     #[test]
     fn the_guard_drops_a_sentence_naming_the_diagnosis() {
         let case = case();
-        let reply = RuleBasedPatient::new(&case).answer("Any illness in the family?", &mut rng());
+        let reply = RuleBasedPatient::new(case).answer("Any illness in the family?", &mut rng());
         assert_eq!(reply.items, vec![4]);
         assert!(
             !reply.text.to_lowercase().contains("appendicitis"),
@@ -263,7 +265,7 @@ mod tests {
     #[test]
     fn same_seed_same_wording() {
         let case = case();
-        let patient = RuleBasedPatient::new(&case);
+        let patient = RuleBasedPatient::new(case);
         let first = patient.answer("Where were you born?", &mut ChaCha8Rng::seed_from_u64(9));
         let again = patient.answer("Where were you born?", &mut ChaCha8Rng::seed_from_u64(9));
         assert_eq!(first, again);

@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use dxsim::library::stats::{age_band_labels, library_stats};
 use dxsim::library::{CaseLibrary, LoadReport, builtin_sources, load_paths, load_sources};
+use dxsim::patient::RuleBasedPatient;
 use dxsim_gatekeeper::Catalogue;
-use dxsim_gatekeeper::case::{Difficulty, SPECIALTIES, Split, lint_case};
+use dxsim_gatekeeper::case::{Difficulty, SPECIALTIES, Split, WorkupStep, lint_case};
 
 use super::{Outcome, UserError};
 
@@ -197,8 +198,8 @@ fn show(id: &str, format: Format) -> anyhow::Result<Outcome> {
         return Err(UserError::new(format!("no case with id `{id}`"), Some(hint)).into());
     };
     let text = match format {
-        Format::Toml => toml::to_string_pretty(case).context("writing the case as TOML")?,
-        Format::Json => serde_json::to_string_pretty(case)? + "\n",
+        Format::Toml => toml::to_string_pretty(&**case).context("writing the case as TOML")?,
+        Format::Json => serde_json::to_string_pretty(&**case)? + "\n",
     };
     io::stdout().lock().write_all(text.as_bytes())?;
     Ok(Outcome::Success)
@@ -227,11 +228,11 @@ fn lint(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
     for problem in &report.problems {
         writeln!(out, "{problem}")?;
     }
-    let findings: Vec<_> = report
-        .cases
-        .iter()
-        .flat_map(|(file, case)| lint_case(case, file))
-        .collect();
+    let mut findings: Vec<String> = Vec::new();
+    for (file, case) in &report.cases {
+        findings.extend(lint_case(case, file).iter().map(ToString::to_string));
+        findings.extend(unanswered_workup_questions(case, file));
+    }
     for finding in &findings {
         writeln!(out, "{finding}")?;
     }
@@ -249,9 +250,34 @@ fn lint(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Reference work-up questions that the rule-based patient cannot answer from the history: the oracle
+/// would ask them into the void.
+fn unanswered_workup_questions(case: &dxsim_gatekeeper::Case, file: &str) -> Vec<String> {
+    use rand::SeedableRng;
+    let patient = RuleBasedPatient::new(std::sync::Arc::new(case.clone()));
+    case.reference_workup
+        .iter()
+        .enumerate()
+        .filter_map(|(index, step)| match step {
+            WorkupStep::Ask { text } => {
+                let reply = patient.answer(text, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+                reply.items.is_empty().then(|| {
+                    format!(
+                        "{file}: reference_workup[{index}]: the patient cannot answer {text:?} from the history (add keywords to the item it should reach)"
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn stats(json: bool) -> anyhow::Result<Outcome> {
     let library = CaseLibrary::builtin()?;
-    let stats = library_stats(library.cases(), Catalogue::builtin());
+    let stats = library_stats(
+        library.cases().iter().map(|case| &**case),
+        Catalogue::builtin(),
+    );
     let mut out = io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &stats)?;

@@ -82,9 +82,12 @@ fn age_band(age: u32) -> &'static str {
 }
 
 /// Computes the spread of `cases`, pricing work-ups with `catalogue` and the default cost parameters.
-pub fn library_stats(cases: &[Case], catalogue: &Catalogue) -> LibraryStats {
+pub fn library_stats<'a>(
+    cases: impl IntoIterator<Item = &'a Case>,
+    catalogue: &Catalogue,
+) -> LibraryStats {
     let mut stats = LibraryStats {
-        cases: cases.len(),
+        cases: 0,
         by_specialty: BTreeMap::new(),
         by_difficulty: BTreeMap::new(),
         by_sex: BTreeMap::new(),
@@ -96,6 +99,7 @@ pub fn library_stats(cases: &[Case], catalogue: &Catalogue) -> LibraryStats {
     let mut costs = Vec::new();
     let mut costs_by_difficulty: BTreeMap<&'static str, Vec<Money>> = BTreeMap::new();
     for case in cases {
+        stats.cases += 1;
         *stats
             .by_specialty
             .entry(case.specialty.clone())

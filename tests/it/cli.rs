@@ -111,7 +111,7 @@ fn show_prints_the_hidden_record_as_toml_that_parses_back() {
     let output = dxsim(&["cases", "show", &case.id]);
     assert!(output.status.success());
     let parsed = dxsim_gatekeeper::case::parse_case(&stdout(&output), "shown").expect("round trip");
-    assert_eq!(&parsed, case);
+    assert_eq!(&parsed, &**case);
 }
 
 #[test]

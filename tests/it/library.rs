@@ -76,7 +76,7 @@ fn split_is_stable_by_id_and_holds_out_about_a_fifth() {
 fn stats_count_every_case_once_and_price_every_workup() {
     let library = CaseLibrary::builtin().expect("valid library");
     let stats = dxsim::library::stats::library_stats(
-        library.cases(),
+        library.cases().iter().map(|case| &**case),
         dxsim_gatekeeper::Catalogue::builtin(),
     );
     assert_eq!(

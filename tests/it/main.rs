@@ -1,7 +1,9 @@
 //! Integration tests for dxsim: one binary, a module per area.
 
 mod cli;
+mod episode;
 mod gatekeeper;
+mod leakage;
 mod library;
 mod lint;
 mod patient;

@@ -12,7 +12,7 @@ fn every_reference_workup_question_reaches_the_history() {
     let library = CaseLibrary::builtin().expect("valid library");
     let mut misses = Vec::new();
     for case in library.cases() {
-        let patient = RuleBasedPatient::new(case);
+        let patient = RuleBasedPatient::new(case.clone());
         for step in &case.reference_workup {
             if let WorkupStep::Ask { text } = step {
                 let reply = patient.answer(text, &mut ChaCha8Rng::seed_from_u64(0));
@@ -41,7 +41,7 @@ fn no_answer_ever_names_the_diagnosis() {
         "Do you know what is wrong with you?",
     ];
     for case in library.cases() {
-        let patient = RuleBasedPatient::new(case);
+        let patient = RuleBasedPatient::new(case.clone());
         let names: Vec<String> = std::iter::once(&case.diagnosis.name)
             .chain(&case.diagnosis.synonyms)
             .map(|name| normalize(name))

@@ -1,0 +1,434 @@
+//! The episode engine (DESIGN.md §3.8, §4): [`Env`] and [`VecEnv`] with Gymnasium's shape.
+//!
+//! One episode is one entity in a bevy_ecs `World`; a step is one run of the [`schedule`] of named
+//! systems — intake → route → patient → gatekeeper → billing → judge → termination → reward → record
+//! — over every episode with an action in flight, so a [`VecEnv`] of thousands of episodes advances in
+//! one run. bevy types stay inside this module: the server, the terminal app and the evaluator see
+//! only `Env`, `VecEnv`, [`Action`] and [`Step`].
+//!
+//! Every random choice flows from the episode seed: the case drawn, the synthetic normal results
+//! (seeded by seed and analyte), the patient's wording (the episode's own generator). Same case, seed,
+//! options and actions give the same transcript.
+
+mod components;
+pub mod options;
+mod render;
+pub mod schedule;
+pub mod step;
+mod systems;
+
+use std::sync::{Arc, OnceLock};
+
+use bevy_ecs::prelude::*;
+use dxsim_gatekeeper::case::Split;
+use dxsim_gatekeeper::{Case, Catalogue, Ledger, Resolver};
+use rand::SeedableRng;
+use rand::seq::IndexedRandom;
+use rand_chacha::ChaCha8Rng;
+
+pub use components::TranscriptEntry;
+use components::{
+    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Settings, Status, Transcript,
+    Turn,
+};
+pub use options::{CaseSelector, EpisodeOptions, OptionError};
+pub use step::{EpisodeOutcome, Finding, Info, Observation, Step};
+
+use crate::action::{Action, ParseError, parse_text};
+use crate::judge::RuleJudge;
+use crate::library::CaseLibrary;
+use crate::patient::RuleBasedPatient;
+
+/// Why an environment call was refused. Nothing changes when one is returned.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// `step` before any `reset`.
+    #[error("the episode has not been reset; call reset first")]
+    NotReset,
+    /// `step` after the episode ended.
+    #[error("the episode is over (turn {turn}); reset to start another")]
+    EpisodeOver {
+        /// The last turn.
+        turn: u32,
+    },
+    /// No case has this id.
+    #[error("no case with id `{0}`")]
+    UnknownCase(String),
+    /// No case matches the selection.
+    #[error("no case matches the selection {0}")]
+    NoMatchingCase(String),
+    /// An option is out of range.
+    #[error(transparent)]
+    Options(#[from] OptionError),
+    /// An action with nothing in it.
+    #[error("the {0} action is empty: {1}")]
+    EmptyAction(&'static str, &'static str),
+    /// Text that is not an action.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A batch of the wrong size.
+    #[error("expected {expected} actions, one per episode, but got {got}")]
+    BatchSize {
+        /// Episodes in the batch.
+        expected: usize,
+        /// Actions given.
+        got: usize,
+    },
+}
+
+/// The shared, read-only engine: resolver and judge, built once per process.
+fn engine() -> Engine {
+    static RESOLVER: OnceLock<Resolver<'static>> = OnceLock::new();
+    static JUDGE: OnceLock<RuleJudge> = OnceLock::new();
+    Engine {
+        resolver: RESOLVER.get_or_init(|| Resolver::new(Catalogue::builtin())),
+        judge: JUDGE.get_or_init(RuleJudge::new),
+    }
+}
+
+/// Checks an action has content before it is taken.
+fn check_action(action: &Action) -> Result<(), EnvError> {
+    let empty = match action {
+        Action::Ask { text } => text
+            .trim()
+            .is_empty()
+            .then_some(("ask", "give the question")),
+        Action::Examine { system } => system
+            .trim()
+            .is_empty()
+            .then_some(("examine", "name a system")),
+        Action::Order { tests } => (tests.is_empty()
+            || tests.iter().any(|test| test.trim().is_empty()))
+        .then_some(("order", "name each test")),
+        Action::Diagnose { diagnosis, .. } => diagnosis
+            .trim()
+            .is_empty()
+            .then_some(("diagnose", "give the diagnosis")),
+    };
+    match empty {
+        Some((kind, hint)) => Err(EnvError::EmptyAction(kind, hint)),
+        None => Ok(()),
+    }
+}
+
+/// Picks the case for a reset: the id asked for, or a seeded choice among the cases that match.
+fn select_case(
+    library: &CaseLibrary,
+    selector: &CaseSelector,
+    seed: u64,
+) -> Result<Arc<Case>, EnvError> {
+    if let Some(id) = &selector.id {
+        return library
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EnvError::UnknownCase(id.clone()));
+    }
+    let matching: Vec<&Arc<Case>> = library
+        .cases()
+        .iter()
+        .filter(|case| {
+            selector
+                .split
+                .is_none_or(|split| Split::of(&case.id) == split)
+        })
+        .filter(|case| {
+            selector
+                .specialty
+                .as_ref()
+                .is_none_or(|specialty| &case.specialty == specialty)
+        })
+        .filter(|case| {
+            selector
+                .difficulty
+                .is_none_or(|difficulty| case.difficulty == difficulty)
+        })
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ca5e);
+    matching
+        .choose(&mut rng)
+        .map(|case| Arc::clone(case))
+        .ok_or_else(|| {
+            EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default())
+        })
+}
+
+/// The text and findings shown at reset.
+fn presentation(case: &Case) -> Observation {
+    let public = case.public();
+    let age = match (public.age_years, public.age_months) {
+        (0, Some(months)) => format!("{months}-month-old"),
+        (years, _) => format!("{years}-year-old"),
+    };
+    Observation {
+        text: format!(
+            "{age} {}, {}. {}",
+            public.sex.as_str(),
+            public.setting,
+            public.summary
+        ),
+        findings: vec![Finding::Presentation { case: public }],
+        turn: 0,
+    }
+}
+
+/// The info returned at reset.
+fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
+    Info {
+        case_id: case.id.clone(),
+        turn: 0,
+        turn_limit: options.turn_limit,
+        cost: Default::default(),
+        charges: Vec::new(),
+        budget_left: options.budget_cap(),
+        outcome: None,
+    }
+}
+
+/// Spawns a fresh episode entity.
+fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64) -> Entity {
+    world
+        .spawn((
+            Patient(RuleBasedPatient::new(Arc::clone(&case))),
+            Bill(Ledger::new(options.costs())),
+            Budget {
+                turn: 0,
+                turn_limit: options.turn_limit,
+                cap: options.budget_cap(),
+            },
+            EpisodeCase(case),
+            Settings { options, seed },
+            Revealed::default(),
+            Transcript::default(),
+            Status::Running,
+            EpisodeRng(ChaCha8Rng::seed_from_u64(seed)),
+            Turn::default(),
+        ))
+        .id()
+}
+
+/// One episode at a time, stepped by the caller.
+pub struct Env {
+    world: World,
+    schedule: Schedule,
+    library: &'static CaseLibrary,
+    episode: Option<Entity>,
+}
+
+impl Env {
+    /// An environment over `library`.
+    pub fn new(library: &'static CaseLibrary) -> Env {
+        let mut world = World::new();
+        world.insert_resource(engine());
+        Env {
+            world,
+            schedule: schedule::step_schedule(),
+            library,
+            episode: None,
+        }
+    }
+
+    /// Starts a new episode.
+    pub fn reset(
+        &mut self,
+        seed: u64,
+        options: EpisodeOptions,
+    ) -> Result<(Observation, Info), EnvError> {
+        options.validate()?;
+        let case = select_case(self.library, &options.case, seed)?;
+        let observation = presentation(&case);
+        let info = reset_info(&case, &options);
+        if let Some(old) = self.episode.take() {
+            self.world.despawn(old);
+        }
+        self.episode = Some(spawn(&mut self.world, case, options, seed));
+        Ok((observation, info))
+    }
+
+    /// Takes one action.
+    pub fn step(&mut self, action: Action) -> Result<Step, EnvError> {
+        let entity = self.episode.ok_or(EnvError::NotReset)?;
+        check_action(&action)?;
+        let (status, turn) = {
+            let entity = self.world.entity(entity);
+            (
+                entity.get::<Status>().copied(),
+                entity.get::<Budget>().map_or(0, |budget| budget.turn),
+            )
+        };
+        if status != Some(Status::Running) {
+            return Err(EnvError::EpisodeOver { turn });
+        }
+        if let Some(mut turn) = self.world.get_mut::<Turn>(entity) {
+            turn.action = Some(action);
+        }
+        self.schedule.run(&mut self.world);
+        let output = self
+            .world
+            .get_mut::<Turn>(entity)
+            .and_then(|mut turn| turn.output.take());
+        Ok(output
+            .expect("the record system always writes the step of an episode that had an action"))
+    }
+
+    /// Reads an action from text (SDBench tags, AgentClinic lines or a plain question) and takes it.
+    pub fn step_text(&mut self, text: &str) -> Result<Step, EnvError> {
+        let action = parse_text(text)?;
+        self.step(action)
+    }
+
+    /// The transcript so far.
+    pub fn transcript(&self) -> &[TranscriptEntry] {
+        self.episode
+            .and_then(|entity| self.world.get::<Transcript>(entity))
+            .map_or(&[], |transcript| transcript.0.as_slice())
+    }
+}
+
+/// What a [`VecEnv`] does with an episode that has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoReset {
+    /// Gymnasium's default: the step after an episode ends resets it (with the next seed) and returns
+    /// the new presentation, with reward 0; the action given for it in that step is ignored.
+    #[default]
+    NextStep,
+    /// Ended episodes stay ended; stepping one is an error until the whole batch is reset.
+    Disabled,
+}
+
+/// Many episodes advanced together, one schedule run per step.
+pub struct VecEnv {
+    world: World,
+    schedule: Schedule,
+    library: &'static CaseLibrary,
+    episodes: Vec<Entity>,
+    seeds: Vec<u64>,
+    options: EpisodeOptions,
+    auto_reset: AutoReset,
+}
+
+impl VecEnv {
+    /// `count` episodes over `library`.
+    pub fn new(library: &'static CaseLibrary, count: usize, auto_reset: AutoReset) -> VecEnv {
+        let mut world = World::new();
+        world.insert_resource(engine());
+        VecEnv {
+            world,
+            schedule: schedule::step_schedule(),
+            library,
+            episodes: Vec::with_capacity(count),
+            seeds: vec![0; count],
+            options: EpisodeOptions::default(),
+            auto_reset,
+        }
+    }
+
+    /// Number of episodes.
+    pub fn len(&self) -> usize {
+        self.seeds.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.seeds.is_empty()
+    }
+
+    /// Resets every episode; episode `i` gets seed `seed + i`.
+    pub fn reset(
+        &mut self,
+        seed: u64,
+        options: EpisodeOptions,
+    ) -> Result<Vec<(Observation, Info)>, EnvError> {
+        options.validate()?;
+        let cases: Vec<Arc<Case>> = (0..self.len() as u64)
+            .map(|offset| select_case(self.library, &options.case, seed.wrapping_add(offset)))
+            .collect::<Result<_, _>>()?;
+        for entity in self.episodes.drain(..) {
+            self.world.despawn(entity);
+        }
+        let mut shown = Vec::with_capacity(cases.len());
+        for (offset, case) in cases.into_iter().enumerate() {
+            let episode_seed = seed.wrapping_add(offset as u64);
+            shown.push((presentation(&case), reset_info(&case, &options)));
+            self.seeds[offset] = episode_seed;
+            self.episodes
+                .push(spawn(&mut self.world, case, options.clone(), episode_seed));
+        }
+        self.options = options;
+        Ok(shown)
+    }
+
+    /// Takes one action in every episode (one per episode, in order).
+    pub fn step(&mut self, actions: Vec<Action>) -> Result<Vec<Step>, EnvError> {
+        if self.episodes.is_empty() {
+            return Err(EnvError::NotReset);
+        }
+        if actions.len() != self.episodes.len() {
+            return Err(EnvError::BatchSize {
+                expected: self.episodes.len(),
+                got: actions.len(),
+            });
+        }
+        let mut restart = vec![false; self.episodes.len()];
+        for (index, action) in actions.iter().enumerate() {
+            let entity = self.world.entity(self.episodes[index]);
+            let status = entity.get::<Status>().copied();
+            if status != Some(Status::Running) {
+                match self.auto_reset {
+                    AutoReset::NextStep => restart[index] = true,
+                    AutoReset::Disabled => {
+                        return Err(EnvError::EpisodeOver {
+                            turn: entity.get::<Budget>().map_or(0, |budget| budget.turn),
+                        });
+                    }
+                }
+            } else {
+                check_action(action)?;
+            }
+        }
+        let mut results: Vec<Option<Step>> = vec![None; self.episodes.len()];
+        for (index, action) in actions.into_iter().enumerate() {
+            if restart[index] {
+                results[index] = Some(self.restart(index)?);
+            } else if let Some(mut turn) = self.world.get_mut::<Turn>(self.episodes[index]) {
+                turn.action = Some(action);
+            }
+        }
+        self.schedule.run(&mut self.world);
+        for (index, result) in results.iter_mut().enumerate() {
+            if result.is_none() {
+                *result = self
+                    .world
+                    .get_mut::<Turn>(self.episodes[index])
+                    .and_then(|mut turn| turn.output.take());
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|result| result.expect("every episode either restarted or recorded a step"))
+            .collect())
+    }
+
+    /// Replaces an ended episode with a new one on the next seed and returns its presentation as a step.
+    fn restart(&mut self, index: usize) -> Result<Step, EnvError> {
+        let seed = self.seeds[index].wrapping_add(self.len() as u64);
+        let case = select_case(self.library, &self.options.case, seed)?;
+        let step = Step {
+            observation: presentation(&case),
+            reward: 0.0,
+            terminated: false,
+            truncated: false,
+            info: reset_info(&case, &self.options),
+        };
+        self.world.despawn(self.episodes[index]);
+        self.episodes[index] = spawn(&mut self.world, case, self.options.clone(), seed);
+        self.seeds[index] = seed;
+        Ok(step)
+    }
+}
+
+/// The oracle's script for a case: its reference work-up, then its diagnosis (a labelled upper bound
+/// and a test fixture: the oracle reads the hidden case).
+pub fn oracle_actions(case: &Case) -> Vec<Action> {
+    systems::oracle_script(case)
+}

@@ -1,0 +1,167 @@
+//! Episode options: which case, the limits, the cost parameters and the reward.
+
+use dxsim_gatekeeper::case::{Difficulty, Split};
+use dxsim_gatekeeper::{CostConfig, Money};
+use serde::{Deserialize, Serialize};
+
+/// How an episode is set up; every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EpisodeOptions {
+    /// Which case to play.
+    pub case: CaseSelector,
+    /// Turns before the episode is truncated.
+    pub turn_limit: u32,
+    /// Total cost (USD) beyond which the episode is truncated; none by default.
+    pub budget_cap_usd: Option<f64>,
+    /// Fee per visit (an unbroken run of ask/examine turns), USD.
+    pub visit_fee_usd: f64,
+    /// Multiplier on every catalogue price (1.0 = Medicare 2025).
+    pub price_multiplier: f64,
+    /// Reward lost per dollar spent.
+    pub cost_weight: f64,
+    /// Whether revealing a key finding earns [`EpisodeOptions::shaping_bonus`].
+    pub dense_shaping: bool,
+    /// Reward per key finding revealed, when dense shaping is on.
+    pub shaping_bonus: f64,
+}
+
+impl Default for EpisodeOptions {
+    fn default() -> Self {
+        EpisodeOptions {
+            case: CaseSelector::default(),
+            turn_limit: 40,
+            budget_cap_usd: None,
+            visit_fee_usd: 300.0,
+            price_multiplier: 1.0,
+            cost_weight: 0.0,
+            dense_shaping: false,
+            shaping_bonus: 0.05,
+        }
+    }
+}
+
+/// Which case an episode plays: a given id, or a seeded random choice among the cases that match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaseSelector {
+    /// A case id; the other fields are then ignored.
+    pub id: Option<String>,
+    /// Only cases on this side of the train/test split.
+    pub split: Option<Split>,
+    /// Only cases of this specialty.
+    pub specialty: Option<String>,
+    /// Only cases of this difficulty.
+    pub difficulty: Option<Difficulty>,
+}
+
+/// An option out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("option `{field}` is {value}: {expected}")]
+pub struct OptionError {
+    /// The option at fault.
+    pub field: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What it must be.
+    pub expected: &'static str,
+}
+
+impl EpisodeOptions {
+    /// Checks every option's range.
+    pub fn validate(&self) -> Result<(), OptionError> {
+        let fail = |field, value: String, expected| {
+            Err(OptionError {
+                field,
+                value,
+                expected,
+            })
+        };
+        if self.turn_limit == 0 {
+            return fail("turn_limit", "0".into(), "at least 1");
+        }
+        let non_negative = [
+            ("visit_fee_usd", self.visit_fee_usd),
+            ("price_multiplier", self.price_multiplier),
+            ("cost_weight", self.cost_weight),
+            ("shaping_bonus", self.shaping_bonus),
+        ];
+        for (field, value) in non_negative {
+            if !value.is_finite() || value < 0.0 {
+                return fail(field, value.to_string(), "a finite number, zero or more");
+            }
+        }
+        if let Some(cap) = self.budget_cap_usd {
+            if !cap.is_finite() || cap <= 0.0 {
+                return fail(
+                    "budget_cap_usd",
+                    cap.to_string(),
+                    "a finite number above zero",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The billing parameters.
+    pub fn costs(&self) -> CostConfig {
+        CostConfig {
+            visit_fee: Money::from_dollars(self.visit_fee_usd),
+            price_multiplier: self.price_multiplier,
+        }
+    }
+
+    /// The budget cap in cents, if any.
+    pub fn budget_cap(&self) -> Option<Money> {
+        self.budget_cap_usd.map(Money::from_dollars)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_sdbench() {
+        let options = EpisodeOptions::default();
+        assert_eq!(options.costs().visit_fee, Money(30_000));
+        assert_eq!(options.cost_weight, 0.0);
+        assert!(options.validate().is_ok());
+    }
+
+    #[test]
+    fn out_of_range_options_name_the_field() {
+        let options = EpisodeOptions {
+            price_multiplier: -1.0,
+            ..EpisodeOptions::default()
+        };
+        let error = options.validate().expect_err("negative multiplier");
+        assert_eq!(error.field, "price_multiplier");
+        assert!(
+            EpisodeOptions {
+                turn_limit: 0,
+                ..EpisodeOptions::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            EpisodeOptions {
+                budget_cap_usd: Some(f64::NAN),
+                ..EpisodeOptions::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn unknown_option_is_rejected_when_parsed() {
+        let parsed: Result<EpisodeOptions, _> = serde_json::from_str(r#"{"turn_limt": 5}"#);
+        assert!(parsed.is_err());
+        let parsed: EpisodeOptions =
+            serde_json::from_str(r#"{"turn_limit": 5, "case": {"split": "test"}}"#).expect("valid");
+        assert_eq!(parsed.turn_limit, 5);
+        assert_eq!(parsed.case.split, Some(Split::Test));
+    }
+}

@@ -1,0 +1,104 @@
+//! What a step returns, in Gymnasium's shape: observation, reward, terminated, truncated, info.
+
+use dxsim_gatekeeper::Money;
+use dxsim_gatekeeper::billing::{Charge, CostTotals};
+use dxsim_gatekeeper::case::{Diagnosis, PublicCase};
+use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
+use serde::Serialize;
+
+use crate::judge::Verdict;
+
+/// What the doctor observes after a reset or a step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    /// Everything said this turn, as text for an agent or a person.
+    pub text: String,
+    /// The same, structured: one entry per answer, finding or test report.
+    pub findings: Vec<Finding>,
+    /// Turns taken so far.
+    pub turn: u32,
+}
+
+/// One structured piece of an observation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Finding {
+    /// The presentation, at reset.
+    Presentation {
+        /// The public fields of the case.
+        case: PublicCase,
+    },
+    /// The patient's answer.
+    Answer {
+        /// What the patient said.
+        text: String,
+    },
+    /// An examination reply.
+    Exam {
+        /// The reply.
+        reply: ExamReply,
+    },
+    /// An order reply.
+    Order {
+        /// The reply.
+        reply: OrderReply,
+    },
+    /// The diagnosis was recorded; the episode is over.
+    DiagnosisRecorded {
+        /// The diagnosis as given.
+        diagnosis: String,
+    },
+}
+
+/// Everything about the episode that is not the observation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Info {
+    /// The case being played (its id is public).
+    pub case_id: String,
+    /// Turns taken.
+    pub turn: u32,
+    /// The turn limit.
+    pub turn_limit: u32,
+    /// Costs so far.
+    pub cost: CostTotals,
+    /// What this turn was charged.
+    pub charges: Vec<Charge>,
+    /// Budget left under the cap, if there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_left: Option<Money>,
+    /// The result, present only once the episode has ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<EpisodeOutcome>,
+}
+
+/// How an episode ended: revealed only after it has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpisodeOutcome {
+    /// The diagnosis the doctor gave, if any.
+    pub diagnosis_given: Option<String>,
+    /// The judge's verdict on it.
+    pub verdict: Option<Verdict>,
+    /// The reference diagnosis.
+    pub reference: Diagnosis,
+    /// Key findings the doctor uncovered.
+    pub key_findings_revealed: Vec<String>,
+    /// Key findings never uncovered.
+    pub key_findings_missed: Vec<String>,
+    /// Ids of everything shown that was synthesised rather than taken from the case.
+    pub synthetic: Vec<String>,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// What the doctor observes.
+    pub observation: Observation,
+    /// Reward for this step.
+    pub reward: f64,
+    /// The episode ended by a diagnosis.
+    pub terminated: bool,
+    /// The episode ended by the turn limit or the budget cap.
+    pub truncated: bool,
+    /// Everything else.
+    pub info: Info,
+}

@@ -1,0 +1,334 @@
+//! The systems of the step pipeline, in the order [`super::schedule`] runs them:
+//! intake → route → patient → gatekeeper → billing → judge → termination → reward → record.
+//!
+//! Each system touches only the episodes with a [`Turn`] in flight, so many episodes advance in one
+//! schedule run; each reads its randomness from the episode's own generator.
+
+use bevy_ecs::prelude::*;
+use dxsim_gatekeeper::Gatekeeper;
+use dxsim_gatekeeper::case::{KeyFinding, WorkupStep};
+use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
+
+use super::components::{
+    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Route, Settings, Status,
+    Transcript, TranscriptEntry, Turn,
+};
+use super::render;
+use super::step::{EpisodeOutcome, Finding, Info, Observation, Step};
+use crate::action::Action;
+use crate::judge::Reference;
+
+/// Counts the turn.
+pub(crate) fn intake(mut episodes: Query<(&Turn, &mut Budget)>) {
+    for (turn, mut budget) in &mut episodes {
+        if turn.action.is_some() {
+            budget.turn += 1;
+        }
+    }
+}
+
+/// Sends the action to the stage that handles it.
+pub(crate) fn route(mut episodes: Query<&mut Turn>) {
+    for mut turn in &mut episodes {
+        turn.route = match &turn.action {
+            None => Route::Idle,
+            Some(Action::Ask { .. }) => Route::Patient,
+            Some(Action::Examine { .. } | Action::Order { .. }) => Route::Gatekeeper,
+            Some(Action::Diagnose { .. }) => Route::Judge,
+        };
+    }
+}
+
+/// The patient answers questions from the history.
+pub(crate) fn patient(mut episodes: Query<(&mut Turn, &Patient, &mut Revealed, &mut EpisodeRng)>) {
+    for (mut turn, patient, mut revealed, mut rng) in &mut episodes {
+        if turn.route != Route::Patient {
+            continue;
+        }
+        let Some(Action::Ask { text }) = &turn.action else {
+            continue;
+        };
+        let reply = patient.0.answer(text, &mut rng.0);
+        revealed.history_items.extend(reply.items.iter().copied());
+        turn.text.push(reply.text.clone());
+        turn.findings.push(Finding::Answer { text: reply.text });
+    }
+}
+
+/// The gatekeeper answers examinations and orders.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "bevy systems take their parameters by value"
+)]
+pub(crate) fn gatekeeper(
+    engine: Res<Engine>,
+    mut episodes: Query<(&mut Turn, &EpisodeCase, &Settings, &mut Revealed)>,
+) {
+    for (mut turn, case, settings, mut revealed) in &mut episodes {
+        if turn.route != Route::Gatekeeper {
+            continue;
+        }
+        let gatekeeper = Gatekeeper::new(engine.resolver, &case.0, settings.seed);
+        match turn.action.clone() {
+            Some(Action::Examine { system }) => {
+                for reply in gatekeeper.examine(&system) {
+                    if let ExamReply::Finding { system, .. } = &reply.public {
+                        revealed.systems.insert(system.clone());
+                    }
+                    revealed.synthetic.extend(reply.synthetic);
+                    turn.text.push(render::exam(&reply.public));
+                    turn.findings.push(Finding::Exam {
+                        reply: reply.public,
+                    });
+                }
+            }
+            Some(Action::Order { tests }) => {
+                let replies = gatekeeper.order_items(&tests, &mut revealed.disclosure);
+                for reply in replies {
+                    if let Some((test, price)) = reply.public.billable() {
+                        turn.billable.push((test.to_string(), price));
+                        revealed.tests.insert(test.to_string());
+                    }
+                    if let OrderReply::AlreadyReported { value, .. } = &reply.public {
+                        revealed.tests.insert(value.analyte.clone());
+                    }
+                    revealed.synthetic.extend(reply.synthetic);
+                    turn.text.push(render::order(&reply.public));
+                    turn.findings.push(Finding::Order {
+                        reply: reply.public,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Charges the visit fee for questions and examinations, and each test ordered.
+pub(crate) fn billing(mut episodes: Query<(&mut Turn, &mut Bill)>) {
+    for (mut turn, mut bill) in &mut episodes {
+        match turn.route {
+            Route::Patient => turn.charges.extend(bill.0.consultation()),
+            Route::Gatekeeper if matches!(turn.action, Some(Action::Examine { .. })) => {
+                turn.charges.extend(bill.0.consultation());
+            }
+            Route::Gatekeeper => {
+                let billable = std::mem::take(&mut turn.billable);
+                let charges = bill
+                    .0
+                    .order(billable.iter().map(|(test, price)| (test.as_str(), *price)));
+                turn.charges.extend(charges);
+            }
+            Route::Idle | Route::Judge => {}
+        }
+    }
+}
+
+/// Scores a diagnosis against the case's reference.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "bevy systems take their parameters by value"
+)]
+pub(crate) fn judge(engine: Res<Engine>, mut episodes: Query<(&mut Turn, &EpisodeCase)>) {
+    for (mut turn, case) in &mut episodes {
+        if turn.route != Route::Judge {
+            continue;
+        }
+        let Some(Action::Diagnose { diagnosis, icd10 }) = turn.action.clone() else {
+            continue;
+        };
+        let verdict = engine.judge.judge(
+            Reference::from(&case.0.diagnosis),
+            &diagnosis,
+            icd10.as_deref(),
+        );
+        turn.text.push(format!("Diagnosis recorded: {diagnosis}."));
+        turn.findings.push(Finding::DiagnosisRecorded { diagnosis });
+        turn.verdict = Some(verdict);
+    }
+}
+
+/// Ends the episode on a diagnosis (terminated), or at the turn limit or budget cap (truncated).
+pub(crate) fn termination(mut episodes: Query<(&Turn, &Budget, &Bill, &mut Status)>) {
+    for (turn, budget, bill, mut status) in &mut episodes {
+        if turn.action.is_none() || *status != Status::Running {
+            continue;
+        }
+        if turn.route == Route::Judge {
+            *status = Status::Terminated;
+        } else if budget.turn >= budget.turn_limit
+            || budget.cap.is_some_and(|cap| bill.0.totals().total > cap)
+        {
+            *status = Status::Truncated;
+        }
+    }
+}
+
+/// Whether a key finding's source has been uncovered.
+fn key_finding_revealed(
+    finding: &KeyFinding,
+    case: &dxsim_gatekeeper::Case,
+    revealed: &Revealed,
+) -> bool {
+    let Some((kind, target)) = finding.source.split_once(':') else {
+        return false;
+    };
+    match kind {
+        "history" => revealed.history_items.iter().any(|&item| {
+            case.history
+                .get(item)
+                .is_some_and(|h| h.topic.as_str() == target)
+        }),
+        "exam" => revealed.systems.contains(target),
+        "vitals" => revealed.systems.contains("vitals"),
+        "test" => match target.split_once('/') {
+            Some((test, analyte)) => {
+                revealed.tests.contains(test) || revealed.tests.contains(analyte)
+            }
+            None => revealed.tests.contains(target),
+        },
+        _ => false,
+    }
+}
+
+/// Rewards a correct diagnosis, charges the cost weight, and (when shaping) each new key finding.
+pub(crate) fn reward(mut episodes: Query<(&mut Turn, &Settings, &EpisodeCase, &mut Revealed)>) {
+    for (mut turn, settings, case, mut revealed) in &mut episodes {
+        if turn.action.is_none() {
+            continue;
+        }
+        let before = revealed.key_findings.len();
+        for (index, finding) in case.0.key_findings.iter().enumerate() {
+            if key_finding_revealed(finding, &case.0, &revealed) {
+                revealed.key_findings.insert(index);
+            }
+        }
+        turn.new_key_findings = revealed.key_findings.len() - before;
+        let spent: f64 = turn
+            .charges
+            .iter()
+            .map(|charge| charge.amount().dollars())
+            .sum();
+        let options = &settings.options;
+        let mut reward = -options.cost_weight * spent;
+        if options.dense_shaping {
+            reward += options.shaping_bonus * turn.new_key_findings as f64;
+        }
+        if turn.verdict.as_ref().is_some_and(|verdict| verdict.correct) {
+            reward += 1.0;
+        }
+        turn.reward = reward;
+    }
+}
+
+/// What the record system reads and writes for each episode.
+type RecordQuery<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static mut Turn,
+        &'static mut Transcript,
+        &'static EpisodeCase,
+        &'static Budget,
+        &'static Bill,
+        &'static Status,
+        &'static Revealed,
+        &'static Settings,
+    ),
+>;
+
+/// Writes the transcript line and assembles the step's result.
+pub(crate) fn record(mut episodes: RecordQuery<'_, '_>) {
+    for (mut turn, mut transcript, case, budget, bill, status, revealed, settings) in &mut episodes
+    {
+        let Some(action) = turn.action.take() else {
+            continue;
+        };
+        let text = turn.text.join("\n");
+        transcript.0.push(TranscriptEntry {
+            turn: budget.turn,
+            action: action.clone(),
+            response: text.clone(),
+        });
+        let totals = bill.0.totals();
+        let ended = *status != Status::Running;
+        let outcome = ended.then(|| outcome(&case.0, revealed, &action, turn.verdict.clone()));
+        let step = Step {
+            observation: Observation {
+                text,
+                findings: std::mem::take(&mut turn.findings),
+                turn: budget.turn,
+            },
+            reward: turn.reward,
+            terminated: *status == Status::Terminated,
+            truncated: *status == Status::Truncated,
+            info: Info {
+                case_id: case.0.id.clone(),
+                turn: budget.turn,
+                turn_limit: budget.turn_limit,
+                cost: totals,
+                charges: std::mem::take(&mut turn.charges),
+                budget_left: settings
+                    .options
+                    .budget_cap()
+                    .map(|cap| dxsim_gatekeeper::Money(cap.0.saturating_sub(totals.total.0))),
+                outcome,
+            },
+        };
+        turn.text.clear();
+        turn.route = Route::Idle;
+        turn.verdict = None;
+        turn.output = Some(step);
+    }
+}
+
+/// The end-of-episode record for `info`.
+pub(crate) fn outcome(
+    case: &dxsim_gatekeeper::Case,
+    revealed: &Revealed,
+    last: &Action,
+    verdict: Option<crate::judge::Verdict>,
+) -> EpisodeOutcome {
+    let (found, missed): (Vec<_>, Vec<_>) = case
+        .key_findings
+        .iter()
+        .enumerate()
+        .partition(|(index, _)| revealed.key_findings.contains(index));
+    EpisodeOutcome {
+        diagnosis_given: match last {
+            Action::Diagnose { diagnosis, .. } => Some(diagnosis.clone()),
+            _ => None,
+        },
+        verdict,
+        reference: case.diagnosis.clone(),
+        key_findings_revealed: found
+            .into_iter()
+            .map(|(_, finding)| finding.finding.clone())
+            .collect(),
+        key_findings_missed: missed
+            .into_iter()
+            .map(|(_, finding)| finding.finding.clone())
+            .collect(),
+        synthetic: revealed.synthetic.iter().cloned().collect(),
+    }
+}
+
+/// The reference work-up's actions followed by the diagnosis: the oracle's script.
+pub(crate) fn oracle_script(case: &dxsim_gatekeeper::Case) -> Vec<Action> {
+    case.reference_workup
+        .iter()
+        .map(|step| match step {
+            WorkupStep::Ask { text } => Action::Ask { text: text.clone() },
+            WorkupStep::Examine { system } => Action::Examine {
+                system: system.clone(),
+            },
+            WorkupStep::Order { tests } => Action::Order {
+                tests: tests.clone(),
+            },
+        })
+        .chain(std::iter::once(Action::Diagnose {
+            diagnosis: case.diagnosis.name.clone(),
+            icd10: Some(case.diagnosis.icd10.clone()),
+        }))
+        .collect()
+}
