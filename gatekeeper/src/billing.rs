@@ -72,12 +72,15 @@ pub struct CostTotals {
     pub total: Money,
 }
 
-/// The running bill of one episode.
+/// The running bill of one episode. Totals and repeat detection are kept as it goes, so billing a turn
+/// costs the same on the first turn and the thousandth.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     config: CostConfig,
     in_visit: bool,
     charges: Vec<Charge>,
+    totals: CostTotals,
+    ordered: std::collections::BTreeSet<String>,
 }
 
 impl Ledger {
@@ -85,8 +88,7 @@ impl Ledger {
     pub fn new(config: CostConfig) -> Ledger {
         Ledger {
             config,
-            in_visit: false,
-            charges: Vec::new(),
+            ..Ledger::default()
         }
     }
 
@@ -99,6 +101,9 @@ impl Ledger {
         let charge = Charge::Visit {
             amount: self.config.visit_fee,
         };
+        self.totals.visit_count += 1;
+        self.totals.visits += self.config.visit_fee;
+        self.totals.total += self.config.visit_fee;
         self.charges.push(charge.clone());
         Some(charge)
     }
@@ -108,12 +113,15 @@ impl Ledger {
     pub fn order<'t>(&mut self, tests: impl IntoIterator<Item = (&'t str, Money)>) -> Vec<Charge> {
         let mut billed = Vec::new();
         for (test, price) in tests {
-            let repeat = self.charges.iter().chain(&billed).any(
-                |charge| matches!(charge, Charge::Test { test: earlier, .. } if earlier == test),
-            );
+            let repeat = !self.ordered.insert(test.to_string());
+            let amount = price.scaled(self.config.price_multiplier);
+            self.totals.test_count += 1;
+            self.totals.repeat_count += u32::from(repeat);
+            self.totals.tests += amount;
+            self.totals.total += amount;
             billed.push(Charge::Test {
                 test: test.to_string(),
-                amount: price.scaled(self.config.price_multiplier),
+                amount,
                 repeat,
             });
         }
@@ -136,22 +144,7 @@ impl Ledger {
 
     /// The totals so far.
     pub fn totals(&self) -> CostTotals {
-        let mut totals = CostTotals::default();
-        for charge in &self.charges {
-            match charge {
-                Charge::Visit { amount } => {
-                    totals.visit_count += 1;
-                    totals.visits += *amount;
-                }
-                Charge::Test { amount, repeat, .. } => {
-                    totals.test_count += 1;
-                    totals.repeat_count += u32::from(*repeat);
-                    totals.tests += *amount;
-                }
-            }
-        }
-        totals.total = totals.visits + totals.tests;
-        totals
+        self.totals
     }
 }
 

@@ -344,7 +344,9 @@ pub struct TestResult {
     /// Whether a text report is abnormal (values carry their own flags).
     #[serde(default)]
     pub abnormal: bool,
-    /// The report names or proves the diagnosis; revealed only when this exact test is ordered.
+    /// The report names or proves the diagnosis: its text is revealed only when this test (or an
+    /// equivalent study of its family) is ordered. Its values are measurements like any other and are
+    /// shared with every test that reports them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmatory: bool,
 }

@@ -263,7 +263,7 @@ impl<'a> Gatekeeper<'a> {
             OrderOutcome::Analyte { analyte, via } => {
                 let definition = &catalogue.analytes()[analyte];
                 if let Some(test_id) = state.reported_analytes.get(&definition.id) {
-                    let (value, _) = self.analyte_value(definition, test_id);
+                    let (value, _) = self.analyte_value(definition);
                     let reported_in = catalogue
                         .test(test_id)
                         .map_or_else(|| test_id.clone(), |test| test.name.clone());
@@ -325,20 +325,16 @@ impl<'a> Gatekeeper<'a> {
             .collect()
     }
 
-    /// The case's listed result for an analyte, from any test except a confirmatory one other than
-    /// `ordering` (a confirmatory result is revealed only by its own test).
-    fn listed_analyte(&self, analyte: &str, ordering: &str) -> Option<&'a AnalyteResult> {
-        self.case
-            .tests
-            .iter()
-            .filter(|test| !test.confirmatory || test.id == ordering)
-            .flat_map(|test| &test.results)
-            .find(|result| result.analyte == analyte)
+    /// The case's listed result for an analyte, from whichever test lists it: one patient has one value,
+    /// whichever test measures it. (A confirmatory test's *report text* is revealed only by its own
+    /// study; its values are measurements like any other.)
+    fn listed_analyte(&self, analyte: &str) -> Option<&'a AnalyteResult> {
+        self.case.analyte(analyte)
     }
 
-    fn analyte_value(&self, definition: &AnalyteDef, ordering: &str) -> (AnalyteValue, bool) {
+    fn analyte_value(&self, definition: &AnalyteDef) -> (AnalyteValue, bool) {
         let sex = self.case.presentation.sex;
-        let listed = self.listed_analyte(&definition.id, ordering);
+        let listed = self.listed_analyte(&definition.id);
         let (value, text, range) = match (&definition.kind, listed) {
             (AnalyteKind::Numeric { decimals, .. }, Some(result)) => {
                 let range = result.range.or_else(|| definition.range_for(sex));
@@ -425,7 +421,7 @@ impl<'a> Gatekeeper<'a> {
             Reporting::Analytes(_) => {
                 let mut values = Vec::new();
                 for definition in self.catalogue().test_analytes(test) {
-                    let (value, made_up) = self.analyte_value(definition, &test.id);
+                    let (value, made_up) = self.analyte_value(definition);
                     if made_up {
                         synthetic.push(definition.id.clone());
                     }

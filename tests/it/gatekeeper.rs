@@ -323,7 +323,7 @@ fn one_patient_has_one_value_per_analyte_across_tests() {
 }
 
 #[test]
-fn confirmatory_result_is_revealed_only_by_its_own_test() {
+fn confirmatory_values_are_one_measurement_shared_by_every_test() {
     let mut case = fixture();
     let bmp = case
         .tests
@@ -334,14 +334,29 @@ fn confirmatory_result_is_revealed_only_by_its_own_test() {
     let resolver = resolver();
     let gatekeeper = Gatekeeper::new(&resolver, &case, 9);
     let potassium = gatekeeper.order("potassium", &mut DisclosureState::default());
-    assert_ne!(reported(&potassium[0]).values[0].value, Some(4.1));
-    let panel = gatekeeper.order("bmp", &mut DisclosureState::default());
-    assert!(
-        reported(&panel[0])
-            .values
-            .iter()
-            .any(|value| value.value == Some(4.1))
+    assert_eq!(
+        reported(&potassium[0]).values[0].value,
+        Some(4.1),
+        "no contradicting value from another test"
     );
+}
+
+#[test]
+fn confirmatory_report_is_revealed_only_by_its_own_study() {
+    let mut case = fixture();
+    let ecg = case
+        .tests
+        .iter_mut()
+        .find(|test| test.id == "ecg")
+        .expect("ecg");
+    ecg.confirmatory = true;
+    let listed = ecg.report.clone().expect("text report");
+    let resolver = resolver();
+    let gatekeeper = Gatekeeper::new(&resolver, &case, 9);
+    let by_ecg = gatekeeper.order("ecg", &mut DisclosureState::default());
+    assert_eq!(reported(&by_ecg[0]).text.as_ref(), Some(&listed));
+    let holter = gatekeeper.order("holter_monitor", &mut DisclosureState::default());
+    assert_ne!(reported(&holter[0]).text.as_ref(), Some(&listed));
 }
 
 #[test]

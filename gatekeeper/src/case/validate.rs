@@ -873,10 +873,9 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
         revealable.push((format!("exam[{index}].text"), &finding.text));
     }
     for (index, test) in case.tests.iter().enumerate() {
-        if test.confirmatory {
-            continue;
-        }
-        if let Some(report) = &test.report {
+        // A confirmatory report may name the disease; its values are shared with every test that
+        // measures them, so they may not.
+        if let Some(report) = test.report.as_ref().filter(|_| !test.confirmatory) {
             revealable.push((format!("tests[{index}].report"), report));
         }
         for (position, result) in test.results.iter().enumerate() {
