@@ -3,6 +3,7 @@
 
 mod cases;
 mod catalogue;
+mod episode;
 mod judge;
 
 use std::io::{self, Write};
@@ -30,6 +31,13 @@ enum Command {
     /// Score diagnoses and measure the judge.
     #[command(subcommand)]
     Judge(judge::JudgeCommand),
+    /// Play one case with a built-in doctor and print the transcript (optionally writing its log).
+    Run(episode::RunArgs),
+    /// Replay an episode log exactly and print its transcript (exit 1 if the replay diverges).
+    Replay {
+        /// The log file (JSON lines, as `dxsim run --log` writes).
+        log: std::path::PathBuf,
+    },
 }
 
 /// How a command ended, mapped to the process exit code.
@@ -67,6 +75,8 @@ pub(crate) fn run() -> ExitCode {
         Command::Cases(command) => cases::run(command),
         Command::Catalogue(command) => catalogue::run(command),
         Command::Judge(command) => judge::run(command),
+        Command::Run(args) => episode::run(&args),
+        Command::Replay { log } => episode::replay(&log),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

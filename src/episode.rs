@@ -11,6 +11,7 @@
 //! options and actions give the same transcript.
 
 mod components;
+pub mod log;
 pub mod options;
 mod render;
 pub mod schedule;
@@ -31,6 +32,7 @@ use components::{
     Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Settings, Status, Transcript,
     Turn,
 };
+pub use log::{EpisodeLog, LogError};
 pub use options::{CaseSelector, EpisodeOptions, OptionError};
 pub use step::{EpisodeOutcome, Finding, Info, Observation, Step};
 
@@ -275,6 +277,14 @@ impl Env {
     pub fn step_text(&mut self, text: &str) -> Result<Step, EnvError> {
         let action = parse_text(text)?;
         self.step(action)
+    }
+
+    /// The current episode's case id, seed and options.
+    fn settings(&self) -> Option<(String, u64, EpisodeOptions)> {
+        let entity = self.world.entity(self.episode?);
+        let settings = entity.get::<Settings>()?;
+        let case = entity.get::<EpisodeCase>()?;
+        Some((case.0.id.clone(), settings.seed, settings.options.clone()))
     }
 
     /// The transcript so far.

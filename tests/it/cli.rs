@@ -264,3 +264,35 @@ fn list_filters_by_split() {
     assert_eq!(count(&test) + count(&train), count(&all));
     assert!(count(&test) > 0);
 }
+
+#[test]
+fn run_writes_a_log_that_replay_reproduces_and_a_tampered_one_fails() {
+    let dir = tempdir("replay");
+    let log = dir.join("episode.jsonl");
+    let case = &CaseLibrary::builtin().expect("valid").cases()[0];
+    let ran = dxsim(&[
+        "run",
+        "--case",
+        &case.id,
+        "--agent",
+        "random",
+        "--seed",
+        "3",
+        "--log",
+        log.to_str().expect("utf-8"),
+    ]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    assert!(stdout(&ran).contains("cost: $"));
+    let replayed = dxsim(&["replay", log.to_str().expect("utf-8")]);
+    assert!(replayed.status.success(), "{}", stdout(&replayed));
+    assert!(stdout(&replayed).contains("identical to the log"));
+    let text = std::fs::read_to_string(&log).expect("log");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replacen("\"response\":\"", "\"response\":\"EDITED ", 1);
+    std::fs::write(&log, lines.join("\n")).expect("rewrite");
+    let diverged = dxsim(&["replay", log.to_str().expect("utf-8")]);
+    assert_eq!(diverged.status.code(), Some(1));
+    assert!(stdout(&diverged).contains("replay diverged at turn 1"));
+    let missing = dxsim(&["replay", "no/such/log.jsonl"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -306,3 +306,35 @@ fn vec_env_steps_many_episodes_and_autoresets_on_the_next_step() {
         Err(EnvError::EpisodeOver { .. })
     ));
 }
+
+#[test]
+fn event_log_replays_to_the_same_transcript_and_detects_tampering() {
+    use dxsim::episode::{EpisodeLog, LogError};
+    let case = &library().cases()[5];
+    let diagnoses = vec![case.diagnosis.name.clone()];
+    let mut env = Env::new(library());
+    let mut doctor = RandomDoctor::new(Catalogue::builtin(), diagnoses, 15, 4);
+    play(&mut env, &mut doctor, 21, options_for(&case.id));
+    let log = env.log().expect("a log after a reset");
+    let text = log.to_jsonl();
+    let parsed = EpisodeLog::from_jsonl(&text).expect("reads back");
+    assert_eq!(parsed, log);
+    let replayed = parsed.replay(library()).expect("replays");
+    assert_eq!(replayed, env.transcript());
+    let mut tampered = parsed.clone();
+    tampered.steps[2].response.push_str(" (edited)");
+    assert!(matches!(
+        tampered.replay(library()),
+        Err(LogError::Diverged { turn: 3, .. })
+    ));
+    assert!(matches!(EpisodeLog::from_jsonl(""), Err(LogError::Empty)));
+    assert!(matches!(
+        EpisodeLog::from_jsonl(&text.replacen("\"version\":1", "\"version\":9", 1)),
+        Err(LogError::Version(9))
+    ));
+    let broken = text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n{not json";
+    assert!(matches!(
+        EpisodeLog::from_jsonl(&broken),
+        Err(LogError::Line { line: 3, .. })
+    ));
+}

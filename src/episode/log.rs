@@ -1,0 +1,177 @@
+//! The episode event log: append-only, one JSON object per line, enough to replay an episode exactly.
+//!
+//! The first line is the header (format version, case, seed, options); every later line is one step:
+//! the action and the response it got. Replaying re-runs the actions on a fresh episode with the same
+//! case, seed and options and checks that every response comes out the same.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CaseSelector, Env, EnvError, EpisodeOptions, TranscriptEntry};
+use crate::action::Action;
+use crate::library::CaseLibrary;
+
+/// The log format's version; bumped when a line's shape changes.
+pub const LOG_VERSION: u32 = 1;
+
+/// The first line of a log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogHeader {
+    /// Format version.
+    pub version: u32,
+    /// The case played.
+    pub case_id: String,
+    /// The episode seed.
+    pub seed: u64,
+    /// The options, with the case fixed by id.
+    pub options: EpisodeOptions,
+}
+
+/// One step of a log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogStep {
+    /// Turn number, from 1.
+    pub turn: u32,
+    /// The action taken.
+    pub action: Action,
+    /// The observation text it got.
+    pub response: String,
+}
+
+/// A whole episode log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeLog {
+    /// The header.
+    pub header: LogHeader,
+    /// The steps, in order.
+    pub steps: Vec<LogStep>,
+}
+
+/// Why a log could not be read or replayed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The log has no header line.
+    #[error("the log is empty: its first line must be the header")]
+    Empty,
+    /// A line is not valid JSON of the expected shape.
+    #[error("line {line}: {source}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// The parser's complaint.
+        source: serde_json::Error,
+    },
+    /// A format this build does not read.
+    #[error("log format version {0} is not supported (this build reads version {LOG_VERSION})")]
+    Version(u32),
+    /// Replaying failed to start or to step.
+    #[error("replay failed at turn {turn}: {source}")]
+    Env {
+        /// The turn that failed (0 for the reset).
+        turn: u32,
+        /// Why.
+        source: EnvError,
+    },
+    /// Replaying produced a different response.
+    #[error(
+        "replay diverged at turn {turn}: the log says {expected:?} but the engine now says {got:?}"
+    )]
+    Diverged {
+        /// The turn that differs.
+        turn: u32,
+        /// The logged response.
+        expected: String,
+        /// The response now.
+        got: String,
+    },
+}
+
+impl EpisodeLog {
+    /// The log as JSON lines.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = serde_json::to_string(&self.header).unwrap_or_default();
+        out.push('\n');
+        for step in &self.steps {
+            out.push_str(&serde_json::to_string(step).unwrap_or_default());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads a log from JSON lines (blank lines are skipped).
+    pub fn from_jsonl(text: &str) -> Result<EpisodeLog, LogError> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty());
+        let (_, first) = lines.next().ok_or(LogError::Empty)?;
+        let header: LogHeader =
+            serde_json::from_str(first).map_err(|source| LogError::Line { line: 1, source })?;
+        if header.version != LOG_VERSION {
+            return Err(LogError::Version(header.version));
+        }
+        let steps = lines
+            .map(|(number, line)| {
+                serde_json::from_str(line).map_err(|source| LogError::Line {
+                    line: number + 1,
+                    source,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(EpisodeLog { header, steps })
+    }
+
+    /// Re-runs the logged actions and checks every response; returns the replayed transcript.
+    pub fn replay(&self, library: &'static CaseLibrary) -> Result<Vec<TranscriptEntry>, LogError> {
+        let mut env = Env::new(library);
+        let mut options = self.header.options.clone();
+        options.case = CaseSelector {
+            id: Some(self.header.case_id.clone()),
+            ..CaseSelector::default()
+        };
+        env.reset(self.header.seed, options)
+            .map_err(|source| LogError::Env { turn: 0, source })?;
+        for logged in &self.steps {
+            let step = env
+                .step(logged.action.clone())
+                .map_err(|source| LogError::Env {
+                    turn: logged.turn,
+                    source,
+                })?;
+            if step.observation.text != logged.response {
+                return Err(LogError::Diverged {
+                    turn: logged.turn,
+                    expected: logged.response.clone(),
+                    got: step.observation.text,
+                });
+            }
+        }
+        Ok(env.transcript().to_vec())
+    }
+}
+
+impl Env {
+    /// The event log of the current episode so far, if one was reset.
+    pub fn log(&self) -> Option<EpisodeLog> {
+        let (case_id, seed, options) = self.settings()?;
+        Some(EpisodeLog {
+            header: LogHeader {
+                version: LOG_VERSION,
+                case_id,
+                seed,
+                options,
+            },
+            steps: self
+                .transcript()
+                .iter()
+                .map(|entry| LogStep {
+                    turn: entry.turn,
+                    action: entry.action.clone(),
+                    response: entry.response.clone(),
+                })
+                .collect(),
+        })
+    }
+}
