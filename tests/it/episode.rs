@@ -321,7 +321,7 @@ fn event_log_replays_to_the_same_transcript_and_detects_tampering() {
     assert_eq!(parsed, log);
     let replayed = parsed.replay(library()).expect("replays");
     assert_eq!(replayed, env.transcript());
-    let mut tampered = parsed.clone();
+    let mut tampered = parsed;
     tampered.steps[2].response.push_str(" (edited)");
     assert!(matches!(
         tampered.replay(library()),
