@@ -11,6 +11,7 @@
 //! options and actions give the same transcript.
 
 mod components;
+pub mod discrete;
 pub mod log;
 pub mod options;
 mod render;
@@ -32,6 +33,7 @@ use components::{
     Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Settings, Status, Transcript,
     Turn,
 };
+pub use discrete::DiscreteTable;
 pub use log::{EpisodeLog, LogError};
 pub use options::{CaseSelector, EpisodeOptions, OptionError};
 pub use step::{EpisodeOutcome, Finding, Info, Observation, Step};
@@ -69,6 +71,14 @@ pub enum EnvError {
     /// Text that is not an action.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// A discrete action index past the end of the table.
+    #[error("discrete action {index} is out of range: the table has {count} actions")]
+    ActionOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The table's size.
+        count: usize,
+    },
     /// A batch of the wrong size.
     #[error("expected {expected} actions, one per episode, but got {got}")]
     BatchSize {
@@ -209,6 +219,32 @@ fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64)
         .id()
 }
 
+/// Writes one episode's discrete observation.
+fn encode_entity(world: &World, entity: Entity, table: &DiscreteTable, out: &mut [f32]) {
+    let entity = world.entity(entity);
+    let (Some(case), Some(revealed), Some(budget), Some(bill)) = (
+        entity.get::<EpisodeCase>(),
+        entity.get::<Revealed>(),
+        entity.get::<Budget>(),
+        entity.get::<Bill>(),
+    ) else {
+        out.fill(0.0);
+        return;
+    };
+    table.encode(
+        discrete::RevealedView {
+            case: &case.0,
+            history_items: &revealed.history_items,
+            system_flags: &revealed.system_flags,
+            test_flags: &revealed.test_flags,
+            cost_dollars: bill.0.totals().total.dollars(),
+            turn: budget.turn,
+            turn_limit: budget.turn_limit,
+        },
+        out,
+    );
+}
+
 /// One episode at a time, stepped by the caller.
 pub struct Env {
     world: World,
@@ -245,6 +281,29 @@ impl Env {
         }
         self.episode = Some(spawn(&mut self.world, case, options, seed));
         Ok((observation, info))
+    }
+
+    /// The discrete-mode observation of the current episode (zeros before any reset).
+    pub fn discrete_observation(&self, table: &DiscreteTable) -> Vec<f32> {
+        let mut out = vec![0.0; table.observation_len()];
+        if let Some(entity) = self.episode {
+            encode_entity(&self.world, entity, table, &mut out);
+        }
+        out
+    }
+
+    /// Takes the action at `index` of the discrete table; returns the step and the new observation.
+    pub fn step_discrete(
+        &mut self,
+        table: &DiscreteTable,
+        index: usize,
+    ) -> Result<(Step, Vec<f32>), EnvError> {
+        let action = table.action(index).ok_or(EnvError::ActionOutOfRange {
+            index,
+            count: table.action_count(),
+        })?;
+        let step = self.step(action)?;
+        Ok((step, self.discrete_observation(table)))
     }
 
     /// Takes one action.
@@ -417,6 +476,36 @@ impl VecEnv {
             .into_iter()
             .map(|result| result.expect("every episode either restarted or recorded a step"))
             .collect())
+    }
+
+    /// Takes the discrete action `indices[i]` in episode `i`; returns the steps and the observations of
+    /// every episode as one flat row-major array (`len() × table.observation_len()`).
+    pub fn step_discrete(
+        &mut self,
+        table: &DiscreteTable,
+        indices: &[usize],
+    ) -> Result<(Vec<Step>, Vec<f32>), EnvError> {
+        let actions = indices
+            .iter()
+            .map(|&index| {
+                table.action(index).ok_or(EnvError::ActionOutOfRange {
+                    index,
+                    count: table.action_count(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let steps = self.step(actions)?;
+        Ok((steps, self.discrete_observations(table)))
+    }
+
+    /// Every episode's discrete observation, as one flat row-major array.
+    pub fn discrete_observations(&self, table: &DiscreteTable) -> Vec<f32> {
+        let width = table.observation_len();
+        let mut out = vec![0.0; width * self.episodes.len()];
+        for (row, &entity) in out.chunks_mut(width).zip(&self.episodes) {
+            encode_entity(&self.world, entity, table, row);
+        }
+        out
     }
 
     /// Replaces an ended episode with a new one on the next seed and returns its presentation as a step.

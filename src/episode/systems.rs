@@ -72,8 +72,12 @@ pub(crate) fn gatekeeper(
         match turn.action.clone() {
             Some(Action::Examine { system }) => {
                 for reply in gatekeeper.examine(&system) {
-                    if let ExamReply::Finding { system, .. } = &reply.public {
+                    if let ExamReply::Finding {
+                        system, abnormal, ..
+                    } = &reply.public
+                    {
                         revealed.systems.insert(system.clone());
+                        revealed.system_flags.insert(system.clone(), *abnormal);
                     }
                     revealed.synthetic.extend(reply.synthetic);
                     turn.text.push(render::exam(&reply.public));
@@ -88,6 +92,11 @@ pub(crate) fn gatekeeper(
                     if let Some((test, price)) = reply.public.billable() {
                         turn.billable.push((test.to_string(), price));
                         revealed.tests.insert(test.to_string());
+                    }
+                    if let OrderReply::Reported { report, .. } = &reply.public {
+                        revealed
+                            .test_flags
+                            .insert(report.test.clone(), report.abnormal);
                     }
                     if let OrderReply::AlreadyReported { value, .. } = &reply.public {
                         revealed.tests.insert(value.analyte.clone());

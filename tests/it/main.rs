@@ -1,6 +1,7 @@
 //! Integration tests for dxsim: one binary, a module per area.
 
 mod cli;
+mod discrete;
 mod episode;
 mod gatekeeper;
 mod leakage;
