@@ -36,12 +36,13 @@ use components::{
 pub use discrete::DiscreteTable;
 pub use log::{EpisodeLog, LogError};
 pub use options::{CaseSelector, EpisodeOptions, OptionError};
-pub use step::{EpisodeOutcome, Finding, Info, Observation, Step};
+pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 
 use crate::action::{Action, ParseError, parse_text};
 use crate::judge::RuleJudge;
 use crate::library::CaseLibrary;
 use crate::patient::RuleBasedPatient;
+use crate::patient::bias::ActiveBias;
 
 /// Why an environment call was refused. Nothing changes when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -199,9 +200,25 @@ fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
 
 /// Spawns a fresh episode entity.
 fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64) -> Entity {
+    let bias = options.patient_bias.as_ref().map(|spec| {
+        let differential: Vec<String> = case
+            .differential
+            .iter()
+            .map(|item| item.name.clone())
+            .collect();
+        ActiveBias::new(
+            spec,
+            &differential,
+            &options.doctor,
+            &mut ChaCha8Rng::seed_from_u64(seed ^ 0xb1a5),
+        )
+    });
     world
         .spawn((
-            Patient(RuleBasedPatient::new(Arc::clone(&case))),
+            Patient {
+                model: RuleBasedPatient::new(Arc::clone(&case)),
+                bias,
+            },
             Bill(Ledger::new(options.costs())),
             Budget {
                 turn: 0,

@@ -8,9 +8,13 @@
 //! never with an invented finding. Answers pass a guard that would drop any sentence naming the
 //! diagnosis (the validator already keeps such text out of cases; the guard is a second line).
 
+pub mod bias;
 mod lexicon;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use bias::ActiveBias;
 
 use dxsim_gatekeeper::Case;
 use dxsim_gatekeeper::case::HistoryTopic;
@@ -37,6 +41,9 @@ const DONT_KNOW: &[&str] = &[
     "I couldn't tell you, I'm afraid.",
     "I don't know about that.",
 ];
+
+/// What a distrustful patient says instead of answering a sensitive question the first time.
+const DEFLECTION: &str = "I'd rather not go into that, if it's all the same to you.";
 
 /// A patient who answers from the case's history by rule.
 #[derive(Debug, Clone)]
@@ -116,8 +123,14 @@ impl RuleBasedPatient {
             .collect()
     }
 
-    /// Answers a turn's questions; `rng` varies only the wording of "I don't know".
-    pub fn answer(&self, text: &str, rng: &mut impl Rng) -> PatientReply {
+    /// Answers a turn's questions; `rng` varies only the wording of "I don't know". A `bias`, when the
+    /// patient has one, may deflect sensitive topics and add the patient's own belief.
+    pub fn answer(
+        &self,
+        text: &str,
+        rng: &mut impl Rng,
+        bias: Option<&mut ActiveBias>,
+    ) -> PatientReply {
         let mut items: Vec<usize> = Vec::new();
         let mut unknown = false;
         for question in questions(text) {
@@ -132,14 +145,32 @@ impl RuleBasedPatient {
             }
         }
         items.sort_unstable();
+        let mut bias = bias;
+        let mut deflected = false;
+        if let Some(bias) = bias.as_deref_mut() {
+            let topics: BTreeSet<HistoryTopic> = items
+                .iter()
+                .map(|&item| self.case.history[item].topic)
+                .collect();
+            let deflect = bias.deflect(&topics);
+            if !deflect.is_empty() {
+                items.retain(|&item| !deflect.contains(&self.case.history[item].topic));
+                deflected = true;
+            }
+        }
         let mut sentences: Vec<String> = items
             .iter()
             .map(|&item| self.case.history[item].text.clone())
             .filter(|sentence| self.is_safe(sentence))
             .collect();
-        if unknown || sentences.is_empty() {
+        if deflected {
+            sentences.push(DEFLECTION.to_string());
+        } else if unknown || sentences.is_empty() {
             let dont_know = DONT_KNOW.choose(rng).copied().unwrap_or(DONT_KNOW[0]);
             sentences.push(dont_know.to_string());
+        }
+        if let Some(statement) = bias.and_then(ActiveBias::volunteer) {
+            sentences.push(statement);
         }
         PatientReply {
             text: sentences.join(" "),
@@ -218,7 +249,7 @@ mod tests {
     #[test]
     fn keyword_reaches_the_specific_item() {
         let case = case();
-        let reply = RuleBasedPatient::new(case).answer("Have you had a fever?", &mut rng());
+        let reply = RuleBasedPatient::new(case).answer("Have you had a fever?", &mut rng(), None);
         assert_eq!(reply.items, vec![2]);
         assert_eq!(reply.text, "No fever that I've noticed.");
         assert!(!reply.unknown);
@@ -227,15 +258,19 @@ mod tests {
     #[test]
     fn topic_question_hears_every_item_of_the_topic() {
         let case = case();
-        let reply = RuleBasedPatient::new(case).answer("Do you take any medications?", &mut rng());
+        let reply =
+            RuleBasedPatient::new(case).answer("Do you take any medications?", &mut rng(), None);
         assert_eq!(reply.items, vec![3]);
     }
 
     #[test]
     fn several_questions_are_answered_in_one_turn() {
         let case = case();
-        let reply =
-            RuleBasedPatient::new(case).answer("When did it start? Any vomiting?", &mut rng());
+        let reply = RuleBasedPatient::new(case).answer(
+            "When did it start? Any vomiting?",
+            &mut rng(),
+            None,
+        );
         assert_eq!(reply.items, vec![0, 1]);
         assert_eq!(reply.text, "It started two days ago. I've been sick twice.");
     }
@@ -243,8 +278,11 @@ mod tests {
     #[test]
     fn unknown_question_gets_dont_know_not_an_invented_finding() {
         let case = case();
-        let reply =
-            RuleBasedPatient::new(case).answer("Have you travelled abroad recently?", &mut rng());
+        let reply = RuleBasedPatient::new(case).answer(
+            "Have you travelled abroad recently?",
+            &mut rng(),
+            None,
+        );
         assert!(reply.items.is_empty());
         assert!(reply.unknown);
         assert!(DONT_KNOW.contains(&reply.text.as_str()), "{}", reply.text);
@@ -253,7 +291,8 @@ mod tests {
     #[test]
     fn the_guard_drops_a_sentence_naming_the_diagnosis() {
         let case = case();
-        let reply = RuleBasedPatient::new(case).answer("Any illness in the family?", &mut rng());
+        let reply =
+            RuleBasedPatient::new(case).answer("Any illness in the family?", &mut rng(), None);
         assert_eq!(reply.items, vec![4]);
         assert!(
             !reply.text.to_lowercase().contains("appendicitis"),
@@ -266,8 +305,16 @@ mod tests {
     fn same_seed_same_wording() {
         let case = case();
         let patient = RuleBasedPatient::new(case);
-        let first = patient.answer("Where were you born?", &mut ChaCha8Rng::seed_from_u64(9));
-        let again = patient.answer("Where were you born?", &mut ChaCha8Rng::seed_from_u64(9));
+        let first = patient.answer(
+            "Where were you born?",
+            &mut ChaCha8Rng::seed_from_u64(9),
+            None,
+        );
+        let again = patient.answer(
+            "Where were you born?",
+            &mut ChaCha8Rng::seed_from_u64(9),
+            None,
+        );
         assert_eq!(first, again);
     }
 }

@@ -260,7 +260,7 @@ fn unanswered_workup_questions(case: &dxsim_gatekeeper::Case, file: &str) -> Vec
         .enumerate()
         .filter_map(|(index, step)| match step {
             WorkupStep::Ask { text } => {
-                let reply = patient.answer(text, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+                let reply = patient.answer(text, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0), None);
                 reply.items.is_empty().then(|| {
                     format!(
                         "{file}: reference_workup[{index}]: the patient cannot answer {text:?} from the history (add keywords to the item it should reach)"

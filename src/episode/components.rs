@@ -17,6 +17,7 @@ use crate::episode::options::EpisodeOptions;
 use crate::episode::step::{Finding, Step};
 use crate::judge::{RuleJudge, Verdict};
 use crate::patient::RuleBasedPatient;
+use crate::patient::bias::ActiveBias;
 
 /// What every system may read: the request resolver and the judge.
 #[derive(Resource)]
@@ -36,9 +37,12 @@ pub(crate) struct Settings {
     pub(crate) seed: u64,
 }
 
-/// The patient model answering this episode's questions.
+/// The patient answering this episode's questions, and the bias it carries, if any.
 #[derive(Component)]
-pub(crate) struct Patient(pub(crate) RuleBasedPatient);
+pub(crate) struct Patient {
+    pub(crate) model: RuleBasedPatient,
+    pub(crate) bias: Option<ActiveBias>,
+}
 
 /// What the doctor has uncovered so far.
 #[derive(Component, Default)]

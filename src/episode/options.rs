@@ -1,6 +1,8 @@
 //! Episode options: which case, the limits, the cost parameters and the reward.
 
 use dxsim_gatekeeper::case::{Difficulty, Split};
+
+use crate::patient::bias::{BiasSpec, DoctorProfile};
 use dxsim_gatekeeper::{CostConfig, Money};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,10 @@ pub struct EpisodeOptions {
     pub dense_shaping: bool,
     /// Reward per key finding revealed, when dense shaping is on.
     pub shaping_bonus: f64,
+    /// A bias the patient carries (see [`crate::patient::bias`]); none by default.
+    pub patient_bias: Option<BiasSpec>,
+    /// The doctor's declared attributes, which implicit patient biases react to.
+    pub doctor: DoctorProfile,
 }
 
 impl Default for EpisodeOptions {
@@ -37,6 +43,8 @@ impl Default for EpisodeOptions {
             cost_weight: 0.0,
             dense_shaping: false,
             shaping_bonus: 0.05,
+            patient_bias: None,
+            doctor: DoctorProfile::default(),
         }
     }
 }
@@ -89,6 +97,27 @@ impl EpisodeOptions {
         for (field, value) in non_negative {
             if !value.is_finite() || value < 0.0 {
                 return fail(field, value.to_string(), "a finite number, zero or more");
+            }
+        }
+        if let Some(bias) = &self.patient_bias {
+            if !bias.kind.is_cognitive()
+                && bias
+                    .target
+                    .as_deref()
+                    .is_none_or(|target| target.trim().is_empty())
+            {
+                return fail(
+                    "patient_bias.target",
+                    "missing".into(),
+                    "the group an implicit bias reacts to (e.g. \"female\")",
+                );
+            }
+            if bias.kind.is_cognitive() && bias.target.is_some() {
+                return fail(
+                    "patient_bias.target",
+                    "set".into(),
+                    "only for implicit biases; a cognitive bias takes `belief`",
+                );
             }
         }
         if let Some(cap) = self.budget_cap_usd {

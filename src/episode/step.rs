@@ -7,6 +7,7 @@ use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
 use serde::Serialize;
 
 use crate::judge::Verdict;
+use crate::patient::bias::{BiasKind, PatientMetrics};
 
 /// What the doctor observes after a reset or a step.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,6 +87,23 @@ pub struct EpisodeOutcome {
     pub key_findings_missed: Vec<String>,
     /// Ids of everything shown that was synthesised rather than taken from the case.
     pub synthetic: Vec<String>,
+    /// The patient's view of the encounter, 1–10.
+    pub patient: PatientMetrics,
+    /// The bias the patient carried, if any: its kind, the belief it pushed, whether it acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<BiasReport>,
+}
+
+/// What a patient bias did in an episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BiasReport {
+    /// The bias.
+    pub kind: BiasKind,
+    /// The belief a cognitive bias pushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub belief: Option<String>,
+    /// Whether it acted (an implicit bias acts only on its target group).
+    pub triggered: bool,
 }
 
 /// The result of one step.

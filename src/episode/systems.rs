@@ -8,15 +8,17 @@ use bevy_ecs::prelude::*;
 use dxsim_gatekeeper::Gatekeeper;
 use dxsim_gatekeeper::case::{KeyFinding, WorkupStep};
 use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
+use dxsim_gatekeeper::resolve::OrderOutcome;
 
 use super::components::{
     Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Route, Settings, Status,
     Transcript, TranscriptEntry, Turn,
 };
 use super::render;
-use super::step::{EpisodeOutcome, Finding, Info, Observation, Step};
+use super::step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 use crate::action::Action;
 use crate::judge::Reference;
+use crate::patient::bias;
 
 /// Counts the turn.
 pub(crate) fn intake(mut episodes: Query<(&Turn, &mut Budget)>) {
@@ -39,19 +41,58 @@ pub(crate) fn route(mut episodes: Query<&mut Turn>) {
     }
 }
 
-/// The patient answers questions from the history.
-pub(crate) fn patient(mut episodes: Query<(&mut Turn, &Patient, &mut Revealed, &mut EpisodeRng)>) {
-    for (mut turn, patient, mut revealed, mut rng) in &mut episodes {
-        if turn.route != Route::Patient {
-            continue;
+/// The patient answers questions from the history, and consents to (or, when biased, refuses) the
+/// tests ordered before the gatekeeper carries them out.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "bevy systems take their parameters by value"
+)]
+pub(crate) fn patient(
+    engine: Res<Engine>,
+    mut episodes: Query<(&mut Turn, &mut Patient, &mut Revealed, &mut EpisodeRng)>,
+) {
+    for (mut turn, mut patient, mut revealed, mut rng) in &mut episodes {
+        let patient = &mut *patient;
+        match (&turn.route, turn.action.clone()) {
+            (Route::Patient, Some(Action::Ask { text })) => {
+                let reply = patient
+                    .model
+                    .answer(&text, &mut rng.0, patient.bias.as_mut());
+                revealed.history_items.extend(reply.items.iter().copied());
+                turn.text.push(reply.text.clone());
+                turn.findings.push(Finding::Answer { text: reply.text });
+            }
+            (Route::Gatekeeper, Some(Action::Order { tests })) => {
+                let Some(bias) = patient.bias.as_mut() else {
+                    continue;
+                };
+                let catalogue = engine.resolver.catalogue();
+                let mut consented = Vec::new();
+                for item in tests {
+                    let refused = engine
+                        .resolver
+                        .resolve_order_request(&item)
+                        .iter()
+                        .find_map(|(_, outcome)| match outcome {
+                            OrderOutcome::Test { test, .. } => {
+                                let test = &catalogue.tests()[*test];
+                                bias.refuses(&test.id, test.price.0, &mut rng.0)
+                                    .then(|| bias.refusal(&test.name))
+                            }
+                            _ => None,
+                        });
+                    match refused {
+                        Some(words) => {
+                            turn.text.push(words.clone());
+                            turn.findings.push(Finding::Answer { text: words });
+                        }
+                        None => consented.push(item),
+                    }
+                }
+                turn.action = Some(Action::Order { tests: consented });
+            }
+            _ => {}
         }
-        let Some(Action::Ask { text }) = &turn.action else {
-            continue;
-        };
-        let reply = patient.0.answer(text, &mut rng.0);
-        revealed.history_items.extend(reply.items.iter().copied());
-        turn.text.push(reply.text.clone());
-        turn.findings.push(Finding::Answer { text: reply.text });
     }
 }
 
@@ -243,12 +284,14 @@ type RecordQuery<'w, 's> = Query<
         &'static Status,
         &'static Revealed,
         &'static Settings,
+        &'static Patient,
     ),
 >;
 
 /// Writes the transcript line and assembles the step's result.
 pub(crate) fn record(mut episodes: RecordQuery<'_, '_>) {
-    for (mut turn, mut transcript, case, budget, bill, status, revealed, settings) in &mut episodes
+    for (mut turn, mut transcript, case, budget, bill, status, revealed, settings, voice) in
+        &mut episodes
     {
         let Some(action) = turn.action.take() else {
             continue;
@@ -261,7 +304,16 @@ pub(crate) fn record(mut episodes: RecordQuery<'_, '_>) {
         });
         let totals = bill.0.totals();
         let ended = *status != Status::Running;
-        let outcome = ended.then(|| outcome(&case.0, revealed, &action, turn.verdict.clone()));
+        let outcome = ended.then(|| {
+            outcome(
+                &case.0,
+                revealed,
+                &action,
+                turn.verdict.clone(),
+                voice,
+                budget.turn,
+            )
+        });
         let step = Step {
             observation: Observation {
                 text,
@@ -297,17 +349,26 @@ pub(crate) fn outcome(
     revealed: &Revealed,
     last: &Action,
     verdict: Option<crate::judge::Verdict>,
+    patient: &Patient,
+    turns: u32,
 ) -> EpisodeOutcome {
     let (found, missed): (Vec<_>, Vec<_>) = case
         .key_findings
         .iter()
         .enumerate()
         .partition(|(index, _)| revealed.key_findings.contains(index));
+    let diagnosis_given = match last {
+        Action::Diagnose { diagnosis, .. } => Some(diagnosis.clone()),
+        _ => None,
+    };
     EpisodeOutcome {
-        diagnosis_given: match last {
-            Action::Diagnose { diagnosis, .. } => Some(diagnosis.clone()),
-            _ => None,
-        },
+        patient: bias::metrics(patient.bias.as_ref(), diagnosis_given.as_deref(), turns),
+        bias: patient.bias.as_ref().map(|bias| BiasReport {
+            kind: bias.kind(),
+            belief: bias.belief().map(str::to_string),
+            triggered: bias.triggered(),
+        }),
+        diagnosis_given,
         verdict,
         reference: case.diagnosis.clone(),
         key_findings_revealed: found

@@ -1,5 +1,6 @@
 //! Integration tests for dxsim: one binary, a module per area.
 
+mod bias;
 mod cli;
 mod discrete;
 mod episode;

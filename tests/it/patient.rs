@@ -15,7 +15,7 @@ fn every_reference_workup_question_reaches_the_history() {
         let patient = RuleBasedPatient::new(case.clone());
         for step in &case.reference_workup {
             if let WorkupStep::Ask { text } = step {
-                let reply = patient.answer(text, &mut ChaCha8Rng::seed_from_u64(0));
+                let reply = patient.answer(text, &mut ChaCha8Rng::seed_from_u64(0), None);
                 if reply.items.is_empty() {
                     misses.push(format!("{}: {text:?}", case.id));
                 }
@@ -49,7 +49,7 @@ fn no_answer_ever_names_the_diagnosis() {
         for question in questions {
             let reply = normalize(
                 &patient
-                    .answer(question, &mut ChaCha8Rng::seed_from_u64(3))
+                    .answer(question, &mut ChaCha8Rng::seed_from_u64(3), None)
                     .text,
             );
             for name in &names {

@@ -1,0 +1,429 @@
+//! Patient biases (DESIGN.md §3.6), with AgentClinic's names, as behaviour rather than prompt text.
+//!
+//! **Cognitive** biases — `recency`, `frequency`, `false_consensus`, `self_diagnosis` — give the patient
+//! a belief about what is wrong: by default a wrong diagnosis drawn (seeded) from the case's
+//! differential, or any belief the options name. The patient volunteers it in its own framing on the
+//! first answer and again every few answers, and declines the first order of any test costing over
+//! $100 while convinced.
+//!
+//! **Implicit** biases — `gender`, `race`, `sexual_orientation`, `cultural`, `education`, `religion`,
+//! `socioeconomic` — react to a group: they are triggered only when the doctor's declared attribute of
+//! that kind equals the bias's `target`. A triggered patient deflects the first question on a sensitive
+//! topic (sexual, social, obstetric, exposures), refuses about half of the tests ordered the first time
+//! each is ordered (seeded), and trusts less.
+//!
+//! Objective findings never change: examination and test results are the case's, and a refused test,
+//! ordered again, is done and reports the same result. At the end the patient reports confidence,
+//! compliance and follow-up willingness on 1–10 ([`PatientMetrics`]).
+
+use std::collections::BTreeSet;
+
+use dxsim_gatekeeper::case::HistoryTopic;
+use dxsim_gatekeeper::text::{contains_phrase, normalize};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use serde::{Deserialize, Serialize};
+
+/// A bias by AgentClinic's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BiasKind {
+    /// Recently heard of someone with a disease.
+    Recency,
+    /// Believes the most common explanation they have heard of.
+    Frequency,
+    /// Believes everyone around them agrees on the cause.
+    FalseConsensus,
+    /// Has diagnosed themselves.
+    SelfDiagnosis,
+    /// Distrusts doctors of a gender.
+    Gender,
+    /// Distrusts doctors of a race or ethnicity.
+    Race,
+    /// Distrusts doctors of a sexual orientation.
+    SexualOrientation,
+    /// Distrusts doctors of a cultural background.
+    Cultural,
+    /// Distrusts doctors of an educational background.
+    Education,
+    /// Distrusts doctors of a religion.
+    Religion,
+    /// Distrusts doctors of a socioeconomic background.
+    Socioeconomic,
+}
+
+impl BiasKind {
+    /// Every bias, cognitive first.
+    pub const ALL: [BiasKind; 11] = [
+        Self::Recency,
+        Self::Frequency,
+        Self::FalseConsensus,
+        Self::SelfDiagnosis,
+        Self::Gender,
+        Self::Race,
+        Self::SexualOrientation,
+        Self::Cultural,
+        Self::Education,
+        Self::Religion,
+        Self::Socioeconomic,
+    ];
+
+    /// Whether it is a cognitive bias (a belief) rather than an implicit one (a group).
+    pub fn is_cognitive(self) -> bool {
+        matches!(
+            self,
+            Self::Recency | Self::Frequency | Self::FalseConsensus | Self::SelfDiagnosis
+        )
+    }
+
+    /// How the patient states the belief.
+    fn belief_statement(self, belief: &str) -> String {
+        match self {
+            Self::Recency => format!(
+                "My neighbour was just diagnosed with {belief}, and this feels exactly the same. I think it's {belief}."
+            ),
+            Self::Frequency => {
+                format!("I've read that {belief} is what usually causes this, so that must be it.")
+            }
+            Self::FalseConsensus => {
+                format!("Everyone I've spoken to says this sounds like {belief}.")
+            }
+            Self::SelfDiagnosis => {
+                format!("I looked it all up online and I'm sure I have {belief}.")
+            }
+            _ => String::new(),
+        }
+    }
+}
+
+/// A bias and its parameters, as given in the episode options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BiasSpec {
+    /// Which bias.
+    pub kind: BiasKind,
+    /// For a cognitive bias: the belief it pushes (default: a wrong diagnosis from the differential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub belief: Option<String>,
+    /// For an implicit bias: the group the patient distrusts, compared with the doctor's attribute of
+    /// the same kind (e.g. `female` for `gender`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// The doctor's declared attributes, which implicit biases react to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DoctorProfile {
+    /// Gender.
+    pub gender: Option<String>,
+    /// Race or ethnicity.
+    pub race: Option<String>,
+    /// Sexual orientation.
+    pub sexual_orientation: Option<String>,
+    /// Cultural background.
+    pub cultural: Option<String>,
+    /// Education.
+    pub education: Option<String>,
+    /// Religion.
+    pub religion: Option<String>,
+    /// Socioeconomic background.
+    pub socioeconomic: Option<String>,
+}
+
+impl DoctorProfile {
+    fn attribute(&self, kind: BiasKind) -> Option<&str> {
+        match kind {
+            BiasKind::Gender => self.gender.as_deref(),
+            BiasKind::Race => self.race.as_deref(),
+            BiasKind::SexualOrientation => self.sexual_orientation.as_deref(),
+            BiasKind::Cultural => self.cultural.as_deref(),
+            BiasKind::Education => self.education.as_deref(),
+            BiasKind::Religion => self.religion.as_deref(),
+            BiasKind::Socioeconomic => self.socioeconomic.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Topics a distrustful patient deflects the first time they are asked.
+const SENSITIVE: &[HistoryTopic] = &[
+    HistoryTopic::Sexual,
+    HistoryTopic::Social,
+    HistoryTopic::Obstetric,
+    HistoryTopic::Exposures,
+];
+
+/// Tests above this catalogue price (cents) are declined once by a convinced patient.
+const EXPENSIVE_CENTS: u64 = 10_000;
+
+/// The patient's view of the encounter at the end, on 1–10 (AgentClinic describes these; its code
+/// does not compute them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PatientMetrics {
+    /// Confidence in the doctor.
+    pub confidence: u8,
+    /// Willingness to follow the doctor's plan.
+    pub compliance: u8,
+    /// Willingness to come back for follow-up.
+    pub follow_up: u8,
+}
+
+/// A bias at work in one episode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveBias {
+    kind: BiasKind,
+    belief: Option<String>,
+    triggered: bool,
+    answers: u32,
+    deflected: BTreeSet<HistoryTopic>,
+    declined: BTreeSet<String>,
+    refusals: u32,
+}
+
+impl ActiveBias {
+    /// Activates `spec` for an episode: a cognitive belief is resolved (seeded) from the differential,
+    /// an implicit bias is triggered when the doctor's attribute matches its target.
+    pub fn new(
+        spec: &BiasSpec,
+        differential: &[String],
+        doctor: &DoctorProfile,
+        rng: &mut impl Rng,
+    ) -> ActiveBias {
+        let belief = spec.kind.is_cognitive().then(|| {
+            spec.belief
+                .clone()
+                .or_else(|| differential.choose(rng).cloned())
+                .unwrap_or_else(|| "a virus".to_string())
+        });
+        let triggered = match (
+            spec.kind.is_cognitive(),
+            &spec.target,
+            doctor.attribute(spec.kind),
+        ) {
+            (true, _, _) => true,
+            (false, Some(target), Some(attribute)) => normalize(target) == normalize(attribute),
+            _ => false,
+        };
+        ActiveBias {
+            kind: spec.kind,
+            belief,
+            triggered,
+            answers: 0,
+            deflected: BTreeSet::new(),
+            declined: BTreeSet::new(),
+            refusals: 0,
+        }
+    }
+
+    /// Whether the bias is acting (always for a cognitive one; for an implicit one, only when the
+    /// doctor belongs to the target group).
+    pub fn triggered(&self) -> bool {
+        self.triggered
+    }
+
+    /// Which bias this is.
+    pub fn kind(&self) -> BiasKind {
+        self.kind
+    }
+
+    /// The belief a cognitive bias pushes.
+    pub fn belief(&self) -> Option<&str> {
+        self.belief.as_deref()
+    }
+
+    /// Which of the topics an answer is about should be deflected this time; each is deflected once.
+    pub fn deflect(&mut self, topics: &BTreeSet<HistoryTopic>) -> BTreeSet<HistoryTopic> {
+        if !self.triggered || self.kind.is_cognitive() {
+            return BTreeSet::new();
+        }
+        let deflect: BTreeSet<HistoryTopic> = topics
+            .iter()
+            .filter(|topic| SENSITIVE.contains(topic) && !self.deflected.contains(topic))
+            .copied()
+            .collect();
+        self.deflected.extend(deflect.iter().copied());
+        deflect
+    }
+
+    /// What the patient adds to an answer: the belief, on the first answer and every third one after.
+    pub fn volunteer(&mut self) -> Option<String> {
+        self.answers += 1;
+        let belief = self.belief.as_deref()?;
+        (self.answers % 3 == 1).then(|| self.kind.belief_statement(belief))
+    }
+
+    /// Whether the patient refuses a test the first time it is ordered; a test ordered again is done.
+    pub fn refuses(&mut self, test: &str, price_cents: u64, rng: &mut impl Rng) -> bool {
+        if !self.triggered || !self.declined.insert(test.to_string()) {
+            return false;
+        }
+        let refuse = if self.kind.is_cognitive() {
+            price_cents > EXPENSIVE_CENTS
+        } else {
+            rng.random_bool(0.5)
+        };
+        self.refusals += u32::from(refuse);
+        refuse
+    }
+
+    /// The patient's words when refusing a test.
+    pub fn refusal(&self, test_name: &str) -> String {
+        match &self.belief {
+            Some(belief) => {
+                format!("I don't see why I need the {test_name}. I'm sure it's {belief}.")
+            }
+            None => format!("I'm not comfortable having the {test_name} done. I'd rather not."),
+        }
+    }
+
+    /// The end-of-episode metrics, given the diagnosis the doctor settled on and the turns taken.
+    pub fn metrics(&self, diagnosis: Option<&str>, turns: u32) -> PatientMetrics {
+        metrics(Some(self), diagnosis, turns)
+    }
+}
+
+/// The end-of-episode metrics; `bias` is `None` for an unbiased patient.
+pub fn metrics(bias: Option<&ActiveBias>, diagnosis: Option<&str>, turns: u32) -> PatientMetrics {
+    let clamp = |value: i32| value.clamp(1, 10) as u8;
+    let triggered = bias.is_some_and(|bias| bias.triggered);
+    let implicit = triggered && bias.is_some_and(|bias| !bias.kind.is_cognitive());
+    let refusals = bias.map_or(0, |bias| bias.refusals as i32);
+    let belief_denied = match (bias.and_then(ActiveBias::belief), diagnosis) {
+        (Some(belief), Some(given)) => !contains_phrase(&normalize(given), &normalize(belief)),
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let long = i32::from(turns > 20);
+    let no_answer = i32::from(diagnosis.is_none());
+    let confidence = 8
+        - 3 * i32::from(implicit)
+        - 2 * i32::from(belief_denied)
+        - refusals.min(2)
+        - long
+        - no_answer;
+    let compliance = 9 - 2 * refusals.min(3) - 2 * i32::from(implicit) - i32::from(belief_denied);
+    let follow_up = (confidence + compliance) / 2 - i32::from(implicit);
+    PatientMetrics {
+        confidence: clamp(confidence),
+        compliance: clamp(compliance),
+        follow_up: clamp(follow_up),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(3)
+    }
+
+    #[test]
+    fn cognitive_belief_defaults_to_the_differential_and_is_volunteered() {
+        let spec = BiasSpec {
+            kind: BiasKind::SelfDiagnosis,
+            belief: None,
+            target: None,
+        };
+        let mut bias = ActiveBias::new(
+            &spec,
+            &["Acute pericarditis".into()],
+            &DoctorProfile::default(),
+            &mut rng(),
+        );
+        assert_eq!(bias.belief(), Some("Acute pericarditis"));
+        assert!(bias.volunteer().is_some_and(
+            |said| said.contains("looked it all up") && said.contains("Acute pericarditis")
+        ));
+        assert!(bias.volunteer().is_none(), "not every answer");
+    }
+
+    #[test]
+    fn implicit_bias_acts_only_on_its_target_group() {
+        let spec = BiasSpec {
+            kind: BiasKind::Gender,
+            belief: None,
+            target: Some("female".into()),
+        };
+        let woman = DoctorProfile {
+            gender: Some("Female".into()),
+            ..DoctorProfile::default()
+        };
+        let man = DoctorProfile {
+            gender: Some("male".into()),
+            ..DoctorProfile::default()
+        };
+        assert!(ActiveBias::new(&spec, &[], &woman, &mut rng()).triggered());
+        assert!(!ActiveBias::new(&spec, &[], &man, &mut rng()).triggered());
+        assert!(!ActiveBias::new(&spec, &[], &DoctorProfile::default(), &mut rng()).triggered());
+    }
+
+    #[test]
+    fn sensitive_topics_are_deflected_once() {
+        let spec = BiasSpec {
+            kind: BiasKind::Religion,
+            belief: None,
+            target: Some("muslim".into()),
+        };
+        let doctor = DoctorProfile {
+            religion: Some("Muslim".into()),
+            ..DoctorProfile::default()
+        };
+        let mut bias = ActiveBias::new(&spec, &[], &doctor, &mut rng());
+        let asked: BTreeSet<HistoryTopic> = [HistoryTopic::Social, HistoryTopic::Onset]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            bias.deflect(&asked),
+            [HistoryTopic::Social].into_iter().collect()
+        );
+        assert!(
+            bias.deflect(&asked).is_empty(),
+            "asked again, the patient answers"
+        );
+    }
+
+    #[test]
+    fn a_convinced_patient_declines_an_expensive_test_once() {
+        let spec = BiasSpec {
+            kind: BiasKind::Recency,
+            belief: Some("a chest infection".into()),
+            target: None,
+        };
+        let mut bias = ActiveBias::new(&spec, &[], &DoctorProfile::default(), &mut rng());
+        assert!(!bias.refuses("cbc", 777, &mut rng()));
+        assert!(bias.refuses("ct_chest_contrast", 20_000, &mut rng()));
+        assert!(
+            !bias.refuses("ct_chest_contrast", 20_000, &mut rng()),
+            "ordered again, it is done"
+        );
+    }
+
+    #[test]
+    fn metrics_fall_when_the_bias_acts() {
+        let unbiased = metrics(None, Some("Gout"), 6);
+        let spec = BiasSpec {
+            kind: BiasKind::Race,
+            belief: None,
+            target: Some("asian".into()),
+        };
+        let doctor = DoctorProfile {
+            race: Some("Asian".into()),
+            ..DoctorProfile::default()
+        };
+        let biased = ActiveBias::new(&spec, &[], &doctor, &mut rng()).metrics(Some("Gout"), 6);
+        assert!(biased.confidence < unbiased.confidence);
+        assert!(biased.follow_up < unbiased.follow_up);
+        for value in [
+            biased.confidence,
+            biased.compliance,
+            biased.follow_up,
+            unbiased.confidence,
+        ] {
+            assert!((1..=10).contains(&value));
+        }
+    }
+}
