@@ -1,8 +1,11 @@
 //! Episode engine speed: text-mode steps per second for one `Env` and for a `VecEnv` of 1,024
-//! episodes, and the memory one live episode holds.
+//! episodes, discrete-mode steps per second for a `VecEnv` of 4,096, and the memory one live episode
+//! holds.
 //!
-//! The workload is the random doctor's mix (questions, examinations, orders of one to three tests),
-//! with actions drawn before the timed loop. Run with `cargo bench --bench episode`.
+//! The text workload is the random doctor's mix (questions, examinations, orders of one to three
+//! tests), drawn before the timed loop; the discrete workload is uniform over the ask, examine and
+//! order blocks of the action table. Episodes run to a 40-turn limit and reset automatically, as in
+//! training. Run with `cargo bench --bench episode`.
 #![expect(
     missing_docs,
     reason = "criterion's macros generate undocumented functions"
@@ -13,7 +16,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dxsim::action::Action;
 use dxsim::agents::{Doctor, RandomDoctor};
-use dxsim::episode::{AutoReset, Env, EpisodeOptions, Observation, VecEnv};
+use dxsim::episode::{AutoReset, DiscreteTable, Env, EpisodeOptions, Observation, VecEnv};
 use dxsim::library::CaseLibrary;
 use dxsim_gatekeeper::Catalogue;
 
@@ -30,7 +33,7 @@ fn workload(count: usize, seed: u64) -> Vec<Action> {
 
 fn options() -> EpisodeOptions {
     EpisodeOptions {
-        turn_limit: 1_000_000,
+        turn_limit: 40,
         ..EpisodeOptions::default()
     }
 }
@@ -49,12 +52,18 @@ fn episode(c: &mut Criterion) {
     let mut env = Env::new(library);
     env.reset(1, options()).expect("reset");
     let mut next = 0;
+    let mut seed = 1;
     let mut group = c.benchmark_group("env_text");
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_episode", |b| {
         b.iter(|| {
             next = (next + 1) % actions.len();
-            black_box(env.step(actions[next].clone()).expect("step"))
+            let step = env.step(actions[next].clone()).expect("step");
+            if step.terminated || step.truncated {
+                seed += 1;
+                env.reset(seed, options()).expect("reset");
+            }
+            black_box(step)
         });
     });
     group.finish();
@@ -71,6 +80,36 @@ fn episode(c: &mut Criterion) {
         b.iter(|| {
             round = (round + 1) % batches.len();
             black_box(batch.step(batches[round].clone()).expect("step"))
+        });
+    });
+    group.finish();
+
+    let table = DiscreteTable::new(Catalogue::builtin(), library);
+    let width = 4_096;
+    let mut batch = VecEnv::new(library, width, AutoReset::NextStep);
+    batch.reset(1, options()).expect("reset");
+    let playable = table.action_count() - library.cases().len();
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let rounds: Vec<Vec<usize>> = (0..16)
+        .map(|_| {
+            (0..width)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    (rng % playable as u64) as usize
+                })
+                .collect()
+        })
+        .collect();
+    let mut round = 0;
+    let mut group = c.benchmark_group("vec_env_discrete");
+    group.throughput(Throughput::Elements(width as u64));
+    group.sample_size(10);
+    group.bench_function("4096_episodes", |b| {
+        b.iter(|| {
+            round = (round + 1) % rounds.len();
+            black_box(batch.step_discrete(&table, &rounds[round]).expect("step"))
         });
     });
     group.finish();

@@ -30,8 +30,8 @@ use rand_chacha::ChaCha8Rng;
 
 pub use components::TranscriptEntry;
 use components::{
-    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Settings, Status, Transcript,
-    Turn,
+    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Parallelism, Patient, Revealed, Settings,
+    Status, Transcript, Turn,
 };
 pub use discrete::DiscreteTable;
 pub use log::{EpisodeLog, LogError};
@@ -90,8 +90,10 @@ pub enum EnvError {
     },
 }
 
-/// The shared, read-only engine: resolver and judge, built once per process.
+/// The shared, read-only engine: resolver and judge, built once per process; also makes sure the
+/// compute task pool the parallel systems use exists.
 fn engine() -> Engine {
+    bevy_tasks::ComputeTaskPool::get_or_init(bevy_tasks::TaskPool::default);
     static RESOLVER: OnceLock<Resolver<'static>> = OnceLock::new();
     static JUDGE: OnceLock<RuleJudge> = OnceLock::new();
     Engine {
@@ -275,6 +277,7 @@ impl Env {
     pub fn new(library: &'static CaseLibrary) -> Env {
         let mut world = World::new();
         world.insert_resource(engine());
+        world.insert_resource(Parallelism(false));
         Env {
             world,
             schedule: schedule::step_schedule(),
@@ -398,6 +401,7 @@ impl VecEnv {
     pub fn new(library: &'static CaseLibrary, count: usize, auto_reset: AutoReset) -> VecEnv {
         let mut world = World::new();
         world.insert_resource(engine());
+        world.insert_resource(Parallelism(count > 1));
         VecEnv {
             world,
             schedule: schedule::step_schedule(),

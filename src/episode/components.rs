@@ -26,6 +26,10 @@ pub(crate) struct Engine {
     pub(crate) judge: &'static RuleJudge,
 }
 
+/// Whether the heavy systems spread episodes over the compute task pool (on for batches).
+#[derive(Resource, Clone, Copy)]
+pub(crate) struct Parallelism(pub(crate) bool);
+
 /// The hidden case this episode plays.
 #[derive(Component)]
 pub(crate) struct EpisodeCase(pub(crate) Arc<Case>);

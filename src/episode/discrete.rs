@@ -39,6 +39,8 @@ pub struct DiscreteTable {
     tests: Vec<String>,
     diagnoses: Vec<(String, String)>,
     version: String,
+    /// Observation position of each exam system and test id.
+    positions: std::collections::HashMap<String, usize>,
 }
 
 /// What the state encoder reads: what an episode has revealed.
@@ -92,11 +94,24 @@ impl DiscreteTable {
             "{TABLE_VERSION}+{:016x}",
             stable_hash(fingerprint.as_bytes())
         );
+        let topics = HistoryTopic::ALL.len();
+        let positions = systems
+            .iter()
+            .enumerate()
+            .map(|(index, id)| (format!("system:{id}"), topics + index))
+            .chain(
+                tests
+                    .iter()
+                    .enumerate()
+                    .map(|(index, id)| (format!("test:{id}"), topics + systems.len() + index)),
+            )
+            .collect();
         DiscreteTable {
             systems,
             tests,
             diagnoses,
             version,
+            positions,
         }
     }
 
@@ -159,7 +174,6 @@ impl DiscreteTable {
     /// Writes the observation of `view` into `out` (of length [`Self::observation_len`]).
     pub(crate) fn encode(&self, view: RevealedView<'_>, out: &mut [f32]) {
         out.fill(0.0);
-        let topics = HistoryTopic::ALL.len();
         for &item in view.history_items {
             if let Some(position) = view
                 .case
@@ -170,16 +184,17 @@ impl DiscreteTable {
                 out[position] = 1.0;
             }
         }
+        // Only what was revealed is touched, so encoding costs the same whatever the catalogue's size.
         let flag = |abnormal: bool| if abnormal { 2.0 } else { 1.0 };
-        for (position, system) in self.systems.iter().enumerate() {
-            if let Some(&abnormal) = view.system_flags.get(system) {
-                out[topics + position] = flag(abnormal);
-            }
-        }
-        let tests_start = topics + self.systems.len();
-        for (position, test) in self.tests.iter().enumerate() {
-            if let Some(&abnormal) = view.test_flags.get(test) {
-                out[tests_start + position] = flag(abnormal);
+        let mut key = String::with_capacity(48);
+        for (kind, flags) in [("system:", view.system_flags), ("test:", view.test_flags)] {
+            for (id, &abnormal) in flags {
+                key.clear();
+                key.push_str(kind);
+                key.push_str(id);
+                if let Some(&position) = self.positions.get(&key) {
+                    out[position] = flag(abnormal);
+                }
             }
         }
         let end = out.len();

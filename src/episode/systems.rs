@@ -2,7 +2,9 @@
 //! intake → route → patient → gatekeeper → billing → judge → termination → reward → record.
 //!
 //! Each system touches only the episodes with a [`Turn`] in flight, so many episodes advance in one
-//! schedule run; each reads its randomness from the episode's own generator.
+//! schedule run; each reads its randomness from the episode's own generator. The heavy stages
+//! (patient, gatekeeper, record) work on episodes in parallel on the compute task pool: episodes share
+//! nothing mutable, so the result never depends on which thread took which episode.
 
 use bevy_ecs::prelude::*;
 use dxsim_gatekeeper::Gatekeeper;
@@ -11,14 +13,26 @@ use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
 use dxsim_gatekeeper::resolve::OrderOutcome;
 
 use super::components::{
-    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Route, Settings, Status,
-    Transcript, TranscriptEntry, Turn,
+    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Parallelism, Patient, Revealed, Route, Settings,
+    Status, Transcript, TranscriptEntry, Turn,
 };
 use super::render;
 use super::step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 use crate::action::Action;
 use crate::judge::Reference;
 use crate::patient::bias;
+
+/// Runs `$body` for every episode of `$query`: on the compute task pool when the world holds a batch
+/// ([`Parallelism`] on), in order on this thread otherwise (one episode gains nothing from threads).
+macro_rules! for_each_episode {
+    ($parallel:expr, $query:ident, $body:expr) => {
+        if $parallel.0 {
+            $query.par_iter_mut().for_each($body);
+        } else {
+            $query.iter_mut().for_each($body);
+        }
+    };
+}
 
 /// Counts the turn.
 pub(crate) fn intake(mut episodes: Query<(&Turn, &mut Budget)>) {
@@ -49,9 +63,16 @@ pub(crate) fn route(mut episodes: Query<&mut Turn>) {
 )]
 pub(crate) fn patient(
     engine: Res<Engine>,
+    parallel: Res<Parallelism>,
     mut episodes: Query<(&mut Turn, &mut Patient, &mut Revealed, &mut EpisodeRng)>,
 ) {
-    for (mut turn, mut patient, mut revealed, mut rng) in &mut episodes {
+    let engine = &*engine;
+    for_each_episode!(parallel, episodes, |(
+        mut turn,
+        mut patient,
+        mut revealed,
+        mut rng,
+    )| {
         let patient = &mut *patient;
         match (&turn.route, turn.action.clone()) {
             (Route::Patient, Some(Action::Ask { text })) => {
@@ -64,7 +85,7 @@ pub(crate) fn patient(
             }
             (Route::Gatekeeper, Some(Action::Order { tests })) => {
                 let Some(bias) = patient.bias.as_mut() else {
-                    continue;
+                    return;
                 };
                 let catalogue = engine.resolver.catalogue();
                 let mut consented = Vec::new();
@@ -93,7 +114,7 @@ pub(crate) fn patient(
             }
             _ => {}
         }
-    }
+    });
 }
 
 /// The gatekeeper answers examinations and orders.
@@ -103,11 +124,18 @@ pub(crate) fn patient(
 )]
 pub(crate) fn gatekeeper(
     engine: Res<Engine>,
+    parallel: Res<Parallelism>,
     mut episodes: Query<(&mut Turn, &EpisodeCase, &Settings, &mut Revealed)>,
 ) {
-    for (mut turn, case, settings, mut revealed) in &mut episodes {
+    let engine = &*engine;
+    for_each_episode!(parallel, episodes, |(
+        mut turn,
+        case,
+        settings,
+        mut revealed,
+    )| {
         if turn.route != Route::Gatekeeper {
-            continue;
+            return;
         }
         let gatekeeper = Gatekeeper::new(engine.resolver, &case.0, settings.seed);
         match turn.action.clone() {
@@ -151,7 +179,7 @@ pub(crate) fn gatekeeper(
             }
             _ => {}
         }
-    }
+    });
 }
 
 /// Charges the visit fee for questions and examinations, and each test ordered.
@@ -289,12 +317,24 @@ type RecordQuery<'w, 's> = Query<
 >;
 
 /// Writes the transcript line and assembles the step's result.
-pub(crate) fn record(mut episodes: RecordQuery<'_, '_>) {
-    for (mut turn, mut transcript, case, budget, bill, status, revealed, settings, voice) in
-        &mut episodes
-    {
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "bevy systems take their parameters by value"
+)]
+pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '_>) {
+    for_each_episode!(parallel, episodes, |(
+        mut turn,
+        mut transcript,
+        case,
+        budget,
+        bill,
+        status,
+        revealed,
+        settings,
+        voice,
+    )| {
         let Some(action) = turn.action.take() else {
-            continue;
+            return;
         };
         let text = turn.text.join("\n");
         transcript.0.push(TranscriptEntry {
@@ -340,7 +380,7 @@ pub(crate) fn record(mut episodes: RecordQuery<'_, '_>) {
         turn.route = Route::Idle;
         turn.verdict = None;
         turn.output = Some(step);
-    }
+    });
 }
 
 /// The end-of-episode record for `info`.

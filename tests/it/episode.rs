@@ -338,3 +338,58 @@ fn event_log_replays_to_the_same_transcript_and_detects_tampering() {
         Err(LogError::Line { line: 3, .. })
     ));
 }
+
+#[test]
+fn batched_parallel_steps_equal_lone_episodes_with_the_same_seeds() {
+    let width = 16;
+    let options = EpisodeOptions {
+        turn_limit: 12,
+        ..EpisodeOptions::default()
+    };
+    let diagnoses: Vec<String> = library()
+        .cases()
+        .iter()
+        .map(|case| case.diagnosis.name.clone())
+        .collect();
+    let blank = dxsim::episode::Observation {
+        text: String::new(),
+        findings: Vec::new(),
+        turn: 0,
+    };
+    let mut doctors: Vec<RandomDoctor> = (0..width)
+        .map(|index| {
+            RandomDoctor::new(
+                Catalogue::builtin(),
+                diagnoses.clone(),
+                u32::MAX,
+                index as u64,
+            )
+        })
+        .collect();
+    let script: Vec<Vec<Action>> = (0..10)
+        .map(|_| {
+            doctors
+                .iter_mut()
+                .map(|doctor| doctor.act(&blank))
+                .collect()
+        })
+        .collect();
+    let mut batch = VecEnv::new(library(), width, AutoReset::Disabled);
+    batch.reset(300, options.clone()).expect("reset");
+    let batched: Vec<Vec<Step>> = script
+        .iter()
+        .map(|actions| batch.step(actions.clone()).expect("step"))
+        .collect();
+    for episode in 0..width {
+        let mut env = Env::new(library());
+        env.reset(300 + episode as u64, options.clone())
+            .expect("reset");
+        for (turn, actions) in script.iter().enumerate() {
+            let alone = env.step(actions[episode].clone()).expect("step");
+            assert_eq!(
+                alone, batched[turn][episode],
+                "episode {episode}, turn {turn}"
+            );
+        }
+    }
+}
