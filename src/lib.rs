@@ -1,9 +1,10 @@
-//! dxsim: an interactive sequential-diagnosis simulation environment.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules of this crate
 //!
 //! The pure core — case records, the test catalogue, request resolution, disclosure, billing — lives in
-//! the `dxsim-gatekeeper` crate. This crate builds the simulation on it.
+//! the `dxsim-gatekeeper` crate; this crate builds the simulation on it.
 //!
-//! # Layout
 //! - [`library`]: the built-in case library (embedded from `cases/`), case files on disk, and library
 //!   statistics.
 //! - [`action`]: what a doctor can do in a turn, and the text protocol LLM agents speak.

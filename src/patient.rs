@@ -4,7 +4,7 @@
 //! The patient knows only the presentation and the history, never examination findings, test results
 //! or the diagnosis. A turn may hold several questions; each is matched first to specific history
 //! items through the words the case lists for them (`keywords`), then to whole topics through a
-//! lexicon ([`lexicon`]). A question that reaches nothing the case records is answered "I don't know",
+//! lexicon (the `lexicon` module). A question that reaches nothing the case records is answered "I don't know",
 //! never with an invented finding. Answers pass a guard that would drop any sentence naming the
 //! diagnosis (the validator already keeps such text out of cases; the guard is a second line).
 
