@@ -4,7 +4,8 @@
 //!
 //! The text workload is the random doctor's mix (questions, examinations, orders of one to three
 //! tests), drawn before the timed loop; the discrete workload is uniform over the ask, examine and
-//! order blocks of the action table. Episodes run to a 40-turn limit and reset automatically, as in
+//! order blocks of the action table, stepped both through the text pipeline (`VecEnv::step_discrete`)
+//! and through the fast path (`DiscreteVecEnv`). Episodes run to a 40-turn limit and reset automatically, as in
 //! training. Run with `cargo bench --bench episode`.
 #![expect(
     missing_docs,
@@ -16,7 +17,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dxsim::action::Action;
 use dxsim::agents::{Doctor, RandomDoctor};
-use dxsim::episode::{AutoReset, DiscreteTable, Env, EpisodeOptions, Observation, VecEnv};
+use dxsim::episode::{
+    AutoReset, DiscreteTable, DiscreteVecEnv, Env, EpisodeOptions, Observation, VecEnv,
+};
 use dxsim::library::CaseLibrary;
 use dxsim_gatekeeper::Catalogue;
 
@@ -110,6 +113,18 @@ fn episode(c: &mut Criterion) {
         b.iter(|| {
             round = (round + 1) % rounds.len();
             black_box(batch.step_discrete(&table, &rounds[round]).expect("step"))
+        });
+    });
+    group.finish();
+
+    let mut fast = DiscreteVecEnv::new(library, table.clone(), options()).expect("fast env");
+    fast.reset(1, width).expect("reset");
+    let mut group = c.benchmark_group("discrete_fast");
+    group.throughput(Throughput::Elements(width as u64));
+    group.bench_function("4096_episodes", |b| {
+        b.iter(|| {
+            round = (round + 1) % rounds.len();
+            black_box(fast.step(&rounds[round]).expect("step").rewards.len())
         });
     });
     group.finish();

@@ -12,6 +12,7 @@
 
 mod components;
 pub mod discrete;
+pub mod fast;
 pub mod log;
 pub mod options;
 mod render;
@@ -34,6 +35,7 @@ use components::{
     Status, Transcript, Turn,
 };
 pub use discrete::DiscreteTable;
+pub use fast::{DiscreteBatchStep, DiscreteVecEnv};
 pub use log::{EpisodeLog, LogError};
 pub use options::{CaseSelector, EpisodeOptions, OptionError};
 pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
@@ -80,6 +82,9 @@ pub enum EnvError {
         /// The table's size.
         count: usize,
     },
+    /// A combination this environment does not support.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// A batch of the wrong size.
     #[error("expected {expected} actions, one per episode, but got {got}")]
     BatchSize {

@@ -35,6 +35,7 @@ pub const TABLE_VERSION: &str = "dxsim-discrete-v1";
 /// The fixed action table and observation layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscreteTable {
+    test_prices: Vec<dxsim_gatekeeper::Money>,
     systems: Vec<String>,
     tests: Vec<String>,
     diagnoses: Vec<(String, String)>,
@@ -106,7 +107,9 @@ impl DiscreteTable {
                     .map(|(index, id)| (format!("test:{id}"), topics + systems.len() + index)),
             )
             .collect();
+        let test_prices = catalogue.tests().iter().map(|test| test.price).collect();
         DiscreteTable {
+            test_prices,
             systems,
             tests,
             diagnoses,
@@ -123,6 +126,25 @@ impl DiscreteTable {
     /// Number of discrete actions.
     pub fn action_count(&self) -> usize {
         HistoryTopic::ALL.len() + self.systems.len() + self.tests.len() + self.diagnoses.len()
+    }
+
+    /// Number of actions before the diagnosis block (ask, examine, order).
+    pub fn playable_count(&self) -> usize {
+        HistoryTopic::ALL.len() + self.systems.len() + self.tests.len()
+    }
+
+    /// Number of ask and examine actions (the ones billed as a visit).
+    pub(crate) fn consultation_count(&self) -> usize {
+        HistoryTopic::ALL.len() + self.systems.len()
+    }
+
+    /// The catalogue price of the test an order action orders (zero for other actions).
+    pub(crate) fn test_price(&self, index: usize) -> dxsim_gatekeeper::Money {
+        index
+            .checked_sub(self.consultation_count())
+            .and_then(|test| self.test_prices.get(test))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Length of the observation vector.

@@ -172,3 +172,97 @@ fn vec_env_returns_one_flat_observation_array() {
     assert_eq!(steps.len(), 8);
     assert_eq!(observations.len(), 8 * table.observation_len());
 }
+
+#[test]
+fn fast_path_gives_exactly_what_the_text_pipeline_gives() {
+    use dxsim::episode::DiscreteVecEnv;
+    let library = CaseLibrary::builtin().expect("valid");
+    let table = table();
+    let options = EpisodeOptions {
+        case: CaseSelector {
+            specialty: Some("allergy_immunology".into()),
+            ..CaseSelector::default()
+        },
+        turn_limit: 12,
+        cost_weight: 0.001,
+        dense_shaping: true,
+        budget_cap_usd: Some(2_500.0),
+        ..EpisodeOptions::default()
+    };
+    let width = 6;
+    let mut slow = VecEnv::new(library, width, AutoReset::NextStep);
+    slow.reset(77, options.clone()).expect("reset");
+    let mut fast = DiscreteVecEnv::new(library, table.clone(), options).expect("fast env");
+    fast.reset(77, width).expect("reset");
+    let playable = table.playable_count();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |limit: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % limit as u64) as usize
+    };
+    let mut endings = 0;
+    for round in 0..60 {
+        let actions: Vec<usize> = (0..width)
+            .map(|_| {
+                if next(12) == 0 {
+                    playable + next(table.action_count() - playable)
+                } else {
+                    next(playable)
+                }
+            })
+            .collect();
+        let (steps, slow_observations) = slow.step_discrete(&table, &actions).expect("slow step");
+        let quick = fast.step(&actions).expect("fast step");
+        assert_eq!(
+            quick.observations,
+            slow_observations.as_slice(),
+            "observations differ at round {round}"
+        );
+        for (episode, step) in steps.iter().enumerate() {
+            assert_eq!(
+                quick.rewards[episode], step.reward,
+                "reward, round {round}, episode {episode}"
+            );
+            assert_eq!(
+                quick.terminated[episode], step.terminated,
+                "terminated, round {round}, episode {episode}"
+            );
+            assert_eq!(
+                quick.truncated[episode], step.truncated,
+                "truncated, round {round}, episode {episode}"
+            );
+            endings += usize::from(step.terminated || step.truncated);
+        }
+    }
+    assert!(
+        endings > 5,
+        "the run should exercise endings and autoresets ({endings})"
+    );
+}
+
+#[test]
+fn fast_path_refuses_what_it_does_not_model() {
+    use dxsim::episode::DiscreteVecEnv;
+    use dxsim::patient::bias::{BiasKind, BiasSpec};
+    let options = EpisodeOptions {
+        patient_bias: Some(BiasSpec {
+            kind: BiasKind::Recency,
+            belief: None,
+            target: None,
+        }),
+        ..EpisodeOptions::default()
+    };
+    assert!(matches!(
+        DiscreteVecEnv::new(CaseLibrary::builtin().expect("valid"), table(), options),
+        Err(EnvError::Unsupported(_))
+    ));
+    let mut fast = DiscreteVecEnv::new(
+        CaseLibrary::builtin().expect("valid"),
+        table(),
+        EpisodeOptions::default(),
+    )
+    .expect("env");
+    assert!(matches!(fast.step(&[0]), Err(EnvError::NotReset)));
+}
