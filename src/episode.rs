@@ -107,6 +107,20 @@ fn engine() -> Engine {
     }
 }
 
+/// Checks a batch step: the batch was reset, and there is one action per episode.
+fn check_batch(episodes: usize, actions: usize) -> Result<(), EnvError> {
+    if episodes == 0 {
+        return Err(EnvError::NotReset);
+    }
+    if actions != episodes {
+        return Err(EnvError::BatchSize {
+            expected: episodes,
+            got: actions,
+        });
+    }
+    Ok(())
+}
+
 /// Checks an action has content before it is taken.
 fn check_action(action: &Action) -> Result<(), EnvError> {
     let empty = match action {
@@ -455,15 +469,7 @@ impl VecEnv {
 
     /// Takes one action in every episode (one per episode, in order).
     pub fn step(&mut self, actions: Vec<Action>) -> Result<Vec<Step>, EnvError> {
-        if self.episodes.is_empty() {
-            return Err(EnvError::NotReset);
-        }
-        if actions.len() != self.episodes.len() {
-            return Err(EnvError::BatchSize {
-                expected: self.episodes.len(),
-                got: actions.len(),
-            });
-        }
+        check_batch(self.episodes.len(), actions.len())?;
         let mut restart = vec![false; self.episodes.len()];
         for (index, action) in actions.iter().enumerate() {
             let entity = self.world.entity(self.episodes[index]);

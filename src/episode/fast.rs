@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use dxsim_gatekeeper::Money;
 
 use super::discrete::DiscreteTable;
-use super::{CaseSelector, Env, EnvError, EpisodeOptions, select_case};
+use super::{CaseSelector, Env, EnvError, EpisodeOptions, check_batch, select_case};
 use crate::action::Action;
 use crate::library::CaseLibrary;
 
@@ -211,15 +211,7 @@ impl DiscreteVecEnv {
     /// Takes action `actions[i]` in episode `i`. An episode that ended at the previous step is reset
     /// instead (on its seed + the batch size), its action ignored, as [`super::AutoReset::NextStep`].
     pub fn step(&mut self, actions: &[usize]) -> Result<DiscreteBatchStep<'_>, EnvError> {
-        if self.episodes.is_empty() {
-            return Err(EnvError::NotReset);
-        }
-        if actions.len() != self.episodes.len() {
-            return Err(EnvError::BatchSize {
-                expected: self.episodes.len(),
-                got: actions.len(),
-            });
-        }
+        check_batch(self.episodes.len(), actions.len())?;
         let count = self.table.action_count();
         if let Some(&index) = actions.iter().find(|&&index| index >= count) {
             return Err(EnvError::ActionOutOfRange { index, count });
