@@ -11,7 +11,7 @@
 pub mod bias;
 mod lexicon;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bias::ActiveBias;
@@ -50,7 +50,12 @@ const DEFLECTION: &str = "I'd rather not go into that, if it's all the same to y
 pub struct RuleBasedPatient {
     case: Arc<Case>,
     item_keywords: Vec<Vec<String>>,
-    guard: Vec<String>,
+    /// Per history item: whether it may be said (it never names the diagnosis).
+    sayable: Vec<bool>,
+    /// Single-word lexicon stems → the topics they touch.
+    stems: HashMap<&'static str, Vec<HistoryTopic>>,
+    /// Multi-word lexicon phrases and the topic each touches.
+    phrases: Vec<(&'static str, HistoryTopic)>,
 }
 
 /// Splits a turn into questions on question marks, full stops, semicolons and new lines.
@@ -84,16 +89,58 @@ impl RuleBasedPatient {
                     .collect()
             })
             .collect();
-        let guard = std::iter::once(&case.diagnosis.name)
+        let guard: Vec<String> = std::iter::once(&case.diagnosis.name)
             .chain(&case.diagnosis.synonyms)
             .map(|name| normalize(name))
             .filter(|name| !name.is_empty())
             .collect();
+        let sayable = case
+            .history
+            .iter()
+            .map(|item| {
+                let normalized = normalize(&item.text);
+                !guard
+                    .iter()
+                    .any(|phrase| contains_phrase(&normalized, phrase))
+            })
+            .collect();
+        let mut stems: HashMap<&'static str, Vec<HistoryTopic>> = HashMap::new();
+        let mut phrases = Vec::new();
+        for (topic, entries) in lexicon::LEXICON {
+            for entry in *entries {
+                if entry.contains(' ') {
+                    phrases.push((*entry, *topic));
+                } else {
+                    stems.entry(entry).or_default().push(*topic);
+                }
+            }
+        }
         RuleBasedPatient {
             case,
             item_keywords,
-            guard,
+            sayable,
+            stems,
+            phrases,
         }
+    }
+
+    /// The topics a normalised question touches: a lexicon stem at the start of one of its words, or
+    /// a lexicon phrase as whole words.
+    fn topics_for(&self, question: &str) -> BTreeSet<HistoryTopic> {
+        let mut topics = BTreeSet::new();
+        for word in tokens(question) {
+            for end in (1..=word.len()).filter(|&end| word.is_char_boundary(end)) {
+                if let Some(found) = self.stems.get(&word[..end]) {
+                    topics.extend(found.iter().copied());
+                }
+            }
+        }
+        for (phrase, topic) in &self.phrases {
+            if !topics.contains(topic) && contains_phrase(question, phrase) {
+                topics.insert(*topic);
+            }
+        }
+        topics
     }
 
     /// The history items one question reaches: those whose keywords it uses, or else every item of
@@ -109,11 +156,7 @@ impl RuleBasedPatient {
         if !by_keyword.is_empty() {
             return by_keyword;
         }
-        let topics: Vec<HistoryTopic> = lexicon::LEXICON
-            .iter()
-            .filter(|(_, entries)| entries.iter().any(|entry| touches(question, entry)))
-            .map(|(topic, _)| *topic)
-            .collect();
+        let topics = self.topics_for(question);
         self.case
             .history
             .iter()
@@ -160,8 +203,8 @@ impl RuleBasedPatient {
         }
         let mut sentences: Vec<String> = items
             .iter()
+            .filter(|&&item| self.sayable[item])
             .map(|&item| self.case.history[item].text.clone())
-            .filter(|sentence| self.is_safe(sentence))
             .collect();
         if deflected {
             sentences.push(DEFLECTION.to_string());
@@ -177,14 +220,6 @@ impl RuleBasedPatient {
             items,
             unknown,
         }
-    }
-
-    fn is_safe(&self, sentence: &str) -> bool {
-        let normalized = normalize(sentence);
-        !self
-            .guard
-            .iter()
-            .any(|phrase| contains_phrase(&normalized, phrase))
     }
 }
 
