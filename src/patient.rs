@@ -12,7 +12,7 @@ pub mod bias;
 mod lexicon;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bias::ActiveBias;
 
@@ -52,10 +52,36 @@ pub struct RuleBasedPatient {
     item_keywords: Vec<Vec<String>>,
     /// Per history item: whether it may be said (it never names the diagnosis).
     sayable: Vec<bool>,
-    /// Single-word lexicon stems → the topics they touch.
+    lexicon: &'static LexiconIndex,
+}
+
+/// The topic lexicon arranged for lookup: built once per process, shared by every patient.
+#[derive(Debug)]
+struct LexiconIndex {
+    /// Single-word stems → the topics they touch.
     stems: HashMap<&'static str, Vec<HistoryTopic>>,
-    /// Multi-word lexicon phrases and the topic each touches.
+    /// Multi-word phrases and the topic each touches.
     phrases: Vec<(&'static str, HistoryTopic)>,
+}
+
+impl LexiconIndex {
+    fn get() -> &'static LexiconIndex {
+        static INDEX: OnceLock<LexiconIndex> = OnceLock::new();
+        INDEX.get_or_init(|| {
+            let mut stems: HashMap<&'static str, Vec<HistoryTopic>> = HashMap::new();
+            let mut phrases = Vec::new();
+            for (topic, entries) in lexicon::LEXICON {
+                for entry in *entries {
+                    if entry.contains(' ') {
+                        phrases.push((*entry, *topic));
+                    } else {
+                        stems.entry(entry).or_default().push(*topic);
+                    }
+                }
+            }
+            LexiconIndex { stems, phrases }
+        })
+    }
 }
 
 /// Splits a turn into questions on question marks, full stops, semicolons and new lines.
@@ -104,23 +130,11 @@ impl RuleBasedPatient {
                     .any(|phrase| contains_phrase(&normalized, phrase))
             })
             .collect();
-        let mut stems: HashMap<&'static str, Vec<HistoryTopic>> = HashMap::new();
-        let mut phrases = Vec::new();
-        for (topic, entries) in lexicon::LEXICON {
-            for entry in *entries {
-                if entry.contains(' ') {
-                    phrases.push((*entry, *topic));
-                } else {
-                    stems.entry(entry).or_default().push(*topic);
-                }
-            }
-        }
         RuleBasedPatient {
             case,
             item_keywords,
             sayable,
-            stems,
-            phrases,
+            lexicon: LexiconIndex::get(),
         }
     }
 
@@ -130,12 +144,12 @@ impl RuleBasedPatient {
         let mut topics = BTreeSet::new();
         for word in tokens(question) {
             for end in (1..=word.len()).filter(|&end| word.is_char_boundary(end)) {
-                if let Some(found) = self.stems.get(&word[..end]) {
+                if let Some(found) = self.lexicon.stems.get(&word[..end]) {
                     topics.extend(found.iter().copied());
                 }
             }
         }
-        for (phrase, topic) in &self.phrases {
+        for (phrase, topic) in &self.lexicon.phrases {
             if !topics.contains(topic) && contains_phrase(question, phrase) {
                 topics.insert(*topic);
             }

@@ -194,6 +194,13 @@ pub struct DisclosureState {
     reported_analytes: BTreeMap<String, String>,
 }
 
+impl DisclosureState {
+    /// Whether some report in this episode has shown the analyte's value.
+    pub fn has_reported(&self, analyte: &str) -> bool {
+        self.reported_analytes.contains_key(analyte)
+    }
+}
+
 const INTERPRETATION_MESSAGE: &str =
     "I can report findings only; I do not interpret results, give hints or offer a diagnosis.";
 

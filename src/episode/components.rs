@@ -53,11 +53,9 @@ pub(crate) struct Patient {
 pub(crate) struct Revealed {
     pub(crate) disclosure: DisclosureState,
     pub(crate) history_items: BTreeSet<usize>,
-    pub(crate) systems: BTreeSet<String>,
-    pub(crate) tests: BTreeSet<String>,
     /// Exam system id → whether its finding was abnormal.
     pub(crate) system_flags: std::collections::BTreeMap<String, bool>,
-    /// Test id → whether its report was abnormal.
+    /// Test id → whether its report was abnormal (every test carried out).
     pub(crate) test_flags: std::collections::BTreeMap<String, bool>,
     pub(crate) key_findings: BTreeSet<usize>,
     pub(crate) synthetic: BTreeSet<String>,

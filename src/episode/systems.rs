@@ -145,7 +145,6 @@ pub(crate) fn gatekeeper(
                         system, abnormal, ..
                     } = &reply.public
                     {
-                        revealed.systems.insert(system.clone());
                         revealed.system_flags.insert(system.clone(), *abnormal);
                     }
                     revealed.synthetic.extend(reply.synthetic);
@@ -160,15 +159,11 @@ pub(crate) fn gatekeeper(
                 for reply in replies {
                     if let Some((test, price)) = reply.public.billable() {
                         turn.billable.push((test.to_string(), price));
-                        revealed.tests.insert(test.to_string());
                     }
                     if let OrderReply::Reported { report, .. } = &reply.public {
                         revealed
                             .test_flags
                             .insert(report.test.clone(), report.abnormal);
-                    }
-                    if let OrderReply::AlreadyReported { value, .. } = &reply.public {
-                        revealed.tests.insert(value.analyte.clone());
                     }
                     revealed.synthetic.extend(reply.synthetic);
                     turn.text.push(render::order(&reply.public));
@@ -242,11 +237,14 @@ pub(crate) fn termination(mut episodes: Query<(&Turn, &Budget, &Bill, &mut Statu
     }
 }
 
-/// Whether a key finding's source has been uncovered.
+/// Whether a key finding's source has been uncovered: a history item of the topic, the system
+/// examined, the test (or an equivalent study of its family) carried out, or the analyte's value shown
+/// on any report.
 fn key_finding_revealed(
     finding: &KeyFinding,
     case: &dxsim_gatekeeper::Case,
     revealed: &Revealed,
+    catalogue: &dxsim_gatekeeper::Catalogue,
 ) -> bool {
     let Some((kind, target)) = finding.source.split_once(':') else {
         return false;
@@ -257,27 +255,36 @@ fn key_finding_revealed(
                 .get(item)
                 .is_some_and(|h| h.topic.as_str() == target)
         }),
-        "exam" => revealed.systems.contains(target),
-        "vitals" => revealed.systems.contains("vitals"),
+        "exam" => revealed.system_flags.contains_key(target),
+        "vitals" => revealed.system_flags.contains_key("vitals"),
         "test" => match target.split_once('/') {
-            Some((test, analyte)) => {
-                revealed.tests.contains(test) || revealed.tests.contains(analyte)
-            }
-            None => revealed.tests.contains(target),
+            Some((_, analyte)) => revealed.disclosure.has_reported(analyte),
+            None => revealed
+                .test_flags
+                .keys()
+                .any(|test| catalogue.same_study(test, target)),
         },
         _ => false,
     }
 }
 
 /// Rewards a correct diagnosis, charges the cost weight, and (when shaping) each new key finding.
-pub(crate) fn reward(mut episodes: Query<(&mut Turn, &Settings, &EpisodeCase, &mut Revealed)>) {
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "bevy systems take their parameters by value"
+)]
+pub(crate) fn reward(
+    engine: Res<Engine>,
+    mut episodes: Query<(&mut Turn, &Settings, &EpisodeCase, &mut Revealed)>,
+) {
+    let catalogue = engine.resolver.catalogue();
     for (mut turn, settings, case, mut revealed) in &mut episodes {
         if turn.action.is_none() {
             continue;
         }
         let before = revealed.key_findings.len();
         for (index, finding) in case.0.key_findings.iter().enumerate() {
-            if key_finding_revealed(finding, &case.0, &revealed) {
+            if key_finding_revealed(finding, &case.0, &revealed, catalogue) {
                 revealed.key_findings.insert(index);
             }
         }
