@@ -398,7 +398,9 @@ fn batched_parallel_steps_equal_lone_episodes_with_the_same_seeds() {
 fn an_equivalent_study_uncovers_the_key_finding_of_its_family() {
     // The case's key finding is on `chest_xray`; the portable film is the same study and shows the
     // same report, so it uncovers the finding too.
-    let case = library().get("cardio-breathless-swollen-legs-older-man").expect("case");
+    let case = library()
+        .get("cardio-breathless-swollen-legs-older-man")
+        .expect("case");
     let finding = case
         .key_findings
         .iter()
@@ -408,8 +410,19 @@ fn an_equivalent_study_uncovers_the_key_finding_of_its_family() {
         .clone();
     let mut env = Env::new(library());
     env.reset(1, options_for(&case.id)).expect("reset");
-    env.step(Action::Order { tests: vec!["chest_xray_portable".into()] }).expect("step");
-    let end = env.step(Action::Diagnose { diagnosis: "-".into(), icd10: None }).expect("step");
+    env.step(Action::Order {
+        tests: vec!["chest_xray_portable".into()],
+    })
+    .expect("step");
+    let end = env
+        .step(Action::Diagnose {
+            diagnosis: "-".into(),
+            icd10: None,
+        })
+        .expect("step");
     let outcome = end.info.outcome.expect("outcome");
-    assert!(outcome.key_findings_revealed.contains(&finding), "{outcome:?}");
+    assert!(
+        outcome.key_findings_revealed.contains(&finding),
+        "{outcome:?}"
+    );
 }
