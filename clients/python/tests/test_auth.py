@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import dxsim
-from conftest import ALICE, BOB
+from conftest import ALICE, BOB, STEMI_CASE
 
 
 def test_health_needs_no_token(token_server):
@@ -50,7 +50,7 @@ def test_episodes_belong_to_their_token(token_server):
 def test_vector_envs_belong_to_their_token(token_server):
     alice = token_server.client(ALICE)
     bob = token_server.client(BOB)
-    with dxsim.VectorClient(alice, 2, seed=0) as vec:
+    with dxsim.VectorClient(alice, 2, seed=0, options={"case": {"id": STEMI_CASE}}) as vec:
         with pytest.raises(dxsim.ApiError) as caught:
             bob.step_vector_env(vec.vec_id, [0, 0])
         assert caught.value.status == 404

@@ -104,7 +104,7 @@ def test_text_episode_ends_in_a_diagnosis(client):
         client.step(episode, text="Any fever?")
     assert (over.value.status, over.value.code) == (409, "episode_over")
 
-    again = client.reset_episode(episode, seed=42)
+    again = client.reset_episode(episode, seed=42, options=stemi_options())
     assert again["episode_id"] == episode and again["mode"] == "text"
     assert again["observation"] == created["observation"]
     client.close_episode(episode)

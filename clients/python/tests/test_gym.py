@@ -156,7 +156,7 @@ def test_render_ansi(server):
 
 
 def test_vector_env_matches_single_semantics(server):
-    envs = DxSimVectorEnv(4, base_url=server.url)
+    envs = DxSimVectorEnv(4, options={"case": {"id": STEMI_CASE}}, base_url=server.url)
     try:
         obs, _ = envs.reset(seed=10)
         assert obs.shape == (4, envs.single_observation_space.shape[0]) and not obs.any()

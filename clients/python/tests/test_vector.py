@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 
 import dxsim
+from conftest import STEMI_CASE
+
+# Vector envs learn a lookup table per case on first use, which takes seconds in a debug build:
+# one case keeps the suite quick while still exercising deltas, resets and seeds.
+ONE_CASE = {"case": {"id": STEMI_CASE}}
 
 
 def test_deltas_rebuild_the_server_matrix(client):
     table = client.discrete_table()
-    with dxsim.VectorClient(client, 16, seed=100) as vec:
+    with dxsim.VectorClient(client, 16, seed=100, options=ONE_CASE) as vec:
         assert (vec.count, vec.observation_len, vec.action_count) == (
             16,
             table["observation_len"],
@@ -45,10 +50,10 @@ def test_deltas_rebuild_the_server_matrix(client):
 
 def test_vector_seeds_match_single_episodes(client):
     """Episode i of a vector env plays seed + i: its first step equals a discrete episode's."""
-    with dxsim.VectorClient(client, 3, seed=500) as vec:
+    with dxsim.VectorClient(client, 3, seed=500, options=ONE_CASE) as vec:
         obs, rewards, *_ = vec.step([0, 0, 0])
         for i in range(3):
-            single = client.create_episode(seed=500 + i, mode="discrete")
+            single = client.create_episode(seed=500 + i, options=ONE_CASE, mode="discrete")
             step = client.step(single["episode_id"], index=0)
             client.close_episode(single["episode_id"])
             np.testing.assert_allclose(obs[i], np.asarray(step["discrete_observation"], np.float32))
@@ -56,7 +61,7 @@ def test_vector_seeds_match_single_episodes(client):
 
 
 def test_wrong_action_count_is_refused_locally_and_by_the_server(client):
-    with dxsim.VectorClient(client, 2) as vec:
+    with dxsim.VectorClient(client, 2, options=ONE_CASE) as vec:
         with pytest.raises(ValueError, match="expected 2 actions"):
             vec.step([0])
         with pytest.raises(dxsim.ApiError) as caught:
