@@ -26,6 +26,7 @@ STOP_TIMEOUT_S = 20.0
 
 ALICE = "alice-token-7f3a"
 BOB = "bob-token-91c2"
+TOKEN_EPISODE_LIMIT = 4
 
 # A case with a known work-up (the one the main README plays).
 STEMI_CASE = "cardio-chest-pressure-snow"
@@ -129,7 +130,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server that requires tokens: alice and bob."""
     running = Server(
-        tmp_path_factory.mktemp("tokens"), open_mode=False, tokens=f"alice={ALICE},bob={BOB}"
+        tmp_path_factory.mktemp("tokens"),
+        open_mode=False,
+        tokens=f"alice={ALICE},bob={BOB}",
+        extra_args=["--max-episodes-per-token", str(TOKEN_EPISODE_LIMIT)],
     )
     yield running
     running.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import dxsim
-from conftest import ALICE, BOB, STEMI_CASE
+from conftest import ALICE, BOB, STEMI_CASE, TOKEN_EPISODE_LIMIT
 
 
 def test_health_needs_no_token(token_server):
@@ -62,3 +62,24 @@ def test_token_from_environment(token_server, monkeypatch):
     monkeypatch.setenv("DXSIM_TOKEN", ALICE)
     with dxsim.Client() as client:
         assert client.cases()
+
+
+def test_episode_limit_per_token_is_429(token_server):
+    alice = token_server.client(ALICE)
+    bob = token_server.client(BOB)
+    created = []
+    try:
+        while len(created) <= TOKEN_EPISODE_LIMIT:
+            try:
+                created.append(alice.create_episode(seed=len(created))["episode_id"])
+            except dxsim.ApiError as err:
+                assert (err.status, err.code) == (429, "too_many_episodes")
+                break
+        assert len(created) == TOKEN_EPISODE_LIMIT
+        # The limit is per token: bob is not affected, and closing one frees a slot for alice.
+        bob.close_episode(bob.create_episode()["episode_id"])
+        alice.close_episode(created.pop())
+        created.append(alice.create_episode()["episode_id"])
+    finally:
+        for episode in created:
+            alice.close_episode(episode)

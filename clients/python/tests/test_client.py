@@ -152,7 +152,9 @@ def test_discrete_episode(client):
         diagnose = table["action_count"] - blocks["diagnose"]
         end = client.step(episode, index=diagnose)
         assert end["terminated"] and "outcome" in end["info"]
-        client.reset_episode(episode, seed=3)
+        # A reset without a mode keeps the episode's.
+        again = client.reset_episode(episode, seed=3, options=stemi_options())
+        assert again["mode"] == "discrete" and again["discrete_observation"] == obs
         with pytest.raises(dxsim.ApiError) as bad:
             client.step(episode, index=table["action_count"])
         assert (bad.value.status, bad.value.code) == (422, "invalid_action")
@@ -254,3 +256,29 @@ def test_keep_alive_connection_is_reused(client):
     for _ in range(5):
         client.health()
     assert client._conn is first
+
+
+def test_payload_too_large_is_413(client):
+    episode = client.create_episode(seed=2)["episode_id"]
+    try:
+        with pytest.raises(dxsim.ApiError) as caught:
+            client.step(episode, text="why " * (300 * 1024))  # 1.2 MB, over the 1 MiB default
+        assert (caught.value.status, caught.value.code) == (413, "payload_too_large")
+        with pytest.raises(dxsim.ApiError) as caught:
+            client.step(episode, text="x" * 8193)  # under the body limit, over --max-action-chars
+        assert (caught.value.status, caught.value.code) == (422, "invalid_action")
+        assert client.step(episode, text="y" * 8192)["info"]["turn"] == 1
+    finally:
+        client.close_episode(episode)
+
+
+def test_openapi_and_schemas(client):
+    spec = client.openapi()
+    assert spec["openapi"].startswith("3.") and "/v1/episodes" in json.dumps(spec["paths"])
+    for name in ("action", "options", "observation", "step"):
+        schema = client.schema(name)
+        assert isinstance(schema, dict) and schema
+    assert "turn_limit" in json.dumps(client.schema("options"))
+    with pytest.raises(dxsim.ApiError) as caught:
+        client.schema("no-such-schema")
+    assert caught.value.status == 404
