@@ -106,8 +106,9 @@ def test_action_builders():
 
 def test_client_settings_from_arguments_and_environment(monkeypatch):
     monkeypatch.delenv("DXSIM_URL", raising=False)
-    with pytest.raises(ValueError, match="DXSIM_URL"):
-        dxsim.Client()
+    monkeypatch.delenv("DXSIM_TOKEN", raising=False)
+    default = dxsim.Client()
+    assert (default._host, default._port, default.token) == ("127.0.0.1", 8737, None)
     with pytest.raises(ValueError, match="http"):
         dxsim.Client("ftp://example.invalid")
     monkeypatch.setenv("DXSIM_URL", "http://127.0.0.1:9/v1/")

@@ -37,6 +37,9 @@ from .types import (
 
 __all__ = ["Client"]
 
+DEFAULT_URL = "http://127.0.0.1:8737"
+"""Where ``dxsim serve`` listens unless told otherwise."""
+
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 _MODES = ("text", "discrete")
 
@@ -51,8 +54,9 @@ class Client:
     """One connection to a dxsim server.
 
     Args:
-        base_url: the server's address, e.g. ``"http://127.0.0.1:8080"`` (a trailing ``/v1`` is
-            accepted). Defaults to the ``DXSIM_URL`` environment variable.
+        base_url: the server's address, e.g. ``"http://127.0.0.1:8737"`` (a trailing ``/v1`` is
+            accepted). Defaults to the ``DXSIM_URL`` environment variable, else to
+            :data:`DEFAULT_URL`, the server's own default.
         token: the bearer token; defaults to ``DXSIM_TOKEN``. Not needed for a server in ``--open``
             mode, nor for :meth:`health`.
         timeout: seconds to wait for the server on each request.
@@ -69,11 +73,7 @@ class Client:
         timeout: float = 60.0,
     ) -> None:
         if base_url is None:
-            base_url = os.environ.get("DXSIM_URL")
-        if not base_url:
-            raise ValueError(
-                "no server address: pass base_url (e.g. 'http://127.0.0.1:8080') or set DXSIM_URL"
-            )
+            base_url = os.environ.get("DXSIM_URL") or DEFAULT_URL
         if token is None:
             token = os.environ.get("DXSIM_TOKEN") or None
         parts = urlsplit(base_url)
