@@ -141,3 +141,46 @@ def test_env_is_registered():
     import gymnasium
 
     assert gymnasium.spec("DxSim-v0").entry_point == "dxsim.gym:DxSimEnv"
+
+
+def test_a_connection_the_server_closed_is_replaced_before_a_post():
+    """A keep-alive connection the server dropped while idle must not fail the next step."""
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    connections = []
+
+    class ClosingHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            connections.append(self.client_address)
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"results": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True  # as an idle timeout would, without saying so
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ClosingHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = dxsim.Client(f"http://127.0.0.1:{httpd.server_address[1]}", timeout=5)
+        for _ in range(3):
+            assert client.step_batch([]) == []
+            time.sleep(0.05)  # let the server's close arrive
+        assert len(connections) == 3
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -358,16 +358,15 @@ def _step_body(
     action: Optional[ActionJSON], text: Optional[str], index: Optional[int]
 ) -> Dict[str, Any]:
     given = [
-        (key, value)
+        key
         for key, value in (("action", action), ("text", text), ("index", index))
         if value is not None
     ]
     if len(given) != 1:
         raise ValueError("give exactly one of action=, text= or index=")
-    key, value = given[0]
-    if key == "index":
-        value = int(value)
-    return {key: value}
+    if index is not None:
+        return {"index": int(index)}
+    return {"action": action} if action is not None else {"text": text}
 
 
 def _decode(status: int, raw: bytes) -> Any:

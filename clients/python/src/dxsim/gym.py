@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import gymnasium
 import numpy as np
@@ -34,7 +34,7 @@ from gymnasium.vector import VectorEnv
 from .charset import CHARSET, normalise
 from .client import Client
 from .errors import ApiError
-from .types import JSON, OptionsJSON
+from .types import DiscreteTable, EpisodeResponse, EpisodeState, OptionsJSON, Transcript
 from .vector import VectorClient
 
 try:  # Gymnasium 1.1 and later name the autoreset mode; 1.0 always autoresets on the next step
@@ -59,7 +59,7 @@ def _client(
     return Client(base_url, token)
 
 
-def discrete_observation_space(table: JSON) -> spaces.Box:
+def discrete_observation_space(table: Mapping[str, Any]) -> spaces.Box:
     """The observation :class:`~gymnasium.spaces.Box` of a discrete table (``GET /v1/discrete``).
 
     Its upper bounds are tight where the layout is known — 1 for history topics, 2 for exam systems
@@ -132,9 +132,9 @@ class DxSimEnv(gymnasium.Env):
         self._owns_client = client is None
         self.max_observation_chars = max_observation_chars
         self.episode_id: Optional[str] = None
-        self.table: Optional[JSON] = None
+        self.table: Optional[DiscreteTable] = None
         """The discrete action table (discrete mode only)."""
-        self.last_response: Optional[JSON] = None
+        self.last_response: Optional[Mapping[str, Any]] = None
         """The server's last reset or step answer, as sent (structured findings and all)."""
         self._last_obs: Any = None
         self._last_info: Dict[str, Any] = {}
@@ -147,9 +147,10 @@ class DxSimEnv(gymnasium.Env):
                 max_action_chars, min_length=1, charset=CHARSET
             )
         else:
-            self.table = self.client.discrete_table()
-            self.observation_space = discrete_observation_space(self.table)
-            self.action_space = spaces.Discrete(int(self.table["action_count"]))
+            table = self.client.discrete_table()
+            self.table = table
+            self.observation_space = discrete_observation_space(table)
+            self.action_space = spaces.Discrete(int(table["action_count"]))
 
     # -- Gymnasium API ---------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class DxSimEnv(gymnasium.Env):
             else int(self.np_random.integers(0, _SEED_BOUND, dtype=np.int64))
         )
         chosen = self.options if options is None else options
-        response: Optional[JSON] = None
+        response: Optional[EpisodeResponse] = None
         if self.episode_id is not None:
             try:
                 response = self.client.reset_episode(
@@ -177,7 +178,7 @@ class DxSimEnv(gymnasium.Env):
                 self.episode_id = None
         if response is None:
             response = self.client.create_episode(server_seed, chosen, self.mode)
-            self.episode_id = response["episode_id"]
+        self.episode_id = response["episode_id"]
         self._rendered = []
         return self._accept(response)
 
@@ -232,13 +233,13 @@ class DxSimEnv(gymnasium.Env):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def state(self) -> JSON:
+    def state(self) -> EpisodeState:
         """The server's view of the episode (``GET /v1/episodes/{id}``)."""
         if self.episode_id is None:
             raise gymnasium.error.ResetNeeded("no episode yet: call reset()")
         return self.client.episode(self.episode_id)
 
-    def transcript(self) -> JSON:
+    def transcript(self) -> Transcript:
         """The episode's transcript so far (``GET /v1/episodes/{id}/transcript``)."""
         if self.episode_id is None:
             raise gymnasium.error.ResetNeeded("no episode yet: call reset()")
@@ -252,7 +253,7 @@ class DxSimEnv(gymnasium.Env):
             text = (text[: max(limit - len(marker), 0)] + marker)[:limit]
         return text
 
-    def _accept(self, response: JSON) -> Tuple[Any, Dict[str, Any]]:
+    def _accept(self, response: Mapping[str, Any]) -> Tuple[Any, Dict[str, Any]]:
         self.last_response = response
         text = response["observation"]["text"]
         if self.mode == "text":
@@ -284,7 +285,7 @@ class DxSimEnv(gymnasium.Env):
         return obs.copy() if isinstance(obs, np.ndarray) else obs
 
 
-def _index(action: Union[int, np.integer, np.ndarray]) -> int:
+def _index(action: Any) -> int:
     if isinstance(action, np.ndarray):
         if action.shape != ():
             raise TypeError(f"a discrete action is one index, got shape {action.shape}")

@@ -110,10 +110,10 @@ class VectorClient:
         ``observations`` is :attr:`observations` itself (copy it to keep a snapshot) and
         ``info["reset"]`` holds the indices of the episodes reset this step.
         """
-        actions = np.asarray(actions).reshape(-1)
-        if actions.size != self.count:
-            raise ValueError(f"expected {self.count} actions, got {actions.size}")
-        answer = self.client.step_vector_env(self._id(), actions.tolist())
+        indices = np.asarray(actions).reshape(-1)
+        if indices.size != self.count:
+            raise ValueError(f"expected {self.count} actions, got {indices.size}")
+        answer = self.client.step_vector_env(self._id(), indices.tolist())
         apply_updates(self.observations, answer)
         rewards = np.asarray(answer["rewards"], dtype=np.float64)
         terminated = np.asarray(answer["terminated"], dtype=np.bool_)
