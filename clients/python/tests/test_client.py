@@ -178,6 +178,12 @@ def test_batch_step(client):
         assert results[1]["error"]["code"] == "not_found"
         assert len(results[2]["discrete_observation"]) == client.discrete_table()["observation_len"]
         assert client.episode(first)["turn"] == 1 and client.episode(second)["turn"] == 1
+        # One entry per episode: a second one is refused in place, the first still taken.
+        twice = client.step_batch(
+            [{"episode_id": second, "index": 1}, {"episode_id": second, "index": 2}]
+        )
+        assert "observation" in twice[0] and twice[1]["error"]["code"] == "invalid_request"
+        assert client.episode(second)["turn"] == 2
         # The same transition as a single step on a twin episode.
         twin = client.create_episode(seed=5, options=stemi_options())["episode_id"]
         single = client.step(twin, text="<test>ECG</test>")
@@ -212,10 +218,13 @@ def test_episode_list(client):
         (lambda c: c.create_episode(options={"no_such_option": 1}), 422, "invalid_request"),
         (lambda c: c.request("POST", "/episodes", {"seed": "forty-two"}), 422, "invalid_request"),
         (lambda c: c.create_episode(options={"case": {"id": "no-such-case"}}), 404, "not_found"),
+        (lambda c: c.cases(difficulty="legendary"), 400, "bad_request"),
+        (lambda c: c.create_vector_env(0), 422, "invalid_request"),
     ],
     ids=[
         "unknown-episode", "step-unknown", "delete-unknown", "unknown-vector-env",
         "unknown-route", "option-out-of-range", "unknown-option", "wrong-type", "unknown-case",
+        "bad-query-parameter", "empty-vector-env",
     ],
 )
 def test_errors_map_to_api_error(client, call, status, code):
