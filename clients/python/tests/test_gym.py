@@ -171,3 +171,28 @@ def test_vector_env_matches_single_semantics(server):
         assert saw_reset
     finally:
         envs.close()
+
+
+@pytest.mark.parametrize("vectorization_mode", ["sync", "async"])
+def test_make_vec(server, vectorization_mode):
+    client = server.client()
+    before = {e["episode_id"] for e in client.episodes()}
+    envs = gymnasium.make_vec(
+        "DxSim-v0",
+        num_envs=2,
+        vectorization_mode=vectorization_mode,
+        mode="discrete",
+        base_url=server.url,
+    )
+    try:
+        obs, _ = envs.reset(seed=3)
+        assert obs.shape == (2, envs.single_observation_space.shape[0])
+        assert len({e["episode_id"] for e in client.episodes()} - before) == 2
+        envs.action_space.seed(0)
+        for _ in range(3):
+            obs, rewards, terminated, truncated, _ = envs.step(envs.action_space.sample())
+            assert obs in envs.observation_space and rewards.shape == (2,)
+    finally:
+        envs.close()
+    # Closing the vector env closed its episodes on the server.
+    assert {e["episode_id"] for e in client.episodes()} == before
