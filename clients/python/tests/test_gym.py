@@ -169,6 +169,12 @@ def test_vector_env_matches_single_semantics(server):
             saw_reset |= len(info["reset"]) > 0
             np.testing.assert_array_equal(obs, envs.vector.fetch_observations())
         assert saw_reset
+        # An unseeded reset draws the server seed from np_random: a fresh, all-zero start.
+        first_id = envs.vector.vec_id
+        obs, _ = envs.reset()
+        assert envs.vector.vec_id != first_id and not obs.any()
+        with pytest.raises(dxsim.ApiError):
+            envs.client.vector_env_observations(first_id)
     finally:
         envs.close()
 
@@ -183,6 +189,8 @@ def test_make_vec(server, vectorization_mode):
         vectorization_mode=vectorization_mode,
         mode="discrete",
         base_url=server.url,
+        # The test process runs threads (the server's output readers): fork is unsafe there.
+        vector_kwargs={"context": "spawn"} if vectorization_mode == "async" else {},
     )
     try:
         obs, _ = envs.reset(seed=3)
