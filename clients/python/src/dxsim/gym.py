@@ -173,9 +173,9 @@ class DxSimEnv(gymnasium.Env):
                     self.episode_id, server_seed, chosen, self.mode
                 )
             except ApiError as err:
-                if err.status != 404:  # expired or closed on the server: start afresh
+                if err.status != 404:
                     raise
-                self.episode_id = None
+                self.episode_id = None  # expired or closed on the server: start afresh
         if response is None:
             response = self.client.create_episode(server_seed, chosen, self.mode)
         self.episode_id = response["episode_id"]
@@ -204,7 +204,7 @@ class DxSimEnv(gymnasium.Env):
         obs, info = self._accept(response)
         return (
             obs,
-            float(response["reward"]),
+            float(response["reward"]) + 0.0,  # + 0.0 turns the server's -0.0 into 0.0
             bool(response["terminated"]),
             bool(response["truncated"]),
             info,
