@@ -14,7 +14,7 @@ pub use lint::{LintFinding, lint_case};
 pub use validate::{Problem, ProblemKind, parse_case, validate_case, validate_library};
 
 /// One hidden clinical case.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// Stable id, lowercase words joined by hyphens; the file is named `<id>.toml`.
@@ -96,7 +96,18 @@ pub const SPECIALTIES: &[&str] = &[
 
 /// Difficulty tier of a case.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Difficulty {
@@ -121,7 +132,7 @@ impl Difficulty {
 }
 
 /// Who wrote a case and on what basis.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
     /// The author or team.
@@ -139,7 +150,9 @@ pub struct Provenance {
 }
 
 /// Patient sex as recorded in the case.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     /// Female.
@@ -160,7 +173,7 @@ impl Sex {
 }
 
 /// What the doctor is shown when the episode starts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Presentation {
     /// Age in whole years.
@@ -181,7 +194,19 @@ pub struct Presentation {
 }
 
 /// A history topic a question can be about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryTopic {
     /// When and how the complaint began.
@@ -267,7 +292,7 @@ impl HistoryTopic {
 }
 
 /// One thing the patient can tell, in their own words.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryItem {
     /// The topic a question must touch to hear this.
@@ -283,7 +308,7 @@ pub struct HistoryItem {
 }
 
 /// Vital signs at presentation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vitals {
     /// Temperature, degrees Celsius.
@@ -317,7 +342,7 @@ fn room_air() -> String {
 }
 
 /// An examination finding for one system.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExamFinding {
     /// Exam system id from the catalogue (`cardiovascular`, `abdomen`, …).
@@ -330,7 +355,7 @@ pub struct ExamFinding {
 }
 
 /// A case's result for one catalogue test.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestResult {
     /// Catalogue test id.
@@ -352,7 +377,7 @@ pub struct TestResult {
 }
 
 /// One analyte's value in a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyteResult {
     /// Analyte id from the catalogue.
@@ -375,7 +400,7 @@ pub struct AnalyteResult {
 }
 
 /// A result flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     /// Within the reference range, or the normal qualitative result.
@@ -406,7 +431,7 @@ impl Flag {
 }
 
 /// The final diagnosis of a case.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Diagnosis {
     /// The diagnosis as a clinician would write it.
@@ -421,7 +446,7 @@ pub struct Diagnosis {
 }
 
 /// A plausible alternative diagnosis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DifferentialItem {
     /// The alternative.
@@ -435,7 +460,7 @@ pub struct DifferentialItem {
 }
 
 /// A finding that discriminates the diagnosis, pointing at the item that reveals it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFinding {
     /// The finding in a few words ("ST elevation in II, III, aVF").
@@ -446,7 +471,7 @@ pub struct KeyFinding {
 }
 
 /// One step of the reference work-up, in the same shape as a doctor's action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WorkupStep {
     /// Ask the patient a question.
@@ -496,7 +521,19 @@ impl Case {
 }
 
 /// Which side of the train/test split a case is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     /// For training and development (about 80% of cases).
@@ -527,7 +564,7 @@ impl Split {
 
 /// The fields of a case anyone may see before an episode: enough to choose a case, nothing that hints
 /// at the answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PublicCase {
     /// Case id.
     pub id: String,
