@@ -462,12 +462,18 @@ struct Relation {
     broader: Concept,
 }
 
+/// Most verdicts the judge remembers before it starts again.
+const VERDICT_CACHE_LIMIT: usize = 65_536;
+
 /// The rule-based judge. Cheap to share; build once.
 #[derive(Debug)]
 pub struct RuleJudge {
     icd: &'static Icd10,
     abbreviations: HashMap<String, String>,
     relations: Vec<Relation>,
+    /// Verdicts already given: judging is a pure function of the reference and the candidate, and
+    /// agents name the same diagnoses again and again. Bounded by [`VERDICT_CACHE_LIMIT`].
+    verdicts: std::sync::Mutex<HashMap<String, Verdict>>,
 }
 
 impl Default for RuleJudge {
@@ -491,7 +497,13 @@ fn same_spelling(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let short = a.len().min(b.len());
+    let (a_chars, b_chars) = (a.chars().count(), b.chars().count());
+    let short = a_chars.min(b_chars);
+    // An edit distance is at least the difference in length: skip the distance when it cannot match.
+    let long_enough = short >= 7 && a_chars.abs_diff(b_chars) <= 2;
+    if !long_enough {
+        return false;
+    }
     let distance = strsim::damerau_levenshtein(a, b);
     (short >= 7 && distance == 1) || (short >= 10 && distance == 2 && a.get(..5) == b.get(..5))
 }
@@ -708,6 +720,7 @@ impl RuleJudge {
             icd: Icd10::builtin(),
             abbreviations,
             relations: Vec::new(),
+            verdicts: std::sync::Mutex::default(),
         };
         let mut reader = csv::Reader::from_reader(RELATED_CSV.as_bytes());
         judge.relations = reader
@@ -847,6 +860,44 @@ impl RuleJudge {
 
     /// Scores `candidate` (free text, with an optional ICD-10-CM code) against `reference`.
     pub fn judge(
+        &self,
+        reference: Reference<'_>,
+        candidate: &str,
+        candidate_icd10: Option<&str>,
+    ) -> Verdict {
+        let mut key = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            reference.icd10,
+            reference.name,
+            candidate,
+            candidate_icd10.unwrap_or("")
+        );
+        for synonym in reference.synonyms {
+            key.push('\u{1f}');
+            key.push_str(synonym);
+        }
+        let cached = self
+            .verdicts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(verdict) = cached {
+            return verdict;
+        }
+        let verdict = self.judge_uncached(reference, candidate, candidate_icd10);
+        let mut verdicts = self
+            .verdicts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verdicts.len() >= VERDICT_CACHE_LIMIT {
+            verdicts.clear();
+        }
+        verdicts.insert(key, verdict.clone());
+        verdict
+    }
+
+    fn judge_uncached(
         &self,
         reference: Reference<'_>,
         candidate: &str,
