@@ -3,8 +3,10 @@
 
 mod cases;
 mod catalogue;
+mod embedded;
 mod episode;
 mod judge;
+mod play;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -38,6 +40,10 @@ enum Command {
         /// The log file (JSON lines, as `dxsim run --log` writes).
         log: std::path::PathBuf,
     },
+    /// Practise a case yourself in the terminal app: ask, examine, order, diagnose, then a debrief.
+    Play(play::PlayArgs),
+    /// Print your logbook: accuracy and mean cost by specialty and by month, and every case.
+    Logbook(play::LogbookArgs),
 }
 
 /// How a command ended, mapped to the process exit code.
@@ -77,6 +83,8 @@ pub(crate) fn run() -> ExitCode {
         Command::Judge(command) => judge::run(command),
         Command::Run(args) => episode::run(&args),
         Command::Replay { log } => episode::replay(&log),
+        Command::Play(args) => play::play(args),
+        Command::Logbook(args) => play::logbook(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
