@@ -479,13 +479,13 @@ mod tests {
         let logbook = Logbook::open(&path).expect("opens");
         // 2026-01-15 and 2026-02-15, UTC.
         logbook
-            .record_at(&debrief("cardiology", true, 100_00), 1_768_435_200)
+            .record_at(&debrief("cardiology", true, 10_000), 1_768_435_200)
             .expect("records");
         logbook
-            .record_at(&debrief("cardiology", false, 300_00), 1_771_113_600)
+            .record_at(&debrief("cardiology", false, 30_000), 1_771_113_600)
             .expect("records");
         logbook
-            .record_at(&debrief("neurology", true, 50_00), 1_771_113_600)
+            .record_at(&debrief("neurology", true, 5_000), 1_771_113_600)
             .expect("records");
         let view = Logbook::open(&path)
             .expect("reopens")
@@ -498,10 +498,10 @@ mod tests {
             (all.specialty.as_str(), all.cases, all.correct),
             ("all", 3, 2)
         );
-        assert_eq!(all.mean_cost, Money(150_00));
+        assert_eq!(all.mean_cost, Money(15_000));
         let cardiology = &view.by_specialty[1];
         assert_eq!(cardiology.accuracy_percent(), 50);
-        assert_eq!(cardiology.mean_cost, Money(200_00));
+        assert_eq!(cardiology.mean_cost, Money(20_000));
         let months: Vec<(&str, &str, u32)> = view
             .over_time
             .iter()

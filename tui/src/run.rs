@@ -130,7 +130,7 @@ impl<'d> Runner<'d> {
             Effect::Search(query) => {
                 AppEvent::Found(self.driver.search_catalogue(&query, PICKER_RESULTS))
             }
-            Effect::Debrief => AppEvent::Debriefed(self.debrief()),
+            Effect::Debrief => AppEvent::Debriefed(self.debrief().map(Box::new)),
             Effect::Logbook => {
                 AppEvent::LogbookLoaded(self.logbook.view().map_err(|error| error.to_string()))
             }

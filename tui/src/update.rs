@@ -40,7 +40,7 @@ pub enum AppEvent {
     /// The catalogue's matches for the picker's query.
     Found(Vec<CatalogueEntry>),
     /// The debrief arrived (or could not be made).
-    Debriefed(Result<Debrief, String>),
+    Debriefed(Result<Box<Debrief>, String>),
     /// The logbook was read (or could not be).
     LogbookLoaded(Result<LogbookView, String>),
     /// A new episode started (or could not).
@@ -97,7 +97,7 @@ pub fn update(app: &mut App, event: AppEvent) -> Option<Effect> {
             None
         }
         AppEvent::Debriefed(Ok(debrief)) => {
-            app.debrief = Some(debrief);
+            app.debrief = Some(*debrief);
             app.screen = Screen::Debrief;
             app.page_scroll = 0;
             None
