@@ -109,9 +109,9 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Correct cases as a whole percentage.
+    /// Correct cases as a percentage, rounded to the nearest whole number.
     pub fn accuracy_percent(&self) -> u32 {
-        (self.correct * 100)
+        (self.correct * 100 + self.cases / 2)
             .checked_div(self.cases)
             .unwrap_or_default()
     }

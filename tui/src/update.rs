@@ -486,3 +486,321 @@ fn scroll(app: &mut App, column: u16, row: u16, up: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dxsim_gatekeeper::Money;
+
+    use super::*;
+    use crate::driver::{Ending, Entry, ExamSystem, Meter, Presentation};
+
+    fn presentation() -> Turn {
+        Turn {
+            action: None,
+            entries: vec![Entry::Presentation(Presentation {
+                case_id: "fixture-cough".into(),
+                specialty: "respiratory".into(),
+                difficulty: "common".into(),
+                patient: "34-year-old female".into(),
+                setting: "general practice".into(),
+                summary: "A week of cough and fever.".into(),
+            })],
+            charged: Money::ZERO,
+            meter: Meter {
+                turn_limit: 40,
+                ..Meter::default()
+            },
+            ended: None,
+        }
+    }
+
+    fn app() -> App {
+        let systems = vec![
+            ExamSystem {
+                id: "cardiovascular".into(),
+                name: "Cardiovascular".into(),
+            },
+            ExamSystem {
+                id: "respiratory".into(),
+                name: "Respiratory".into(),
+            },
+        ];
+        App::new(vec![presentation()], systems, (100, 30))
+    }
+
+    fn key(code: KeyCode) -> AppEvent {
+        AppEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
+        text.chars()
+            .filter_map(|c| update(app, key(KeyCode::Char(c))))
+            .collect()
+    }
+
+    fn entry(id: &str, cents: u64) -> CatalogueEntry {
+        CatalogueEntry {
+            id: id.into(),
+            name: id.to_uppercase(),
+            category: "lab".into(),
+            price: Money(cents),
+        }
+    }
+
+    #[test]
+    fn a_question_is_sent_trimmed_on_enter() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('a')));
+        type_text(&mut app, " Any fever? ");
+        let effect = update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            effect,
+            Some(Effect::Step(PlayerAction::Ask {
+                text: "Any fever?".into()
+            }))
+        );
+        assert_eq!(app.overlay, None);
+    }
+
+    #[test]
+    fn an_empty_question_is_refused_and_the_prompt_stays() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('a')));
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), None);
+        assert!(matches!(app.overlay, Some(Overlay::Prompt { .. })));
+        assert!(app.status.as_ref().is_some_and(|status| status.error));
+    }
+
+    #[test]
+    fn escape_cancels_a_prompt_without_an_effect() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('a')));
+        type_text(&mut app, "pain?");
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), None);
+        assert_eq!(app.overlay, None);
+    }
+
+    #[test]
+    fn ctrl_j_works_as_enter() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('a')));
+        type_text(&mut app, "cough?");
+        let effect = update(
+            &mut app,
+            AppEvent::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::CONTROL)),
+        );
+        assert!(matches!(
+            effect,
+            Some(Effect::Step(PlayerAction::Ask { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_diagnosis_is_sent_only_after_confirmation() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('d')));
+        type_text(&mut app, "pneumonia");
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), None);
+        assert_eq!(
+            app.overlay,
+            Some(Overlay::Confirm(Confirm::Diagnose("pneumonia".into())))
+        );
+        assert_eq!(update(&mut app, key(KeyCode::Char('n'))), None);
+        assert_eq!(app.overlay, None);
+
+        update(&mut app, key(KeyCode::Char('d')));
+        type_text(&mut app, "pneumonia");
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            Some(Effect::Step(PlayerAction::Diagnose {
+                diagnosis: "pneumonia".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn the_order_picker_searches_selects_several_and_confirms_with_the_total() {
+        let mut app = app();
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('o'))),
+            Some(Effect::Search(String::new()))
+        );
+        assert_eq!(
+            type_text(&mut app, "cb").last(),
+            Some(&Effect::Search("cb".into()))
+        );
+        update(
+            &mut app,
+            AppEvent::Found(vec![entry("cbc", 777), entry("crp", 523)]),
+        );
+        update(&mut app, key(KeyCode::Tab));
+        update(&mut app, key(KeyCode::Tab));
+        update(&mut app, key(KeyCode::Enter));
+        let Some(Overlay::Confirm(Confirm::Order(picker))) = &app.overlay else {
+            panic!("the order is reviewed first: {:?}", app.overlay);
+        };
+        assert_eq!(picker.total(), Money(1300));
+        // "No" goes back to the picker with the selection kept.
+        update(&mut app, key(KeyCode::Char('n')));
+        let Some(Overlay::Order(picker)) = &app.overlay else {
+            panic!("back in the picker: {:?}", app.overlay);
+        };
+        assert_eq!(picker.chosen.len(), 2);
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            Some(Effect::Step(PlayerAction::Order {
+                tests: vec!["cbc".into(), "crp".into()]
+            }))
+        );
+    }
+
+    #[test]
+    fn tab_unselects_a_chosen_test() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('o')));
+        update(&mut app, AppEvent::Found(vec![entry("cbc", 777)]));
+        update(&mut app, key(KeyCode::Tab));
+        update(&mut app, key(KeyCode::Tab));
+        let Some(Overlay::Order(picker)) = &app.overlay else {
+            panic!("picker open");
+        };
+        assert!(picker.chosen.is_empty());
+    }
+
+    #[test]
+    fn the_exam_picker_filters_and_examines_the_highlighted_system_or_the_typed_text() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('e')));
+        type_text(&mut app, "resp");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            Some(Effect::Step(PlayerAction::Examine {
+                system: "respiratory".into()
+            }))
+        );
+        update(&mut app, key(KeyCode::Char('e')));
+        type_text(&mut app, "gait");
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            Some(Effect::Step(PlayerAction::Examine {
+                system: "gait".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn quitting_mid_case_asks_then_saves() {
+        let mut app = app();
+        assert_eq!(update(&mut app, key(KeyCode::Char('q'))), None);
+        assert_eq!(app.overlay, Some(Overlay::Confirm(Confirm::Quit)));
+        assert_eq!(update(&mut app, key(KeyCode::Esc)), None);
+        assert!(!app.quit && app.overlay.is_none());
+        update(&mut app, key(KeyCode::Char('q')));
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            Some(Effect::SaveAndQuit)
+        );
+    }
+
+    #[test]
+    fn the_last_turn_asks_for_the_debrief_and_quitting_then_needs_no_question() {
+        let mut app = app();
+        let mut last = presentation();
+        last.action = Some(PlayerAction::Diagnose {
+            diagnosis: "pneumonia".into(),
+        });
+        last.ended = Some(Ending::Diagnosed);
+        last.meter.turn = 1;
+        assert_eq!(
+            update(&mut app, AppEvent::Stepped(Ok(last))),
+            Some(Effect::Debrief)
+        );
+        assert!(!app.in_progress());
+        assert_eq!(app.meter.turn, 1);
+        assert_eq!(update(&mut app, key(KeyCode::Char('a'))), None);
+        assert!(
+            app.overlay.is_none(),
+            "no more actions once the case is over"
+        );
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('q'))),
+            Some(Effect::Quit)
+        );
+    }
+
+    #[test]
+    fn a_refused_step_is_shown_and_changes_nothing_else() {
+        let mut app = app();
+        let before = app.turns.len();
+        update(
+            &mut app,
+            AppEvent::Stepped(Err(DriverError::Refused("the ask action is empty".into()))),
+        );
+        assert_eq!(app.turns.len(), before);
+        assert_eq!(
+            app.status.as_ref().map(|status| status.text.as_str()),
+            Some("the ask action is empty")
+        );
+    }
+
+    #[test]
+    fn help_opens_on_question_mark_and_any_key_closes_it() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('?')));
+        assert_eq!(app.overlay, Some(Overlay::Help));
+        assert_eq!(update(&mut app, key(KeyCode::Char('a'))), None);
+        assert_eq!(app.overlay, None);
+    }
+
+    #[test]
+    fn the_mouse_wheel_scrolls_the_pane_under_it() {
+        let mut app = app();
+        // At 100×30 the conversation is on the left and the findings on the right.
+        update(
+            &mut app,
+            AppEvent::ScrollUp {
+                column: 80,
+                row: 12,
+            },
+        );
+        assert_eq!((app.conversation_scroll, app.findings_scroll), (0, 3));
+        update(
+            &mut app,
+            AppEvent::ScrollUp {
+                column: 10,
+                row: 12,
+            },
+        );
+        assert_eq!((app.conversation_scroll, app.findings_scroll), (3, 3));
+        update(
+            &mut app,
+            AppEvent::ScrollDown {
+                column: 10,
+                row: 12,
+            },
+        );
+        assert_eq!(app.conversation_scroll, 0);
+    }
+
+    #[test]
+    fn a_resize_is_remembered_for_hit_testing() {
+        let mut app = app();
+        update(&mut app, AppEvent::Resize(80, 24));
+        assert_eq!(app.size, (80, 24));
+    }
+
+    #[test]
+    fn notes_are_edited_in_place_and_escape_ends_editing() {
+        let mut app = app();
+        update(&mut app, key(KeyCode::Char('n')));
+        type_text(&mut app, "CAP");
+        update(&mut app, key(KeyCode::Enter));
+        type_text(&mut app, "PE?");
+        update(&mut app, key(KeyCode::Backspace));
+        update(&mut app, key(KeyCode::Esc));
+        assert_eq!(app.differential, "CAP\nPE");
+        assert_eq!(app.overlay, None);
+    }
+}

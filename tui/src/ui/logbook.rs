@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Theme, draw_page, hint_bar, status_line};
+use super::{Theme, draw_page, hint_bar, status_line, wrap};
 use crate::app::App;
 use crate::logbook::{LogbookView, Summary};
 
@@ -26,7 +26,7 @@ pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         header,
     );
     let lines = match &app.logbook {
-        Some(view) => lines(view, theme),
+        Some(view) => lines(view, theme, body.width),
         None => vec![Line::from(" reading the logbook…")],
     };
     draw_page(frame, body, lines, app.page_scroll);
@@ -51,8 +51,8 @@ fn summary_line(summary: &Summary, with_period: bool) -> Line<'static> {
     ))
 }
 
-/// The logbook as lines.
-pub fn lines(view: &LogbookView, theme: &Theme) -> Vec<Line<'static>> {
+/// The logbook as lines of `width` columns.
+pub fn lines(view: &LogbookView, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if view.records.is_empty() {
         lines.push(Line::from(Span::styled(
@@ -99,16 +99,20 @@ pub fn lines(view: &LogbookView, theme: &Theme) -> Vec<Line<'static>> {
             Some(score) => (format!("✘ {score}/5"), theme.abnormal),
             None => ("✘ none".to_string(), theme.abnormal),
         };
-        lines.push(Line::from(vec![
-            Span::styled(format!("   {} ", record.finished), theme.dim),
-            Span::styled(format!("{verdict:<6}"), style),
-            Span::raw(format!(
-                " {:>10}  {}  {}",
-                record.total.to_string(),
-                record.case_id,
-                record.true_diagnosis
-            )),
-        ]));
+        lines.extend(wrap(
+            &[
+                Span::styled(format!("   {} ", record.finished), theme.dim),
+                Span::styled(format!("{verdict:<6}"), style),
+                Span::raw(format!(
+                    " {:>10}  {} · {}",
+                    record.total.to_string(),
+                    record.case_id,
+                    record.true_diagnosis
+                )),
+            ],
+            width,
+            21,
+        ));
     }
     lines
 }
