@@ -9,6 +9,7 @@ mod leakage;
 mod library;
 mod lint;
 mod patient;
+mod play;
 mod validator;
 
 /// The valid case fixture written for these tests.
