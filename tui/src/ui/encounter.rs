@@ -256,6 +256,15 @@ fn report_summary(report: &Report) -> String {
             .trim_end()
             .to_string()
     };
+    if let [only] = report.values.as_slice()
+        && only.name == report.name
+    {
+        // A single-analyte test: the value alone ("0.21 ng/mL H").
+        return short(only)
+            .trim_start_matches(only.name.as_str())
+            .trim_start()
+            .to_string();
+    }
     if report.values.len() <= 3 {
         return report
             .values
