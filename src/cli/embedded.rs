@@ -98,20 +98,24 @@ impl EmbeddedDriver {
             .as_ref()
             .map(|name| {
                 serde_json::from_value::<BiasKind>(serde_json::Value::String(name.clone()))
+                    .ok()
+                    .filter(|kind| kind.is_cognitive())
                     .map(|kind| BiasSpec {
                         kind,
                         belief: None,
                         target: None,
                     })
-                    .map_err(|_| {
-                        let names: Vec<String> = BiasKind::ALL
+                    .ok_or_else(|| {
+                        let cognitive: Vec<String> = BiasKind::ALL
                             .iter()
+                            .filter(|kind| kind.is_cognitive())
                             .filter_map(|kind| serde_json::to_value(kind).ok())
                             .filter_map(|value| value.as_str().map(str::to_string))
                             .collect();
                         DriverError::Refused(format!(
-                            "`{name}` is not a patient bias; the biases are: {}",
-                            names.join(", ")
+                            "`{name}` is not a bias `dxsim play` can give the patient; it takes the \
+                             cognitive biases: {} (an implicit bias needs a doctor profile to react to)",
+                            cognitive.join(", ")
                         ))
                     })
             })
@@ -119,6 +123,7 @@ impl EmbeddedDriver {
         Ok(EpisodeOptions {
             case: selector,
             patient_bias,
+            budget_cap_usd: request.budget.map(Money::dollars),
             ..EpisodeOptions::default()
         })
     }
@@ -697,5 +702,169 @@ mod tests {
         assert_eq!(debrief.meter.total, end.meter.total);
         assert!(!debrief.reference_path.is_empty());
         assert!(!debrief.teaching_points.is_empty());
+    }
+
+    #[test]
+    fn tests_that_added_nothing_are_listed_and_key_tests_are_not() {
+        let mut driver = driver();
+        driver.reset(&stemi(3)).expect("starts");
+        driver
+            .step(&PlayerAction::Order {
+                tests: vec!["ecg".into(), "lipase".into()],
+            })
+            .expect("orders");
+        driver
+            .step(&PlayerAction::Order {
+                tests: vec!["ecg".into()],
+            })
+            .expect("orders again");
+        driver
+            .step(&PlayerAction::Diagnose {
+                diagnosis: "pancreatitis".into(),
+            })
+            .expect("diagnoses");
+        let debrief = driver.debrief().expect("debriefs");
+        assert!(
+            debrief
+                .verdict
+                .as_ref()
+                .is_some_and(|verdict| !verdict.correct),
+            "{debrief:?}"
+        );
+        assert!(
+            debrief
+                .low_yield
+                .iter()
+                .any(|line| line.starts_with("Lipase")),
+            "{:?}",
+            debrief.low_yield
+        );
+        assert!(
+            debrief
+                .low_yield
+                .iter()
+                .any(|line| line.contains("electrocardiogram") && line.ends_with("ordered again")),
+            "{:?}",
+            debrief.low_yield
+        );
+        assert!(
+            !debrief
+                .low_yield
+                .iter()
+                .any(|line| line.contains("electrocardiogram") && line.contains("normal")),
+            "the ECG is abnormal and a key finding: {:?}",
+            debrief.low_yield
+        );
+        assert!(!debrief.key_missed.is_empty());
+    }
+
+    #[test]
+    fn a_budget_cap_ends_the_case_without_a_verdict() {
+        let mut driver = driver();
+        let mut request = stemi(5);
+        request.budget = Some(Money::from_dollars(350.0));
+        let first = driver.reset(&request).expect("starts");
+        assert_eq!(first.meter.budget_left, Some(Money::from_dollars(350.0)));
+        driver
+            .step(&PlayerAction::Ask {
+                text: "Any chest pain before?".into(),
+            })
+            .expect("asks");
+        let over = driver
+            .step(&PlayerAction::Order {
+                tests: vec!["ct_chest_contrast".into(), "echo_transthoracic".into()],
+            })
+            .expect("orders");
+        assert_eq!(over.ended, Some(Ending::OutOfTurnsOrBudget), "{over:?}");
+        let debrief = driver.debrief().expect("debriefs");
+        assert_eq!(debrief.ending, Ending::OutOfTurnsOrBudget);
+        assert_eq!(debrief.verdict, None);
+    }
+
+    #[test]
+    fn resume_rebuilds_the_same_turns_and_refuses_a_tampered_log() {
+        let mut driver = driver();
+        driver.reset(&stemi(11)).expect("starts");
+        driver
+            .step(&PlayerAction::Ask {
+                text: "Where is the pain?".into(),
+            })
+            .expect("asks");
+        driver
+            .step(&PlayerAction::Examine {
+                system: "cardiovascular".into(),
+            })
+            .expect("examines");
+        let saved = driver.save().expect("saves");
+        let turns = driver.transcript();
+
+        let mut other = self::driver();
+        assert_eq!(other.resume(&saved).expect("resumes"), turns);
+        assert_eq!(other.transcript(), turns);
+
+        let tampered = saved.replace("Where is the pain?", "Any allergies?");
+        let error = self::driver().resume(&tampered).expect_err("diverges");
+        assert!(error.to_string().contains("turn 1"), "{error}");
+        let error = self::driver().resume("not json").expect_err("unreadable");
+        assert!(error.to_string().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn requests_naming_unknown_things_are_refused_with_the_choices() {
+        let mut driver = driver();
+        let refused = |request: CaseRequest, driver: &mut EmbeddedDriver| {
+            driver.reset(&request).expect_err("refused").to_string()
+        };
+        let message = refused(
+            CaseRequest {
+                specialty: Some("astrology".into()),
+                ..CaseRequest::default()
+            },
+            &mut driver,
+        );
+        assert!(
+            message.contains("`astrology`") && message.contains("cardiology"),
+            "{message}"
+        );
+        let message = refused(
+            CaseRequest {
+                bias: Some("gender".into()),
+                ..stemi(1)
+            },
+            &mut driver,
+        );
+        assert!(
+            message.contains("`gender`") && message.contains("recency"),
+            "{message}"
+        );
+        let message = refused(
+            CaseRequest {
+                case_id: Some("cardio-chest-presure-snow".into()),
+                ..CaseRequest::default()
+            },
+            &mut driver,
+        );
+        assert!(
+            message.contains("did you mean cardio-chest-pressure-snow"),
+            "{message}"
+        );
+        assert!(
+            driver
+                .step(&PlayerAction::Ask { text: "hi".into() })
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn catalogue_search_puts_the_gatekeepers_reading_first() {
+        let driver = driver();
+        let found = driver.search_catalogue("fbc", 10);
+        assert_eq!(found.first().map(|entry| entry.id.as_str()), Some("cbc"));
+        let found = driver.search_catalogue("trop", 10);
+        assert_eq!(
+            found.first().map(|entry| entry.id.as_str()),
+            Some("troponin")
+        );
+        assert_eq!(driver.search_catalogue("", 7).len(), 7);
     }
 }

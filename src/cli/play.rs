@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use dxsim::library::CaseLibrary;
+use dxsim_gatekeeper::Money;
 use dxsim_tui::driver::{CaseRequest, DriverError};
 use dxsim_tui::logbook::{Logbook, write_report};
 use dxsim_tui::{Exit, PlayError, Start};
@@ -27,16 +28,19 @@ pub(crate) struct PlayArgs {
     /// A case of this difficulty, chosen by the seed.
     #[arg(long, value_name = "D", value_parser = ["common", "atypical", "rare"])]
     difficulty: Option<String>,
-    /// Give the patient a bias by AgentClinic's name (recency, frequency, false_consensus,
-    /// self_diagnosis, …).
+    /// Give the patient a cognitive bias by AgentClinic's name: recency, frequency, false_consensus or
+    /// self_diagnosis.
     #[arg(long, value_name = "NAME")]
     bias: Option<String>,
+    /// A budget cap in US dollars: the case ends when the total cost passes it.
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    budget: Option<f64>,
     /// Episode seed: the case chosen, synthetic results and the patient's wording follow from it
     /// (default: from the clock).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
     /// Pick up the case left mid-way (saved beside the logbook when you quit).
-    #[arg(long, conflicts_with_all = ["case", "specialty", "difficulty", "bias", "seed"])]
+    #[arg(long, conflicts_with_all = ["case", "specialty", "difficulty", "bias", "budget", "seed"])]
     resume: bool,
     /// The logbook file (default: $DXSIM_LOGBOOK, else dxsim/logbook.sqlite in your data folder).
     #[arg(long, value_name = "PATH")]
@@ -61,6 +65,16 @@ fn open_logbook(explicit: Option<&Path>) -> anyhow::Result<Logbook> {
     Logbook::open(&path).map_err(|error| UserError::new(error.to_string(), hint).into())
 }
 
+/// A budget: a finite number of dollars above zero.
+fn parse_budget(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(dollars) if dollars.is_finite() && dollars > 0.0 => Ok(dollars),
+        _ => Err(format!(
+            "`{text}` is not a budget: give dollars above zero, e.g. 1500"
+        )),
+    }
+}
+
 fn clock_seed() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -83,6 +97,7 @@ pub(crate) fn play(args: PlayArgs) -> anyhow::Result<Outcome> {
         specialty: args.specialty,
         difficulty: args.difficulty,
         bias: args.bias,
+        budget: args.budget.map(Money::from_dollars),
         seed: args.seed.unwrap_or_else(clock_seed),
     };
     let start = if args.resume {

@@ -42,6 +42,8 @@ pub struct CaseRequest {
     pub difficulty: Option<String>,
     /// A patient bias by AgentClinic's name (`recency`, `self_diagnosis`, …).
     pub bias: Option<String>,
+    /// A budget cap: the episode ends when the total would pass it.
+    pub budget: Option<Money>,
     /// The episode seed: the case drawn, synthetic results and the patient's wording follow from it.
     pub seed: u64,
 }

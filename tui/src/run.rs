@@ -234,6 +234,12 @@ pub fn play(
     let (mut runner, mut app) = Runner::start(driver, logbook, start, size)?;
     let theme = Theme::from_env();
     let mut terminal = ratatui::try_init()?;
+    // ratatui's hook restores the screen on a panic; mouse reporting must be turned off too.
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(io::stdout(), DisableMouseCapture);
+        restore(info);
+    }));
     let result = execute!(io::stdout(), EnableMouseCapture)
         .and_then(|()| event_loop(&mut terminal, &mut runner, &mut app, &theme));
     let _ = execute!(io::stdout(), DisableMouseCapture);

@@ -185,29 +185,46 @@ fn presentation_lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>
     lines
 }
 
-/// The meter row: turn gauge, visits, tests, total (and budget left under a cap).
+/// The meter row: turn gauge, visits, tests, total, and the budget left under a cap; compact when
+/// the full row does not fit.
 fn meter_line(meter: &Meter, theme: &Theme, width: u16) -> Line<'static> {
     const GAUGE: usize = 10;
     let filled = (usize::try_from(meter.turn).unwrap_or(usize::MAX) * GAUGE)
         .checked_div(usize::try_from(meter.turn_limit).unwrap_or(usize::MAX))
         .unwrap_or(0)
         .min(GAUGE);
-    let mut spans = vec![
-        Span::raw(format!(" Turn {}/{} ", meter.turn, meter.turn_limit)),
+    let full = format!(
+        "  Visits {} · {}  Tests {} · {}  ",
+        meter.visit_count, meter.visits, meter.test_count, meter.tests
+    );
+    let total = format!("Total {}", meter.total);
+    let budget = meter
+        .budget_left
+        .map(|left| format!("  Budget left {left}"))
+        .unwrap_or_default();
+    let turn = format!(" Turn {}/{} ", meter.turn, meter.turn_limit);
+    let length = |middle: &str, budget: &str| {
+        turn.chars().count() + GAUGE + middle.chars().count() + total.len() + budget.chars().count()
+    };
+    let (middle, budget) = if length(&full, &budget) <= usize::from(width) {
+        (full, budget)
+    } else {
+        (
+            format!("  Visits {}  Tests {}  ", meter.visits, meter.tests),
+            meter
+                .budget_left
+                .map(|left| format!("  Left {left}"))
+                .unwrap_or_default(),
+        )
+    };
+    Line::from(vec![
+        Span::raw(turn),
         Span::styled("━".repeat(filled), theme.accent),
         Span::styled("─".repeat(GAUGE - filled), theme.dim),
-        Span::raw(format!(
-            "  Visits {} · {}  Tests {} · {}  ",
-            meter.visit_count, meter.visits, meter.test_count, meter.tests
-        )),
-        Span::styled(format!("Total {}", meter.total), theme.accent),
-    ];
-    if let Some(left) = meter.budget_left
-        && width >= 90
-    {
-        spans.push(Span::raw(format!("  Budget left {left}")));
-    }
-    Line::from(spans)
+        Span::raw(middle),
+        Span::styled(total, theme.accent),
+        Span::styled(budget, theme.dim),
+    ])
 }
 
 fn flagged(abnormal: bool, theme: &Theme) -> Style {

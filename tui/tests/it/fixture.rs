@@ -16,6 +16,7 @@ pub(crate) struct FixtureDriver {
     turns: Vec<Turn>,
     in_visit: bool,
     seed: u64,
+    budget: Option<Money>,
 }
 
 impl FixtureDriver {
@@ -24,6 +25,7 @@ impl FixtureDriver {
             turns: Vec::new(),
             in_visit: false,
             seed: 0,
+            budget: None,
         }
     }
 
@@ -122,6 +124,7 @@ impl EpisodeDriver for FixtureDriver {
             return Err(DriverError::Refused("no case with id `nope`".into()));
         }
         self.seed = request.seed;
+        self.budget = request.budget;
         self.in_visit = false;
         let first = Turn {
             action: None,
@@ -139,6 +142,7 @@ impl EpisodeDriver for FixtureDriver {
             charged: Money::ZERO,
             meter: Meter {
                 turn_limit: 20,
+                budget_left: request.budget,
                 ..Meter::default()
             },
             ended: None,
@@ -211,6 +215,9 @@ impl EpisodeDriver for FixtureDriver {
             }
         };
         meter.total = meter.visits + meter.tests;
+        meter.budget_left = self
+            .budget
+            .map(|budget| Money(budget.0.saturating_sub(meter.total.0)));
         let turn = Turn {
             action: Some(action.clone()),
             entries,

@@ -47,6 +47,23 @@ fn encounter_at_80_by_24() {
 }
 
 #[test]
+fn encounter_with_a_budget_at_80_by_24() {
+    let path = scratch_logbook("snap-budget");
+    let mut driver = FixtureDriver::new();
+    let mut capped = request();
+    capped.budget = Some(dxsim_gatekeeper::Money(50_000));
+    let (mut runner, mut app) = Runner::start(
+        &mut driver,
+        Logbook::open(&path).expect("opens"),
+        Start::New(capped),
+        (80, 24),
+    )
+    .expect("starts");
+    work_up(&mut runner, &mut app);
+    insta::assert_snapshot!(draw(&app, 80, 24));
+}
+
+#[test]
 fn encounter_at_the_start() {
     insta::assert_snapshot!(screen("start", (80, 24), |_, _| {}));
 }
