@@ -310,10 +310,6 @@ fn first_turn(observation: &Observation, info: &Info) -> Turn {
 
 /// The engine's step as the app's turn.
 fn turn(action: &PlayerAction, step: &Step) -> Turn {
-    let question = match action {
-        PlayerAction::Ask { text } => text.clone(),
-        _ => String::new(),
-    };
     let charges: Vec<&Charge> = step.info.charges.iter().collect();
     let entries = step
         .observation
@@ -321,10 +317,7 @@ fn turn(action: &PlayerAction, step: &Step) -> Turn {
         .iter()
         .map(|finding| match finding {
             Finding::Presentation { case } => Entry::Presentation(presentation(case)),
-            Finding::Answer { text } => Entry::Answer {
-                question: question.clone(),
-                text: text.clone(),
-            },
+            Finding::Answer { text } => Entry::Answer { text: text.clone() },
             Finding::Exam { reply } => match reply {
                 ExamReply::Finding {
                     name,

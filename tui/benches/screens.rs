@@ -43,7 +43,6 @@ fn encounter() -> App {
                     text: format!("Question {turn}: any night sweats or weight loss?"),
                 },
                 Entry::Answer {
-                    question: String::new(),
                     text:
                         "No night sweats, and my weight has been steady all year as far as I know."
                             .into(),

@@ -145,8 +145,6 @@ pub enum Entry {
     Presentation(Presentation),
     /// The patient's answer to a question.
     Answer {
-        /// The question asked.
-        question: String,
         /// What the patient said.
         text: String,
     },

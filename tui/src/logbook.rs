@@ -188,11 +188,6 @@ impl Logbook {
         })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn database(&self, source: rusqlite::Error) -> LogbookError {
         LogbookError::Database {
             path: self.path.clone(),

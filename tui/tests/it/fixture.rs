@@ -163,7 +163,7 @@ impl EpisodeDriver for FixtureDriver {
         let mut charged = Money::ZERO;
         let mut ended = None;
         let entries = match action {
-            PlayerAction::Ask { text } | PlayerAction::Examine { system: text } => {
+            PlayerAction::Ask { .. } | PlayerAction::Examine { .. } => {
                 if !self.in_visit {
                     self.in_visit = true;
                     charged = VISIT;
@@ -172,7 +172,6 @@ impl EpisodeDriver for FixtureDriver {
                 }
                 match action {
                     PlayerAction::Ask { .. } => vec![Entry::Answer {
-                        question: text.clone(),
                         text: "It started a week ago with a dry cough, and now I bring up green \
                                phlegm. I had shivers last night."
                             .into(),
