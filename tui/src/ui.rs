@@ -12,7 +12,7 @@ pub mod logbook;
 pub mod picker;
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -301,6 +301,29 @@ pub fn hint_bar(app: &App, theme: &Theme, width: u16) -> Line<'static> {
         spans.push(Span::raw(format!(" {} ", command.label)));
     }
     Line::from(spans)
+}
+
+/// The rows of a full-page screen (debrief, logbook): header, body, message, hint bar.
+pub fn page_layout(app: &App, area: Rect) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(u16::from(app.status.is_some())),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// How far the debrief or the logbook can scroll down at the terminal's size.
+pub fn page_scroll_limit(app: &App) -> u16 {
+    let [_, body, _, _] = page_layout(app, Rect::new(0, 0, app.size.0, app.size.1));
+    let theme = Theme::new(false);
+    let lines = match (app.screen, &app.debrief, &app.logbook) {
+        (Screen::Debrief, Some(debrief), _) => debrief::lines(debrief, &theme, body.width).len(),
+        (Screen::Logbook, _, Some(view)) => logbook::lines(view, &theme, body.width).len(),
+        _ => 0,
+    };
+    u16::try_from(lines.saturating_sub(usize::from(body.height))).unwrap_or(u16::MAX)
 }
 
 /// The status line (the last message), if any.

@@ -255,12 +255,10 @@ fn on_encounter_key(app: &mut App, key: KeyEvent) -> Option<Effect> {
 /// Keys of the debrief and logbook pages.
 fn on_page_key(app: &mut App, key: KeyEvent) -> Option<Effect> {
     match key.code {
-        KeyCode::Up | KeyCode::Char('k') => app.page_scroll = app.page_scroll.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => app.page_scroll = app.page_scroll.saturating_add(1),
-        KeyCode::PageUp => app.page_scroll = app.page_scroll.saturating_sub(10),
-        KeyCode::PageDown | KeyCode::Char(' ') => {
-            app.page_scroll = app.page_scroll.saturating_add(10);
-        }
+        KeyCode::Up | KeyCode::Char('k') => scroll_page(app, true, 1),
+        KeyCode::Down | KeyCode::Char('j') => scroll_page(app, false, 1),
+        KeyCode::PageUp => scroll_page(app, true, 10),
+        KeyCode::PageDown | KeyCode::Char(' ') => scroll_page(app, false, 10),
         KeyCode::Home | KeyCode::Char('g') => app.page_scroll = 0,
         KeyCode::Char('l') if app.screen == Screen::Debrief => return Some(Effect::Logbook),
         KeyCode::Char('c') if app.screen == Screen::Debrief => {
@@ -451,14 +449,26 @@ fn on_confirm_key(app: &mut App, confirm: Confirm, key: KeyEvent) -> Option<Effe
 }
 
 fn scroll_pane(app: &mut App, pane: Pane, up: bool, lines: u16) {
+    let limit = crate::ui::encounter::scroll_limit(app, pane);
     let offset = match pane {
         Pane::Conversation => &mut app.conversation_scroll,
         Pane::Findings => &mut app.findings_scroll,
     };
     *offset = if up {
-        offset.saturating_add(lines)
+        offset.saturating_add(lines).min(limit)
     } else {
         offset.saturating_sub(lines)
+    };
+}
+
+/// Scrolls the debrief or the logbook, no further than its end.
+fn scroll_page(app: &mut App, up: bool, lines: u16) {
+    app.page_scroll = if up {
+        app.page_scroll.saturating_sub(lines)
+    } else {
+        app.page_scroll
+            .saturating_add(lines)
+            .min(crate::ui::page_scroll_limit(app))
     };
 }
 
@@ -477,13 +487,7 @@ fn scroll(app: &mut App, column: u16, row: u16, up: bool) {
                 scroll_pane(app, pane, up, 3);
             }
         }
-        (None, Screen::Debrief | Screen::Logbook) => {
-            app.page_scroll = if up {
-                app.page_scroll.saturating_sub(3)
-            } else {
-                app.page_scroll.saturating_add(3)
-            };
-        }
+        (None, Screen::Debrief | Screen::Logbook) => scroll_page(app, up, 3),
     }
 }
 
@@ -754,9 +758,26 @@ mod tests {
         assert_eq!(app.overlay, None);
     }
 
+    /// An app with more conversation and findings than the panes hold.
+    fn long_app() -> App {
+        let mut app = app();
+        for turn in 1..=12 {
+            let mut step = presentation();
+            step.action = Some(PlayerAction::Ask {
+                text: format!("question {turn}"),
+            });
+            step.entries = vec![Entry::Answer {
+                text: "A long answer that wraps over several lines of the pane, again and again."
+                    .into(),
+            }];
+            update(&mut app, AppEvent::Stepped(Ok(step)));
+        }
+        app
+    }
+
     #[test]
     fn the_mouse_wheel_scrolls_the_pane_under_it() {
-        let mut app = app();
+        let mut app = long_app();
         // At 100×30 the conversation is on the left and the findings on the right.
         update(
             &mut app,
@@ -782,6 +803,23 @@ mod tests {
             },
         );
         assert_eq!(app.conversation_scroll, 0);
+    }
+
+    #[test]
+    fn scrolling_stops_at_the_start_of_the_pane() {
+        let mut app = long_app();
+        for _ in 0..500 {
+            update(&mut app, key(KeyCode::PageUp));
+        }
+        let top = app.conversation_scroll;
+        assert!(top > 0 && top < 500, "{top}");
+        // One step down moves at once: nothing was scrolled past the start.
+        update(&mut app, key(KeyCode::Down));
+        assert_eq!(app.conversation_scroll, top - 1);
+        // A pane with less than a screenful does not scroll at all.
+        let mut short = self::app();
+        update(&mut short, key(KeyCode::PageUp));
+        assert_eq!(short.conversation_scroll, 0);
     }
 
     #[test]

@@ -2,23 +2,17 @@
 //! beside the reference work-up; orders that added nothing; key findings missed; teaching points.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{Theme, draw_page, hint_bar, status_line, wrap};
+use super::{Theme, draw_page, hint_bar, page_layout, status_line, wrap};
 use crate::app::App;
 use crate::driver::{Debrief, Ending, PathStep};
 
 /// Draws the debrief screen.
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let [header, body, message, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(u16::from(app.status.is_some())),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, body, message, footer] = page_layout(app, area);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" dxsim ", theme.accent),

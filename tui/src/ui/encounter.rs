@@ -80,6 +80,23 @@ pub fn pane_at(app: &App, column: u16, row: u16) -> Option<Pane> {
     }
 }
 
+/// How far a pane can scroll up at the terminal's size.
+pub fn scroll_limit(app: &App, pane: Pane) -> u16 {
+    let areas = layout(app, Rect::new(0, 0, app.size.0, app.size.1));
+    let theme = Theme::new(false);
+    let (area, lines) = match pane {
+        Pane::Conversation => {
+            let inner = pane_block("", false, &theme).inner(areas.conversation);
+            (inner, conversation_lines(app, &theme, inner.width).len())
+        }
+        Pane::Findings => {
+            let inner = pane_block("", false, &theme).inner(areas.findings);
+            (inner, findings_lines(app, &theme, inner.width).len())
+        }
+    };
+    u16::try_from(lines.saturating_sub(usize::from(area.height))).unwrap_or(u16::MAX)
+}
+
 /// Draws the encounter screen.
 pub fn render(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let areas = layout(app, area);

@@ -138,6 +138,16 @@ fn debrief_at_80_by_24() {
 }
 
 #[test]
+fn debrief_scrolled_to_its_end_at_80_by_24() {
+    insta::assert_snapshot!(screen("debrief-end", (80, 24), |runner, app| {
+        work_up(runner, app);
+        press(runner, app, "dcommunity-acquired pneumonia\ny");
+        // Far more than the page holds: scrolling stops with the last lines in view.
+        press(runner, app, &" ".repeat(30));
+    }));
+}
+
+#[test]
 fn logbook() {
     let path = scratch_logbook("snap-logbook");
     let logbook = Logbook::open(&path).expect("opens");
