@@ -78,9 +78,16 @@ impl<'d> Runner<'d> {
         start: Start,
         size: (u16, u16),
     ) -> Result<(Runner<'d>, App), PlayError> {
+        let mut notice = None;
         let (request, turns, notes) = match start {
             Start::New(request) => {
                 let turn = driver.reset(&request)?;
+                if matches!(logbook.read_suspended(), Ok(Some(_))) {
+                    notice = Some(
+                        "A case you left earlier is saved: `dxsim play --resume` picks it up \
+                         (leaving this one mid-way would replace it).",
+                    );
+                }
                 (request, vec![turn], String::new())
             }
             Start::Resume { next } => {
@@ -98,6 +105,9 @@ impl<'d> Runner<'d> {
         };
         let mut app = App::new(turns, driver.exam_systems(), size);
         app.differential = notes;
+        if let Some(notice) = notice {
+            app.inform(notice);
+        }
         let mut runner = Runner {
             driver,
             logbook,

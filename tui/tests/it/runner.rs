@@ -108,6 +108,23 @@ fn quitting_mid_case_saves_it_and_resume_picks_it_up_with_the_notes() {
     assert!(saved.exists());
     let turns_before = app.turns.clone();
 
+    // A new case meanwhile is told that one is saved.
+    let mut driver = FixtureDriver::new();
+    let (_, app) = Runner::start(
+        &mut driver,
+        Logbook::open(&path).expect("opens"),
+        Start::New(request()),
+        (100, 30),
+    )
+    .expect("starts");
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|status| status.text.contains("dxsim play --resume")),
+        "{:?}",
+        app.status
+    );
+
     let mut driver = FixtureDriver::new();
     let (mut runner, mut app) = Runner::start(
         &mut driver,
