@@ -325,8 +325,9 @@ pub trait EpisodeDriver {
     fn transcript(&self) -> Vec<Turn>;
     /// The current episode as text that [`EpisodeDriver::resume`] accepts (the engine's event log).
     fn save(&self) -> Result<String, DriverError>;
-    /// Rebuilds an episode from [`EpisodeDriver::save`]'s text and makes it current; returns its turns.
-    fn resume(&mut self, saved: &str) -> Result<Vec<Turn>, DriverError>;
+    /// Rebuilds an episode from [`EpisodeDriver::save`]'s text and makes it current; its turns are
+    /// then in [`EpisodeDriver::transcript`].
+    fn resume(&mut self, saved: &str) -> Result<(), DriverError>;
     /// Orderable tests matching a typed query, best first (at most `limit`).
     fn search_catalogue(&self, query: &str, limit: usize) -> Vec<CatalogueEntry>;
     /// The systems that can be examined.

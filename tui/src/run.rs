@@ -100,7 +100,8 @@ impl<'d> Runner<'d> {
                 let Some((log, notes)) = saved else {
                     return Err(PlayError::NothingToResume(logbook.suspended_path()));
                 };
-                (next, driver.resume(&log)?, notes)
+                driver.resume(&log)?;
+                (next, driver.transcript(), notes)
             }
         };
         let mut app = App::new(turns, driver.exam_systems(), size);
