@@ -860,4 +860,48 @@ mod tests {
         );
         assert_eq!(driver.search_catalogue("", 7).len(), 7);
     }
+
+    #[test]
+    fn every_presentation_in_the_library_fits_the_encounter_screen_at_80_by_24() {
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+
+        let library = CaseLibrary::builtin().expect("the built-in library loads");
+        let mut driver = EmbeddedDriver::new(library);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("a test terminal");
+        let theme = dxsim_tui::ui::Theme::new(false);
+        for case in library.cases() {
+            let first = driver
+                .reset(&CaseRequest {
+                    case_id: Some(case.id.clone()),
+                    ..CaseRequest::default()
+                })
+                .expect("starts");
+            let app = dxsim_tui::app::App::new(vec![first], Vec::new(), (80, 24));
+            terminal
+                .draw(|frame| dxsim_tui::ui::render(&app, &theme, frame))
+                .expect("draws");
+            let screen: String = terminal
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .map(|cell| cell.symbol())
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let summary = case
+                .presentation
+                .summary
+                .split_whitespace()
+                .collect::<Vec<_>>();
+            let last_words = summary[summary.len().saturating_sub(3)..].join(" ");
+            assert!(
+                screen.contains(&last_words),
+                "{}: the end of the presentation ({last_words:?}) is cut off",
+                case.id
+            );
+        }
+    }
 }

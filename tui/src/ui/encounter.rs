@@ -32,12 +32,12 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-/// Lays the screen out for `area`; the presentation takes the rows it needs, up to a sixth.
+/// Lays the screen out for `area`; the presentation takes the rows it needs, up to a quarter.
 pub fn layout(app: &App, area: Rect) -> Areas {
     let presentation_lines = presentation_lines(app, &Theme::new(false), area.width).len();
     let presentation_height = u16::try_from(presentation_lines)
         .unwrap_or(u16::MAX)
-        .min((area.height / 6).max(2));
+        .min((area.height / 4).max(2));
     let message_height =
         u16::from(app.status.is_some() || prompt_line(app, &Theme::new(false)).is_some());
     let [header, presentation, meter, body, message, footer] = Layout::vertical([
