@@ -3,10 +3,12 @@
 
 mod cases;
 mod catalogue;
+mod embedded;
 mod episode;
 mod judge;
 mod loadtest;
 mod serve;
+mod play;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -44,6 +46,10 @@ enum Command {
         /// The log file (JSON lines, as `dxsim run --log` writes).
         log: std::path::PathBuf,
     },
+    /// Practise a case yourself in the terminal app: ask, examine, order, diagnose, then a debrief.
+    Play(play::PlayArgs),
+    /// Print your logbook: accuracy and mean cost by specialty and by month, and every case.
+    Logbook(play::LogbookArgs),
 }
 
 /// How a command ended, mapped to the process exit code.
@@ -85,6 +91,8 @@ pub(crate) fn run() -> ExitCode {
         Command::Replay { log } => episode::replay(&log),
         Command::Serve(args) => serve::run(&args),
         Command::Loadtest(args) => loadtest::run(&args),
+        Command::Play(args) => play::play(args),
+        Command::Logbook(args) => play::logbook(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ mod library;
 mod lint;
 mod patient;
 mod server;
+mod play;
 mod validator;
 
 /// The valid case fixture written for these tests.
