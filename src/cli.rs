@@ -7,8 +7,8 @@ mod embedded;
 mod episode;
 mod judge;
 mod loadtest;
-mod serve;
 mod play;
+mod serve;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

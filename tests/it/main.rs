@@ -9,8 +9,8 @@ mod leakage;
 mod library;
 mod lint;
 mod patient;
-mod server;
 mod play;
+mod server;
 mod validator;
 
 /// The valid case fixture written for these tests.
