@@ -4,6 +4,7 @@
 mod cases;
 mod catalogue;
 mod episode;
+mod import;
 mod judge;
 
 use std::io::{self, Write};

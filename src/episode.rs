@@ -42,7 +42,7 @@ pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 
 use crate::action::{Action, ParseError, parse_text};
 use crate::judge::RuleJudge;
-use crate::library::CaseLibrary;
+use crate::library::{CaseLibrary, CaseSource};
 use crate::patient::RuleBasedPatient;
 use crate::patient::bias::ActiveBias;
 
@@ -146,45 +146,61 @@ fn check_action(action: &Action) -> Result<(), EnvError> {
     }
 }
 
+/// Whether a case matches a selector's filters (the id aside).
+fn selected(selector: &CaseSelector, case: &Case) -> bool {
+    selector
+        .split
+        .is_none_or(|split| Split::of(&case.id) == split)
+        && selector
+            .specialty
+            .as_ref()
+            .is_none_or(|specialty| &case.specialty == specialty)
+        && selector
+            .difficulty
+            .is_none_or(|difficulty| case.difficulty == difficulty)
+}
+
+/// How many seeded draws a lazy source gets before selection falls back to a scan.
+const LAZY_DRAWS: usize = 256;
+
 /// Picks the case for a reset: the id asked for, or a seeded choice among the cases that match.
 fn select_case(
-    library: &CaseLibrary,
+    source: &dyn CaseSource,
     selector: &CaseSelector,
     seed: u64,
 ) -> Result<Arc<Case>, EnvError> {
     if let Some(id) = &selector.id {
-        return library
+        return source
             .get(id)
-            .cloned()
             .ok_or_else(|| EnvError::UnknownCase(id.clone()));
     }
-    let matching: Vec<&Arc<Case>> = library
-        .cases()
-        .iter()
-        .filter(|case| {
-            selector
-                .split
-                .is_none_or(|split| Split::of(&case.id) == split)
-        })
-        .filter(|case| {
-            selector
-                .specialty
-                .as_ref()
-                .is_none_or(|specialty| &case.specialty == specialty)
-        })
-        .filter(|case| {
-            selector
-                .difficulty
-                .is_none_or(|difficulty| case.difficulty == difficulty)
-        })
-        .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ca5e);
+    let no_match =
+        || EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default());
+    let Some(cases) = source.in_memory() else {
+        // A source that builds cases on demand: seeded draws, then a scan from a seeded start.
+        use rand::Rng;
+        let count = source.len();
+        if count == 0 {
+            return Err(no_match());
+        }
+        let start = rng.random_range(0..count);
+        let draws = (0..LAZY_DRAWS).map(move |_| rng.random_range(0..count));
+        let scan = (0..count).map(|offset| (start + offset) % count);
+        return draws
+            .chain(scan)
+            .filter_map(|index| source.case_at(index))
+            .find(|case| selected(selector, case))
+            .ok_or_else(no_match);
+    };
+    let matching: Vec<&Arc<Case>> = cases
+        .iter()
+        .filter(|case| selected(selector, case))
+        .collect();
     matching
         .choose(&mut rng)
         .map(|case| Arc::clone(case))
-        .ok_or_else(|| {
-            EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default())
-        })
+        .ok_or_else(no_match)
 }
 
 /// The text and findings shown at reset.
@@ -287,13 +303,19 @@ fn encode_entity(world: &World, entity: Entity, table: &DiscreteTable, out: &mut
 pub struct Env {
     world: World,
     schedule: Schedule,
-    library: &'static CaseLibrary,
+    library: &'static dyn CaseSource,
     episode: Option<Entity>,
 }
 
 impl Env {
     /// An environment over `library`.
     pub fn new(library: &'static CaseLibrary) -> Env {
+        Env::with_source(library)
+    }
+
+    /// An environment drawing its cases from any [`CaseSource`], such as a DDXPlus CSV played
+    /// without converting it.
+    pub fn with_source(library: &'static dyn CaseSource) -> Env {
         let mut world = World::new();
         world.insert_resource(engine());
         world.insert_resource(Parallelism(false));

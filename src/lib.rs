@@ -17,5 +17,6 @@ pub mod action;
 pub mod agents;
 pub mod episode;
 pub mod judge;
+pub mod import;
 pub mod library;
 pub mod patient;
