@@ -175,8 +175,7 @@ fn select_case(
             .ok_or_else(|| EnvError::UnknownCase(id.clone()));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ca5e);
-    let no_match =
-        || EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default());
+    let no_match = || EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default());
     let Some(cases) = source.in_memory() else {
         // A source that builds cases on demand: seeded draws, then a scan from a seeded start.
         use rand::Rng;

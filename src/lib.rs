@@ -16,7 +16,7 @@
 pub mod action;
 pub mod agents;
 pub mod episode;
-pub mod judge;
 pub mod import;
+pub mod judge;
 pub mod library;
 pub mod patient;

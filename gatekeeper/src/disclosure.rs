@@ -495,7 +495,11 @@ impl<'a> Gatekeeper<'a> {
         state: &mut DisclosureState,
     ) -> Revealed<OrderReply> {
         let listed: Option<&TestResult> = self.case.study(self.catalogue(), &test.id);
-        let no_tests = self.case.import.as_ref().is_some_and(|import| import.no_tests);
+        let no_tests = self
+            .case
+            .import
+            .as_ref()
+            .is_some_and(|import| import.no_tests);
         if listed.is_none() && no_tests {
             return Revealed {
                 public: OrderReply::NotRecorded {
@@ -633,29 +637,32 @@ impl<'a> Gatekeeper<'a> {
 
     fn exam_finding(&self, request: String, system: usize) -> Revealed<ExamReply> {
         let definition = &self.catalogue().systems()[system];
-        let no_exam = self.case.import.as_ref().is_some_and(|import| import.no_exam);
+        let no_exam = self
+            .case
+            .import
+            .as_ref()
+            .is_some_and(|import| import.no_exam);
         let listed = self.case.exam_finding(&definition.id);
-        let (text, abnormal, synthetic) = if definition.id == "vitals"
-            && !self.case.vitals.is_recorded()
-        {
-            (NOT_RECORDED.to_string(), false, Vec::new())
-        } else if definition.id == "vitals" {
-            (
-                format_vitals(self.case),
-                vitals_abnormal(self.case),
-                Vec::new(),
-            )
-        } else if let Some(finding) = listed {
-            (finding.text.clone(), finding.abnormal, Vec::new())
-        } else if no_exam {
-            (NOT_RECORDED.to_string(), false, Vec::new())
-        } else {
-            (
-                definition.normal_text.clone(),
-                false,
-                vec![definition.id.clone()],
-            )
-        };
+        let (text, abnormal, synthetic) =
+            if definition.id == "vitals" && !self.case.vitals.is_recorded() {
+                (NOT_RECORDED.to_string(), false, Vec::new())
+            } else if definition.id == "vitals" {
+                (
+                    format_vitals(self.case),
+                    vitals_abnormal(self.case),
+                    Vec::new(),
+                )
+            } else if let Some(finding) = listed {
+                (finding.text.clone(), finding.abnormal, Vec::new())
+            } else if no_exam {
+                (NOT_RECORDED.to_string(), false, Vec::new())
+            } else {
+                (
+                    definition.normal_text.clone(),
+                    false,
+                    vec![definition.id.clone()],
+                )
+            };
         Revealed {
             public: ExamReply::Finding {
                 request,
@@ -746,7 +753,5 @@ fn vitals_abnormal(case: &Case) -> bool {
         || (vitals.spo2 != 0 && vitals.spo2 < 95)
         || (vitals.systolic_bp != 0 && (vitals.systolic_bp < 90 || vitals.systolic_bp >= 160))
         || (adult && vitals.heart_rate != 0 && !(60..=100).contains(&vitals.heart_rate))
-        || (adult
-            && vitals.respiratory_rate != 0
-            && !(12..=20).contains(&vitals.respiratory_rate))
+        || (adult && vitals.respiratory_rate != 0 && !(12..=20).contains(&vitals.respiratory_rate))
 }

@@ -146,7 +146,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         AgentArg::Oracle => Box::new(OracleDoctor::new(&case)),
         AgentArg::Random => {
             let diagnoses = match source.in_memory() {
-                Some(cases) => cases.iter().map(|case| case.diagnosis.name.clone()).collect(),
+                Some(cases) => cases
+                    .iter()
+                    .map(|case| case.diagnosis.name.clone())
+                    .collect(),
                 None => std::iter::once(&case.diagnosis.name)
                     .chain(case.differential.iter().map(|item| &item.name))
                     .cloned()

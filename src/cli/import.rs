@@ -119,9 +119,13 @@ fn options(common: &CommonArgs) -> anyhow::Result<ImportOptions> {
     };
     if let Some(created) = &common.created {
         let well_formed = created.len() == 10
-            && created
-                .char_indices()
-                .all(|(at, c)| if at == 4 || at == 7 { c == '-' } else { c.is_ascii_digit() });
+            && created.char_indices().all(|(at, c)| {
+                if at == 4 || at == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
         if !well_formed {
             return Err(UserError::new(
                 format!("`{created}` is not a date"),
@@ -160,8 +164,9 @@ pub(crate) fn run(command: ImportCommand) -> anyhow::Result<Outcome> {
                 out: &mut stdout,
                 json: common.json,
             };
-            let report = agentclinic::import_file(&file, form.into(), &options, &mut cases, &mut sink)
-                .map_err(user_facing)?;
+            let report =
+                agentclinic::import_file(&file, form.into(), &options, &mut cases, &mut sink)
+                    .map_err(user_facing)?;
             (report, Some(out), common.json)
         }
         ImportCommand::Ddxplus {

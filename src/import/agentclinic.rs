@@ -17,12 +17,12 @@
 use std::io::BufRead;
 use std::path::Path;
 
+use dxsim_gatekeeper::Case;
 use dxsim_gatekeeper::case::{
     CASE_TEST_PREFIX, Diagnosis, Difficulty, ExamFinding, HistoryItem, HistoryTopic, ImportFormat,
     ImportInfo, Presentation, Provenance, SPECIALTIES, Sex, TestResult, Vitals,
 };
 use dxsim_gatekeeper::catalogue::Reporting;
-use dxsim_gatekeeper::Case;
 use serde_json::{Map, Value};
 
 use super::mapping::{
@@ -66,9 +66,10 @@ pub fn import_file(
     sink: &mut dyn ReportSink,
 ) -> Result<ImportReport, ImportError> {
     let file = std::fs::File::open(path).map_err(ImportError::io(path))?;
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     import_reader(
         std::io::BufReader::new(file),
         &name,
@@ -192,11 +193,17 @@ fn build(
         (Form::Auto | Form::Osce, true, _) => osce(object, file, line, id, options, notes),
         (Form::Auto | Form::Nejm, false, true) => nejm(object, file, line, id, options, notes),
         (Form::Osce, false, _) => {
-            notes.push(failed("", "not in the OSCE form: no `OSCE_Examination` key".to_string()));
+            notes.push(failed(
+                "",
+                "not in the OSCE form: no `OSCE_Examination` key".to_string(),
+            ));
             None
         }
         (Form::Nejm, true, _) => {
-            notes.push(failed("", "not in the NEJM form: it is an OSCE record".to_string()));
+            notes.push(failed(
+                "",
+                "not in the NEJM form: it is an OSCE record".to_string(),
+            ));
             None
         }
         (Form::Nejm | Form::Auto, false, false) => {
@@ -239,7 +246,10 @@ impl Skeleton<'_> {
         };
         Case {
             id: self.id.to_string(),
-            title: format!("AgentClinic {form_name} case, {} line {}", self.file, self.line),
+            title: format!(
+                "AgentClinic {form_name} case, {} line {}",
+                self.file, self.line
+            ),
             specialty: if code.is_empty() {
                 String::new()
             } else {
@@ -290,7 +300,12 @@ fn settle_specialty(case: &mut Case, hint: Option<&str>, notes: &mut Vec<Note>) 
 }
 
 /// Sets age and sex from a demographics text, noting what it does not state.
-fn set_demographics(presentation: &mut Presentation, text: &str, field: &str, notes: &mut Vec<Note>) {
+fn set_demographics(
+    presentation: &mut Presentation,
+    text: &str,
+    field: &str,
+    notes: &mut Vec<Note>,
+) {
     let found = demographics(text);
     match found.age_years {
         Some(years) => {
@@ -355,8 +370,17 @@ fn section_topic(key: &str) -> Option<HistoryTopic> {
     } else if has(&["family"]) {
         HistoryTopic::Family
     } else if has(&[
-        "social", "substance", "alcohol", "smok", "tobacco", "recreational", "illicit", "habit",
-        "lifestyle", "occupation", "drug use",
+        "social",
+        "substance",
+        "alcohol",
+        "smok",
+        "tobacco",
+        "recreational",
+        "illicit",
+        "habit",
+        "lifestyle",
+        "occupation",
+        "drug use",
     ]) {
         HistoryTopic::Social
     } else if has(&["medication", "medicine", "drug", "meds", "prescription"]) {
@@ -369,7 +393,14 @@ fn section_topic(key: &str) -> Option<HistoryTopic> {
         HistoryTopic::Travel
     } else if has(&["exposure", "contact"]) {
         HistoryTopic::Exposures
-    } else if has(&["past", "medical history", "surgical", "pmh", "immuni", "vaccin"]) {
+    } else if has(&[
+        "past",
+        "medical history",
+        "surgical",
+        "pmh",
+        "immuni",
+        "vaccin",
+    ]) {
         HistoryTopic::PastHistory
     } else {
         return None;
@@ -379,7 +410,11 @@ fn section_topic(key: &str) -> Option<HistoryTopic> {
 /// The pieces of a patient section: list items, object entries ("Label: value") or sentences.
 fn section_items(value: &Value) -> Vec<String> {
     match value {
-        Value::Array(items) => items.iter().map(flatten).filter(|t| !t.is_empty()).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(flatten)
+            .filter(|t| !t.is_empty())
+            .collect(),
         Value::Object(map) => map
             .iter()
             .filter(|(_, value)| !is_empty(value))
@@ -408,7 +443,10 @@ fn osce(
             "outside `OSCE_Examination`; not part of the form, left out",
         ));
     }
-    let diagnosis = exam.get("Correct_Diagnosis").map(flatten).unwrap_or_default();
+    let diagnosis = exam
+        .get("Correct_Diagnosis")
+        .map(flatten)
+        .unwrap_or_default();
     if diagnosis.is_empty() {
         notes.push(failed(
             "OSCE_Examination.Correct_Diagnosis",
@@ -416,7 +454,10 @@ fn osce(
         ));
         return None;
     }
-    if exam.get("Correct_Diagnosis").is_some_and(|value| !value.is_string()) {
+    if exam
+        .get("Correct_Diagnosis")
+        .is_some_and(|value| !value.is_string())
+    {
         notes.push(note(
             NoteKind::Repaired,
             "OSCE_Examination.Correct_Diagnosis",
@@ -457,7 +498,14 @@ fn osce(
                     let field = format!("{field}.{inner}");
                     if inner == "Primary_Symptom" {
                         primary = flatten(value);
-                        push_history(&mut case, &guard, HistoryTopic::Onset, &primary, &field, notes);
+                        push_history(
+                            &mut case,
+                            &guard,
+                            HistoryTopic::Onset,
+                            &primary,
+                            &field,
+                            notes,
+                        );
                         continue;
                     }
                     let pieces = match value {
@@ -508,8 +556,15 @@ fn osce(
             push_history(&mut case, &guard, topic, &piece, &field, notes);
         }
     }
-    let objective = exam.get("Objective_for_Doctor").map(flatten).unwrap_or_default();
-    let complaint = if primary.is_empty() { objective } else { primary };
+    let objective = exam
+        .get("Objective_for_Doctor")
+        .map(flatten)
+        .unwrap_or_default();
+    let complaint = if primary.is_empty() {
+        objective
+    } else {
+        primary
+    };
     let stated = demographics(&demographics_text);
     let mut summary = match (stated.age_years, stated.sex) {
         (Some(_), Some(_)) => person(
@@ -521,7 +576,10 @@ fn osce(
         _ => demographics_text.trim_end_matches('.').to_string(),
     };
     if !complaint.is_empty() {
-        summary.push_str(&format!(" presents with: {}", complaint.trim_end_matches('.')));
+        summary.push_str(&format!(
+            " presents with: {}",
+            complaint.trim_end_matches('.')
+        ));
     }
     summary.push('.');
     set_summary(&mut case, &guard, &summary, "presentation.summary", notes);
@@ -570,7 +628,14 @@ fn set_summary(case: &mut Case, guard: &Guard, summary: &str, field: &str, notes
 }
 
 /// Adds exam text to a system, merging with what it already has.
-fn add_finding(case: &mut Case, guard: &Guard, system: &str, text: &str, field: &str, notes: &mut Vec<Note>) {
+fn add_finding(
+    case: &mut Case,
+    guard: &Guard,
+    system: &str,
+    text: &str,
+    field: &str,
+    notes: &mut Vec<Note>,
+) {
     let (kept, withheld) = guard.withhold(text);
     for clause in &withheld {
         notes.push(note(
@@ -582,7 +647,11 @@ fn add_finding(case: &mut Case, guard: &Guard, system: &str, text: &str, field: 
     if !kept.chars().any(char::is_alphanumeric) {
         return;
     }
-    match case.exam.iter_mut().find(|finding| finding.system == system) {
+    match case
+        .exam
+        .iter_mut()
+        .find(|finding| finding.system == system)
+    {
         Some(finding) => {
             finding.text = format!("{}; {kept}", finding.text.trim_end_matches('.'));
             finding.abnormal = looks_abnormal(&finding.text);
@@ -653,7 +722,14 @@ fn map_exam(case: &mut Case, guard: &Guard, findings: &Value, notes: &mut Vec<No
                     field.as_str(),
                     format!("`{name}: {text}` is not a vital sign dxsim records; kept under the general examination"),
                 ));
-                add_finding(case, guard, "general", &format!("{name}: {text}"), &field, notes);
+                add_finding(
+                    case,
+                    guard,
+                    "general",
+                    &format!("{name}: {text}"),
+                    &field,
+                    notes,
+                );
             }
             continue;
         }
@@ -674,14 +750,18 @@ fn map_exam(case: &mut Case, guard: &Guard, findings: &Value, notes: &mut Vec<No
             let found = mapper
                 .exam_system(&child)
                 .filter(|system| *system != "vitals")
-                .or_else(|| mapper.system_mentioned(&format!("{} {text}", label(&child))));
+                .or_else(|| mapper.system_mentioned(&label(&child)))
+                .or_else(|| mapper.system_mentioned(&text));
             let (system, shown) = match found {
                 Some(system) => (system, text),
                 None => {
                     notes.push(note(
                         NoteKind::Unmapped,
                         field.as_str(),
-                        format!("`{}` is no exam system; kept under the general examination", label(&child)),
+                        format!(
+                            "`{}` is no exam system; kept under the general examination",
+                            label(&child)
+                        ),
                     ));
                     ("general", format!("{}: {text}", label(&child)))
                 }
@@ -786,7 +866,11 @@ impl Tests {
                     .filter(|other| catalogue.tests_reporting(**other).contains(&test))
                     .count()
             };
-            let best = reporting.iter().map(|&test| coverage(test)).max().unwrap_or(0);
+            let best = reporting
+                .iter()
+                .map(|&test| coverage(test))
+                .max()
+                .unwrap_or(0);
             reporting
                 .iter()
                 .copied()
@@ -907,7 +991,10 @@ impl Tests {
                 notes.push(note(
                     NoteKind::Repaired,
                     field.as_str(),
-                    format!("`{}` is kept as the source's text rather than catalogue values", entry.id),
+                    format!(
+                        "`{}` is kept as the source's text rather than catalogue values",
+                        entry.id
+                    ),
                 ));
             }
             case.tests.push(TestResult {
@@ -942,13 +1029,21 @@ fn nejm(
         let field = format!("answers[{index}]");
         let text = answer.get("text").map(flatten).unwrap_or_default();
         if text.is_empty() {
-            notes.push(note(NoteKind::Repaired, field, "has no text; left out of the options"));
+            notes.push(note(
+                NoteKind::Repaired,
+                field,
+                "has no text; left out of the options",
+            ));
             continue;
         }
         let is_correct = match answer.get("correct") {
             Some(Value::Bool(flag)) => *flag,
             Some(Value::String(flag)) if flag.eq_ignore_ascii_case("true") => {
-                notes.push(note(NoteKind::Repaired, field.as_str(), "`correct` is the string \"true\"; read as true"));
+                notes.push(note(
+                    NoteKind::Repaired,
+                    field.as_str(),
+                    "`correct` is the string \"true\"; read as true",
+                ));
                 true
             }
             Some(Value::Number(number)) => number.as_i64() == Some(1),
@@ -958,7 +1053,11 @@ fn nejm(
             .iter()
             .any(|known| known.eq_ignore_ascii_case(&text))
         {
-            notes.push(note(NoteKind::Repaired, field, format!("`{text}` is offered twice; kept once")));
+            notes.push(note(
+                NoteKind::Repaired,
+                field,
+                format!("`{text}` is offered twice; kept once"),
+            ));
             continue;
         }
         if is_correct {
@@ -975,7 +1074,11 @@ fn nejm(
         many => {
             notes.push(failed(
                 "answers",
-                format!("{} answers are marked correct ({}); exactly one must be", many.len(), many.join(", ")),
+                format!(
+                    "{} answers are marked correct ({}); exactly one must be",
+                    many.len(),
+                    many.join(", ")
+                ),
             ));
             return None;
         }
@@ -984,7 +1087,10 @@ fn nejm(
         notes.push(note(
             NoteKind::Repaired,
             "answers",
-            format!("has {} options where the form has five; kept as given", option_texts.len()),
+            format!(
+                "has {} options where the form has five; kept as given",
+                option_texts.len()
+            ),
         ));
     }
     let skeleton = Skeleton {
@@ -1002,7 +1108,10 @@ fn nejm(
     };
     let typed_specialty = types.iter().find_map(|kind| {
         let wanted = slug(kind, '_');
-        SPECIALTIES.iter().copied().find(|specialty| *specialty == wanted)
+        SPECIALTIES
+            .iter()
+            .copied()
+            .find(|specialty| *specialty == wanted)
     });
     for kind in &types {
         if typed_specialty != Some(slug(kind, '_').as_str()) {
@@ -1022,7 +1131,10 @@ fn nejm(
     let story = record.get("patient_info").map(flatten).unwrap_or_default();
     let story_sentences = sentences(&story);
     if story_sentences.is_empty() {
-        notes.push(failed("patient_info", "is missing or empty; the patient would have nothing to tell".to_string()));
+        notes.push(failed(
+            "patient_info",
+            "is missing or empty; the patient would have nothing to tell".to_string(),
+        ));
         return None;
     }
     // The first sentence that states an age introduces the patient.
@@ -1031,25 +1143,44 @@ fn nejm(
         .find(|sentence| demographics(sentence).age_years.is_some())
         .unwrap_or(&story_sentences[0]);
     set_demographics(&mut case.presentation, introduction, "patient_info", notes);
-    set_summary(&mut case, &guard, &story_sentences[0], "patient_info", notes);
+    set_summary(
+        &mut case,
+        &guard,
+        &story_sentences[0],
+        "patient_info",
+        notes,
+    );
     for sentence in &story_sentences {
-        let topic = topic_for(sentence, &[
-            HistoryTopic::PastHistory,
-            HistoryTopic::Medications,
-            HistoryTopic::Family,
-            HistoryTopic::Social,
-            HistoryTopic::Travel,
-            HistoryTopic::Exposures,
-        ])
+        let topic = topic_for(
+            sentence,
+            &[
+                HistoryTopic::PastHistory,
+                HistoryTopic::Medications,
+                HistoryTopic::Family,
+                HistoryTopic::Social,
+                HistoryTopic::Travel,
+                HistoryTopic::Exposures,
+            ],
+        )
         .or_else(|| topic_for(sentence, SYMPTOM_TOPICS))
         .unwrap_or(HistoryTopic::Onset);
         push_history(&mut case, &guard, topic, sentence, "patient_info", notes);
     }
     let mapper = Mapper::get();
-    let exam_text = record.get("physical_exams").map(flatten).unwrap_or_default();
+    let exam_text = record
+        .get("physical_exams")
+        .map(flatten)
+        .unwrap_or_default();
     for sentence in sentences(&exam_text) {
         let system = mapper.system_mentioned(&sentence).unwrap_or("general");
-        add_finding(&mut case, &guard, system, &sentence, "physical_exams", notes);
+        add_finding(
+            &mut case,
+            &guard,
+            system,
+            &sentence,
+            "physical_exams",
+            notes,
+        );
     }
     if let Some(import) = case.import.as_mut() {
         import.options = option_texts;
@@ -1063,10 +1194,21 @@ fn nejm(
             .map(flatten)
             .filter(|url| !url.is_empty());
     }
-    let known = ["image_url", "question", "patient_info", "physical_exams", "answers", "type"];
+    let known = [
+        "image_url",
+        "question",
+        "patient_info",
+        "physical_exams",
+        "answers",
+        "type",
+    ];
     for key in record.keys().filter(|key| !known.contains(&key.as_str())) {
         if !is_empty(&record[key]) {
-            notes.push(note(NoteKind::Unmapped, key.as_str(), "not part of the NEJM form; left out"));
+            notes.push(note(
+                NoteKind::Unmapped,
+                key.as_str(),
+                "not part of the NEJM form; left out",
+            ));
         }
     }
     Some(case)

@@ -221,7 +221,11 @@ impl Tables {
                     (value.clone(), english)
                 })
                 .collect();
-            let numbers: Vec<f64> = raw.possible_values.iter().filter_map(Value::as_f64).collect();
+            let numbers: Vec<f64> = raw
+                .possible_values
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect();
             let scale = (data_type == DataType::Categorical
                 && !numbers.is_empty()
                 && numbers.len() == raw.possible_values.len())
@@ -441,9 +445,10 @@ struct PatientFile {
 
 impl PatientFile {
     fn new(path: &Path) -> PatientFile {
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let stem = path
             .file_stem()
             .map(|stem| slug(&stem.to_string_lossy(), '-'))
@@ -491,7 +496,15 @@ fn build(
             return None;
         }
     };
-    let [age, sex, pathology, evidence_cell, initial, differential_cell] = cells[..] else {
+    let [
+        age,
+        sex,
+        pathology,
+        evidence_cell,
+        initial,
+        differential_cell,
+    ] = cells[..]
+    else {
         return None;
     };
     let Some(age) = age
@@ -654,7 +667,12 @@ fn build(
 }
 
 /// The patient's answer to an evidence's question.
-fn answer_text(evidence: &Evidence, values: &[String], code: &str, notes: &mut Vec<Note>) -> String {
+fn answer_text(
+    evidence: &Evidence,
+    values: &[String],
+    code: &str,
+    notes: &mut Vec<Note>,
+) -> String {
     let mut meaning = |value: &String| -> String {
         match evidence.meanings.get(value) {
             Some(meaning) if !meaning.is_empty() => meaning.clone(),
@@ -662,7 +680,9 @@ fn answer_text(evidence: &Evidence, values: &[String], code: &str, notes: &mut V
                 notes.push(Note {
                     kind: NoteKind::Unmapped,
                     field: format!("EVIDENCES {code}"),
-                    message: format!("value `{value}` has no meaning in {EVIDENCES_FILE}; kept as the code"),
+                    message: format!(
+                        "value `{value}` has no meaning in {EVIDENCES_FILE}; kept as the code"
+                    ),
                 });
                 value.clone()
             }
@@ -725,7 +745,9 @@ fn differential(
             notes.push(Note {
                 kind: NoteKind::Repaired,
                 field: "DIFFERENTIAL_DIAGNOSIS".to_string(),
-                message: format!("`{name}` has probability {probability}, outside 0–1; kept without it"),
+                message: format!(
+                    "`{name}` has probability {probability}, outside 0–1; kept without it"
+                ),
             });
             None
         };
@@ -742,7 +764,9 @@ fn differential(
                 notes.push(Note {
                     kind: NoteKind::Unmapped,
                     field: "DIFFERENTIAL_DIAGNOSIS".to_string(),
-                    message: format!("`{name}` is not in {CONDITIONS_FILE}; kept by name without a code"),
+                    message: format!(
+                        "`{name}` is not in {CONDITIONS_FILE}; kept by name without a code"
+                    ),
                 });
                 (name.clone(), None)
             }
@@ -770,8 +794,7 @@ pub fn patient_files(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
             path.is_file()
                 && path.file_name().is_some_and(|name| {
                     let name = name.to_string_lossy();
-                    name.contains("patients")
-                        && (name.ends_with(".csv") || !name.contains('.'))
+                    name.contains("patients") && (name.ends_with(".csv") || !name.contains('.'))
                 })
         })
         .collect();
@@ -860,9 +883,16 @@ fn import_csv(
                             headers.len()
                         ),
                     });
-                } else if let Some(case) =
-                    build(tables, &file, line, &row, columns, options, &mut record.notes)
-                        .and_then(|case| check(case, &mut record.notes))
+                } else if let Some(case) = build(
+                    tables,
+                    &file,
+                    line,
+                    &row,
+                    columns,
+                    options,
+                    &mut record.notes,
+                )
+                .and_then(|case| check(case, &mut record.notes))
                 {
                     record.case_id = Some(case.id.clone());
                     cases.case(case)?;
@@ -1014,7 +1044,10 @@ impl CaseSource for DdxplusSource {
             .strip_prefix(&format!("ddxplus-{}-", self.file.stem))?
             .parse()
             .ok()?;
-        let index = self.rows.binary_search_by_key(&line, |&(_, row)| row).ok()?;
+        let index = self
+            .rows
+            .binary_search_by_key(&line, |&(_, row)| row)
+            .ok()?;
         self.case_at(index)
     }
 }
@@ -1036,7 +1069,10 @@ mod tests {
             parse_py("[['Croup', 0.25], ['Bronchite', 1e-2]]"),
             Ok(PyValue::List(vec![
                 PyValue::List(vec![PyValue::Text("Croup".into()), PyValue::Number(0.25)]),
-                PyValue::List(vec![PyValue::Text("Bronchite".into()), PyValue::Number(0.01)]),
+                PyValue::List(vec![
+                    PyValue::Text("Bronchite".into()),
+                    PyValue::Number(0.01)
+                ]),
             ]))
         );
         assert_eq!(parse_py("[]"), Ok(PyValue::List(Vec::new())));

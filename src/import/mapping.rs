@@ -59,12 +59,66 @@ const GROUP_KEYS: &[&str] = &[
 
 /// Words too common to tell one history item from another.
 const STOP_WORDS: &[&str] = &[
-    "about", "after", "also", "been", "before", "being", "does", "either", "ever", "from", "have",
-    "having", "into", "last", "more", "much", "other", "over", "patient", "recently", "reports",
-    "since", "some", "than", "that", "their", "there", "these", "this", "those", "very", "were",
-    "what", "when", "where", "which", "while", "with", "within", "would", "your", "related",
-    "reason", "consulting", "usual", "usually", "feel", "felt", "noticed", "currently", "past",
-    "weeks", "days", "months", "years", "week", "month", "year", "describes", "states",
+    "about",
+    "after",
+    "also",
+    "been",
+    "before",
+    "being",
+    "does",
+    "either",
+    "ever",
+    "from",
+    "have",
+    "having",
+    "into",
+    "last",
+    "more",
+    "much",
+    "other",
+    "over",
+    "patient",
+    "recently",
+    "reports",
+    "since",
+    "some",
+    "than",
+    "that",
+    "their",
+    "there",
+    "these",
+    "this",
+    "those",
+    "very",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "with",
+    "within",
+    "would",
+    "your",
+    "related",
+    "reason",
+    "consulting",
+    "usual",
+    "usually",
+    "feel",
+    "felt",
+    "noticed",
+    "currently",
+    "past",
+    "weeks",
+    "days",
+    "months",
+    "years",
+    "week",
+    "month",
+    "year",
+    "describes",
+    "states",
 ];
 
 /// What a test key of the source resolved to.
@@ -95,11 +149,7 @@ pub struct Mapper {
     resolver: Resolver<'static>,
     catalogue: &'static Catalogue,
     icd: &'static Icd10,
-    /// Normalised description → code.
-    icd_exact: HashMap<String, String>,
-    /// Normalised description without its ", unspecified …" tail → code.
-    icd_unspecified: HashMap<String, String>,
-    /// Normalised exam-system names and synonyms (longest first) → system id.
+    /// Normalised exam-system names and synonyms → system id.
     system_phrases: Vec<(String, &'static str)>,
     /// Median catalogue price per category.
     median_price: HashMap<Category, Money>,
@@ -112,27 +162,7 @@ impl Mapper {
         MAPPER.get_or_init(|| {
             let catalogue = Catalogue::builtin();
             let icd = Icd10::builtin();
-            let mut icd_exact = HashMap::new();
-            let mut icd_unspecified = HashMap::new();
-            // Billable codes first, so "pneumonia" lands on a code a record can carry.
-            let entries = icd
-                .entries()
-                .iter()
-                .filter(|entry| entry.billable)
-                .chain(icd.entries().iter().filter(|entry| !entry.billable));
-            for entry in entries {
-                let description = normalize(&entry.description);
-                icd_exact
-                    .entry(description)
-                    .or_insert_with(|| entry.code.clone());
-                let lower = entry.description.to_lowercase();
-                if let Some(at) = lower.find(", unspecified") {
-                    icd_unspecified
-                        .entry(normalize(&entry.description[..at]))
-                        .or_insert_with(|| entry.code.clone());
-                }
-            }
-            let mut system_phrases: Vec<(String, &'static str)> = catalogue
+            let system_phrases: Vec<(String, &'static str)> = catalogue
                 .systems()
                 .iter()
                 .filter(|system| system.id != "vitals")
@@ -143,10 +173,12 @@ impl Mapper {
                 })
                 .filter(|(name, _)| name.len() >= 4)
                 .collect();
-            system_phrases.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
             let mut by_category: HashMap<Category, Vec<Money>> = HashMap::new();
             for test in catalogue.tests() {
-                by_category.entry(test.category).or_default().push(test.price);
+                by_category
+                    .entry(test.category)
+                    .or_default()
+                    .push(test.price);
             }
             let median_price = by_category
                 .into_iter()
@@ -159,8 +191,6 @@ impl Mapper {
                 resolver: Resolver::new(catalogue),
                 catalogue,
                 icd,
-                icd_exact,
-                icd_unspecified,
                 system_phrases,
                 median_price,
             }
@@ -191,14 +221,16 @@ impl Mapper {
             }
             _ => name.to_string(),
         };
+        let index = IcdNames::get(self.icd);
         [name, without_parenthesis.as_str()]
             .iter()
             .map(|form| normalize(form))
             .filter(|form| !form.is_empty())
             .find_map(|form| {
-                self.icd_exact
+                index
+                    .exact
                     .get(&form)
-                    .or_else(|| self.icd_unspecified.get(&form))
+                    .or_else(|| index.unspecified.get(&form))
                     .cloned()
             })
     }
@@ -226,14 +258,18 @@ impl Mapper {
         }
     }
 
-    /// The exam system a sentence of free text is about, by the longest system name or synonym it
-    /// contains as whole words.
+    /// The exam system a sentence of free text is about: the system name or synonym it mentions
+    /// first, as whole words (the longer one where two start at the same word).
     pub fn system_mentioned(&self, sentence: &str) -> Option<&'static str> {
         let normalized = normalize(sentence);
         self.system_phrases
             .iter()
-            .find(|(phrase, _)| contains_phrase(&normalized, phrase))
-            .map(|(_, system)| *system)
+            .filter_map(|(phrase, system)| {
+                first_phrase_at(&normalized, phrase)
+                    .map(|at| (at, std::cmp::Reverse(phrase.len()), *system))
+            })
+            .min()
+            .map(|(_, _, system)| system)
     }
 
     /// What a test key resolves to.
@@ -266,10 +302,25 @@ impl Mapper {
     /// name suggests (imaging, pathology, microbiology, cardiology, or laboratory).
     pub fn case_test_price(&self, name: &str) -> (Money, Category) {
         let normalized = normalize(name);
-        let has = |stems: &[&str]| tokens(&normalized).any(|word| stems.iter().any(|s| word.starts_with(s)));
+        let has = |stems: &[&str]| {
+            tokens(&normalized).any(|word| stems.iter().any(|s| word.starts_with(s)))
+        };
         let category = if has(&[
-            "xray", "ct", "mri", "ultrasound", "sonogra", "scan", "radiograph", "angiogra", "doppler",
-            "imaging", "film", "mammogra", "fluoroscop", "pet", "venogra",
+            "xray",
+            "ct",
+            "mri",
+            "ultrasound",
+            "sonogra",
+            "scan",
+            "radiograph",
+            "angiogra",
+            "doppler",
+            "imaging",
+            "film",
+            "mammogra",
+            "fluoroscop",
+            "pet",
+            "venogra",
         ]) {
             Category::Imaging
         } else if has(&["biops", "histolog", "patholog", "cytolog", "aspirat"]) {
@@ -291,9 +342,62 @@ impl Mapper {
     }
 }
 
+/// ICD-10-CM descriptions indexed by their normalised text, built the first time a diagnosis is
+/// looked up by name (a DDXPlus import, whose conditions carry codes, usually never needs it).
+#[derive(Debug)]
+struct IcdNames {
+    /// Normalised description → code.
+    exact: HashMap<String, String>,
+    /// Normalised description without its ", unspecified …" tail → code.
+    unspecified: HashMap<String, String>,
+}
+
+impl IcdNames {
+    fn get(icd: &Icd10) -> &'static IcdNames {
+        static NAMES: OnceLock<IcdNames> = OnceLock::new();
+        NAMES.get_or_init(|| {
+            let mut exact = HashMap::new();
+            let mut unspecified = HashMap::new();
+            // Billable codes first, so "pneumonia" lands on a code a record can carry.
+            let entries = icd
+                .entries()
+                .iter()
+                .filter(|entry| entry.billable)
+                .chain(icd.entries().iter().filter(|entry| !entry.billable));
+            for entry in entries {
+                exact
+                    .entry(normalize(&entry.description))
+                    .or_insert_with(|| entry.code.clone());
+                let lower = entry.description.to_lowercase();
+                if let Some(at) = lower.find(", unspecified") {
+                    unspecified
+                        .entry(normalize(&entry.description[..at]))
+                        .or_insert_with(|| entry.code.clone());
+                }
+            }
+            IcdNames { exact, unspecified }
+        })
+    }
+}
+
+/// Where `needle` first occurs in `haystack` as whole words (both normalised).
+fn first_phrase_at(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .match_indices(needle)
+        .map(|(start, _)| start)
+        .find(|&start| {
+            let end = start + needle.len();
+            (start == 0 || haystack.as_bytes()[start - 1] == b' ')
+                && (end == haystack.len() || haystack.as_bytes()[end] == b' ')
+        })
+}
+
 /// A source key as words: underscores to spaces, trimmed ("Chest_X-Ray" → "Chest X-Ray").
 pub fn label(key: &str) -> String {
-    key.replace('_', " ").split_whitespace().collect::<Vec<_>>().join(" ")
+    key.replace('_', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Any JSON value as one line of text: lists joined by "; ", objects as "Key: value" pairs, nested
@@ -336,7 +440,10 @@ pub fn is_empty(value: &Value) -> bool {
 /// The first of `preferred` that the topic lexicon finds in `text`.
 pub fn topic_for(text: &str, preferred: &[HistoryTopic]) -> Option<HistoryTopic> {
     let topics = topics_of(text);
-    preferred.iter().copied().find(|topic| topics.contains(topic))
+    preferred
+        .iter()
+        .copied()
+        .find(|topic| topics.contains(topic))
 }
 
 /// Up to six distinctive words of `text` (four letters or more, not common words), for a history
@@ -538,7 +645,13 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
             }
         } else if has(&["heart rate", "pulse", "hr", "pulse rate"]) && !has(&["oximetry"]) {
             first.map(|rate| vitals.heart_rate = rate as u32)
-        } else if has(&["respiratory rate", "respiration", "respirations", "rr", "resp rate"]) {
+        } else if has(&[
+            "respiratory rate",
+            "respiration",
+            "respirations",
+            "rr",
+            "resp rate",
+        ]) {
             first.map(|rate| vitals.respiratory_rate = rate as u32)
         } else if has(&[
             "oxygen saturation",
@@ -704,7 +817,7 @@ fn clauses(text: &str) -> Vec<&str> {
 pub fn sentences(text: &str) -> Vec<String> {
     clauses(text)
         .into_iter()
-        .map(|clause| clause.trim().to_string())
+        .map(|clause| clause.trim().trim_end_matches(';').trim().to_string())
         .filter(|clause| clause.chars().any(char::is_alphanumeric))
         .collect()
 }
@@ -752,15 +865,18 @@ mod tests {
     #[test]
     fn the_guard_withholds_only_clauses_naming_the_diagnosis() {
         let guard = Guard::new(["Lyme disease"], "A69.20");
-        let (kept, withheld) =
-            guard.withhold("Target-shaped rash on the thigh. Serology consistent with Lyme disease; titre 1:256.");
+        let (kept, withheld) = guard.withhold(
+            "Target-shaped rash on the thigh. Serology consistent with Lyme disease; titre 1:256.",
+        );
         assert_eq!(kept, "Target-shaped rash on the thigh. titre 1:256.");
         assert_eq!(withheld, ["Serology consistent with Lyme disease;"]);
     }
 
     #[test]
     fn abnormal_unless_every_clause_reads_normal() {
-        assert!(!looks_abnormal("Heart sounds normal, no murmurs; lungs clear."));
+        assert!(!looks_abnormal(
+            "Heart sounds normal, no murmurs; lungs clear."
+        ));
         assert!(looks_abnormal("Tender right lower quadrant, no guarding."));
     }
 

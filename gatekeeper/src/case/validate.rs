@@ -452,7 +452,9 @@ fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
 
 fn check_history(checker: &mut Checker<'_>, case: &Case) {
     checker.require_count("history", case.history.len(), MIN_HISTORY);
-    if !checker.imported && !case.history.is_empty() && !case.history.iter().any(|item| item.negative)
+    if !checker.imported
+        && !case.history.is_empty()
+        && !case.history.iter().any(|item| item.negative)
     {
         checker.report(
             "history",
@@ -613,7 +615,10 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
     // An imported case may keep a panel as the source reported it, as text.
     let as_reported = checker.imported
         && test.results.is_empty()
-        && test.report.as_ref().is_some_and(|report| !report.trim().is_empty());
+        && test
+            .report
+            .as_ref()
+            .is_some_and(|report| !report.trim().is_empty());
     if as_reported {
         return;
     }
@@ -722,8 +727,16 @@ fn check_case_specific_test(checker: &mut Checker<'_>, case: &Case, base: &str, 
             "a case-specific test is reported as text; give a `report`",
         );
     }
-    if test.report.as_ref().is_none_or(|report| report.trim().is_empty()) {
-        checker.report(format!("{base}.report"), ProblemKind::Missing, "is missing or empty");
+    if test
+        .report
+        .as_ref()
+        .is_none_or(|report| report.trim().is_empty())
+    {
+        checker.report(
+            format!("{base}.report"),
+            ProblemKind::Missing,
+            "is missing or empty",
+        );
     }
 }
 
