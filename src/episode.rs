@@ -202,20 +202,37 @@ fn select_case(
         .ok_or_else(no_match)
 }
 
-/// The text and findings shown at reset.
-fn presentation(case: &Case) -> Observation {
+/// The text and findings shown at reset; in multiple-choice mode, with the source's question,
+/// options (lettered A, B, …) and image reference.
+fn presentation(case: &Case, options: &EpisodeOptions) -> Observation {
     let public = case.public();
     let age = match (public.age_years, public.age_months) {
         (0, Some(months)) => format!("{months}-month-old"),
         (years, _) => format!("{years}-year-old"),
     };
+    let mut text = format!(
+        "{age} {}, {}. {}",
+        public.sex.as_str(),
+        public.setting,
+        public.summary
+    );
+    if let Some(import) = case
+        .import
+        .as_ref()
+        .filter(|import| options.multiple_choice && !import.options.is_empty())
+    {
+        if let Some(url) = &import.image_url {
+            text.push_str(&format!("\nImage: {url}"));
+        }
+        if let Some(question) = &import.question {
+            text.push_str(&format!("\n{question}"));
+        }
+        for (option, letter) in import.options.iter().zip('A'..='Z') {
+            text.push_str(&format!("\n{letter}) {option}"));
+        }
+    }
     Observation {
-        text: format!(
-            "{age} {}, {}. {}",
-            public.sex.as_str(),
-            public.setting,
-            public.summary
-        ),
+        text,
         findings: vec![Finding::Presentation { case: public }],
         turn: 0,
     }
@@ -334,7 +351,7 @@ impl Env {
     ) -> Result<(Observation, Info), EnvError> {
         options.validate()?;
         let case = select_case(self.library, &options.case, seed)?;
-        let observation = presentation(&case);
+        let observation = presentation(&case, &options);
         let info = reset_info(&case, &options);
         if let Some(old) = self.episode.take() {
             self.world.despawn(old);
@@ -479,7 +496,7 @@ impl VecEnv {
         let mut shown = Vec::with_capacity(cases.len());
         for (offset, case) in cases.into_iter().enumerate() {
             let episode_seed = seed.wrapping_add(offset as u64);
-            shown.push((presentation(&case), reset_info(&case, &options)));
+            shown.push((presentation(&case, &options), reset_info(&case, &options)));
             self.seeds[offset] = episode_seed;
             self.episodes
                 .push(spawn(&mut self.world, case, options.clone(), episode_seed));
@@ -566,7 +583,7 @@ impl VecEnv {
         let seed = self.seeds[index].wrapping_add(self.len() as u64);
         let case = select_case(self.library, &self.options.case, seed)?;
         let step = Step {
-            observation: presentation(&case),
+            observation: presentation(&case, &self.options),
             reward: 0.0,
             terminated: false,
             truncated: false,

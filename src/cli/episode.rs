@@ -38,6 +38,9 @@ pub(crate) struct RunArgs {
     /// it (case ids are `ddxplus-<file>-<line>`).
     #[arg(long)]
     ddxplus: Option<PathBuf>,
+    /// Multiple-choice mode: show an imported case's question and answer options at reset.
+    #[arg(long)]
+    multiple_choice: bool,
     /// The doctor.
     #[arg(long, value_enum, default_value = "oracle")]
     agent: AgentArg,
@@ -130,6 +133,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             id: args.case.clone(),
             ..CaseSelector::default()
         },
+        multiple_choice: args.multiple_choice,
         ..EpisodeOptions::default()
     };
     let mut env = Env::with_source(source);

@@ -129,6 +129,8 @@ struct Evidence {
 /// One pathology, prepared.
 #[derive(Debug)]
 struct Condition {
+    /// Its key in the condition table (what a CSV's PATHOLOGY column holds).
+    key: String,
     name: String,
     icd10: String,
     specialty: &'static str,
@@ -299,6 +301,7 @@ impl Tables {
                 }
             }
             conditions.push(Condition {
+                key: key.clone(),
                 specialty: if icd10.is_empty() {
                     "emergency_medicine"
                 } else {
@@ -782,6 +785,99 @@ fn differential(
         });
     }
     items
+}
+
+/// Writes `patients` synthetic rows in DDXPlus's CSV layout to `dir/file`, drawn by `seed` from the
+/// tables in `dir`: each row a pathology, three to ten evidences with values their type allows, the
+/// first of them the initial evidence, and a two-item differential. For tests and benchmarks of the
+/// importer at DDXPlus's scale without the real files.
+pub fn write_synthetic_patients(
+    dir: &Path,
+    file: &str,
+    patients: usize,
+    seed: u64,
+) -> Result<PathBuf, ImportError> {
+    use rand::{Rng, SeedableRng};
+    let tables = Tables::load(dir)?;
+    let path = dir.join(file);
+    let mut codes: Vec<&String> = tables.evidences.keys().collect();
+    codes.sort();
+    if codes.is_empty() || tables.conditions.is_empty() {
+        return Err(ImportError::BadTable {
+            path: dir.join(EVIDENCES_FILE),
+            message: "the tables need at least one evidence and one condition".to_string(),
+        });
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let written = |error: csv::Error| csv_error(&path, error);
+    let mut out = csv::Writer::from_path(&path).map_err(written)?;
+    out.write_record([
+        "AGE",
+        "DIFFERENTIAL_DIAGNOSIS",
+        "SEX",
+        "PATHOLOGY",
+        "EVIDENCES",
+        "INITIAL_EVIDENCE",
+    ])
+    .map_err(written)?;
+    for _ in 0..patients {
+        let condition = &tables.conditions[rng.random_range(0..tables.conditions.len())];
+        let other = &tables.conditions[rng.random_range(0..tables.conditions.len())];
+        let wanted = rng.random_range(3..=10).min(codes.len());
+        let mut chosen: Vec<&String> = Vec::with_capacity(wanted);
+        while chosen.len() < wanted {
+            let code = codes[rng.random_range(0..codes.len())];
+            if !chosen.contains(&code) {
+                chosen.push(code);
+            }
+        }
+        let mut tokens = Vec::new();
+        for code in &chosen {
+            let evidence = &tables.evidences[*code];
+            let mut values: Vec<&String> = evidence.meanings.keys().collect();
+            values.sort();
+            match (evidence.data_type, evidence.scale) {
+                (DataType::Binary, _) => tokens.push(format!("'{code}'")),
+                (DataType::Categorical, Some((low, high))) => {
+                    let value = rng.random_range(low as i64..=high as i64);
+                    tokens.push(format!("'{code}_@_{value}'"));
+                }
+                _ if values.is_empty() => tokens.push(format!("'{code}'")),
+                (DataType::Categorical, None) => {
+                    let value = values[rng.random_range(0..values.len())];
+                    tokens.push(format!("'{code}_@_{value}'"));
+                }
+                (DataType::Multi, _) => {
+                    let first = rng.random_range(0..values.len());
+                    tokens.push(format!("'{code}_@_{}'", values[first]));
+                    let second = rng.random_range(0..values.len());
+                    if second != first {
+                        tokens.push(format!("'{code}_@_{}'", values[second]));
+                    }
+                }
+            }
+        }
+        let sex = if rng.random_bool(0.5) { "F" } else { "M" };
+        let quote = |key: &str| key.replace('\\', "\\\\").replace('\'', "\\'");
+        let age = rng.random_range(0..95).to_string();
+        let differential = format!(
+            "[['{}', 0.6], ['{}', 0.4]]",
+            quote(&condition.key),
+            quote(&other.key)
+        );
+        let evidences = format!("[{}]", tokens.join(", "));
+        out.write_record([
+            age.as_str(),
+            &differential,
+            sex,
+            &condition.key,
+            &evidences,
+            chosen[0],
+        ])
+        .map_err(written)?;
+    }
+    out.flush().map_err(ImportError::io(&path))?;
+    Ok(path)
 }
 
 /// The patient CSVs of a release directory: files whose name holds `patients`, sorted.

@@ -1,7 +1,6 @@
 //! Importers: every quirk of the invented AgentClinic and DDXPlus fixtures, validation of every
 //! imported case, imported cases played end to end, and a 100,000-patient DDXPlus-shaped file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -854,81 +853,15 @@ fn tempdir(name: &str) -> PathBuf {
     dir
 }
 
-/// Writes a DDXPlus-shaped release of `patients` rows built from the fixture's tables: every row
-/// valid, evidences and differentials drawn by a fixed linear congruential sequence.
+/// Writes a DDXPlus-shaped release of `patients` rows: the fixture's tables, and rows drawn from them
+/// by the library's generator.
 pub(crate) fn write_ddxplus_release(dir: &Path, patients: usize) {
     std::fs::create_dir_all(dir).expect("dir");
     for table in [ddxplus::EVIDENCES_FILE, ddxplus::CONDITIONS_FILE] {
         std::fs::copy(fixture("ddxplus").join(table), dir.join(table)).expect("copy table");
     }
-    let file = std::fs::File::create(dir.join("release_train_patients.csv")).expect("csv");
-    let mut out = std::io::BufWriter::new(file);
-    writeln!(
-        out,
-        "AGE,DIFFERENTIAL_DIAGNOSIS,SEX,PATHOLOGY,EVIDENCES,INITIAL_EVIDENCE"
-    )
-    .expect("write");
-    let conditions = [
-        "Pneumonie",
-        "Bronchite",
-        "IVRS ou virémie",
-        "Asthme",
-        "Péricardite",
-    ];
-    let evidences = [
-        "E_10",
-        "E_11",
-        "E_12_@_3",
-        "E_12_@_7",
-        "E_13_@_V_1",
-        "E_13_@_V_3",
-        "E_14",
-        "E_15",
-        "E_17_@_V_21",
-        "E_18",
-        "E_19",
-        "E_20",
-        "E_21_@_V_31",
-        "E_22",
-        "E_23",
-        "E_24",
-    ];
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |bound: usize| {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((state >> 33) as usize) % bound
-    };
-    for _ in 0..patients {
-        let age = next(95);
-        let sex = if next(2) == 0 { "F" } else { "M" };
-        let pathology = conditions[next(conditions.len())];
-        let count = 3 + next(8);
-        let mut chosen: Vec<&str> = Vec::new();
-        while chosen.len() < count {
-            let evidence = evidences[next(evidences.len())];
-            let code = evidence.split("_@_").next().unwrap_or(evidence);
-            if !chosen.iter().any(|c| {
-                c.starts_with(code) && (c.len() == code.len() || c[code.len()..].starts_with("_@_"))
-            }) {
-                chosen.push(evidence);
-            }
-        }
-        let initial = chosen[0].split("_@_").next().unwrap_or(chosen[0]);
-        let list = chosen
-            .iter()
-            .map(|e| format!("'{e}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let other = conditions[next(conditions.len())];
-        writeln!(
-            out,
-            "{age},\"[['{pathology}', 0.6], ['{other}', 0.4]]\",{sex},{pathology},\"[{list}]\",{initial}"
-        )
-        .expect("write");
-    }
-    out.flush().expect("flush");
+    ddxplus::write_synthetic_patients(dir, "release_train_patients.csv", patients, 42)
+        .expect("generated");
 }
 
 /// Counts what an import produces without keeping it.
@@ -991,4 +924,33 @@ fn hundred_thousand_generated_patients_import_in_one_stream() {
         "100,000 patients in {seconds:.1} s: {:.0} records/s",
         100_000.0 / seconds
     );
+}
+
+#[test]
+fn multiple_choice_mode_shows_an_imported_case_its_options() {
+    let imported = agentclinic("agentclinic_nejm.jsonl", Form::Auto);
+    let case = imported.case(1).clone();
+    let library = library_of(vec![case.clone()]);
+    let reset = |multiple_choice: bool| {
+        let options = EpisodeOptions {
+            case: CaseSelector {
+                id: Some(case.id.clone()),
+                ..CaseSelector::default()
+            },
+            multiple_choice,
+            ..EpisodeOptions::default()
+        };
+        Env::new(library).reset(3, options).expect("reset").0.text
+    };
+    let plain = reset(false);
+    assert!(!plain.contains("Scabies") && !plain.contains("example.invalid"), "{plain}");
+    let choice = reset(true);
+    for expected in [
+        "Image: https://example.invalid/images/nejm-fixture-1.jpg",
+        "What is the most likely diagnosis?",
+        "A) Scabies",
+        "E) Psoriasis",
+    ] {
+        assert!(choice.contains(expected), "{expected} missing from {choice}");
+    }
 }
