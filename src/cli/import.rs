@@ -172,7 +172,8 @@ pub(crate) fn run(command: ImportCommand) -> anyhow::Result<Outcome> {
         ImportCommand::Ddxplus {
             dir,
             out,
-            check,
+            // `--check` is the absence of `--out` (clap makes them exclusive and one required).
+            check: _,
             patients,
             common,
         } => {
@@ -181,12 +182,12 @@ pub(crate) fn run(command: ImportCommand) -> anyhow::Result<Outcome> {
                 out: &mut stdout,
                 json: common.json,
             };
-            let report = match (&out, check) {
-                (Some(out), _) => {
+            let report = match &out {
+                Some(out) => {
                     let mut cases = DirectorySink::new(out).map_err(user_facing)?;
                     ddxplus::import_dir(&dir, &patients, &options, &mut cases, &mut sink)
                 }
-                (None, _) => {
+                None => {
                     let mut cases = CountSink(0);
                     ddxplus::import_dir(&dir, &patients, &options, &mut cases, &mut sink)
                 }

@@ -176,12 +176,12 @@ impl Tables {
                 path: condition_path.clone(),
                 message: format!("not a condition table: {error}"),
             })?;
-        Tables::from_raw(raw_evidences, raw_conditions, &evidence_path)
+        Tables::from_raw(&raw_evidences, &raw_conditions, &evidence_path)
     }
 
     fn from_raw(
-        raw_evidences: HashMap<String, RawEvidence>,
-        raw_conditions: HashMap<String, RawCondition>,
+        raw_evidences: &HashMap<String, RawEvidence>,
+        raw_conditions: &HashMap<String, RawCondition>,
         evidence_path: &Path,
     ) -> Result<Tables, ImportError> {
         let mut notes = Vec::new();
@@ -715,16 +715,13 @@ fn differential(
     if cell.is_empty() {
         return Vec::new();
     }
-    let pairs = match parse_py(cell) {
-        Ok(PyValue::List(pairs)) => pairs,
-        Ok(_) | Err(_) => {
-            notes.push(Note {
-                kind: NoteKind::Unmapped,
-                field: "DIFFERENTIAL_DIAGNOSIS".to_string(),
-                message: "is not a list of [name, probability] pairs; left out".to_string(),
-            });
-            return Vec::new();
-        }
+    let Ok(PyValue::List(pairs)) = parse_py(cell) else {
+        notes.push(Note {
+            kind: NoteKind::Unmapped,
+            field: "DIFFERENTIAL_DIAGNOSIS".to_string(),
+            message: "is not a list of [name, probability] pairs; left out".to_string(),
+        });
+        return Vec::new();
     };
     let mut items: Vec<DifferentialItem> = Vec::new();
     for pair in pairs {
@@ -809,7 +806,7 @@ pub fn write_synthetic_patients(
         });
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let written = |error: csv::Error| csv_error(&path, error);
+    let written = |error: csv::Error| csv_error(&path, &error);
     let mut out = csv::Writer::from_path(&path).map_err(written)?;
     out.write_record([
         "AGE",
@@ -908,7 +905,7 @@ fn csv_reader(path: &Path) -> Result<csv::Reader<BufReader<File>>, ImportError> 
         .from_reader(BufReader::with_capacity(1 << 16, file)))
 }
 
-fn csv_error(path: &Path, error: csv::Error) -> ImportError {
+fn csv_error(path: &Path, error: &csv::Error) -> ImportError {
     ImportError::BadTable {
         path: path.to_path_buf(),
         message: error.to_string(),
@@ -952,7 +949,7 @@ fn import_csv(
     let mut reader = csv_reader(path)?;
     let headers = reader
         .byte_headers()
-        .map_err(|error| csv_error(path, error))?
+        .map_err(|error| csv_error(path, &error))?
         .clone();
     let columns = Columns::find(&headers, path)?;
     let mut row = csv::ByteRecord::new();
@@ -994,7 +991,7 @@ fn import_csv(
                     cases.case(case)?;
                 }
             }
-            Err(error) if error.is_io_error() => return Err(csv_error(path, error)),
+            Err(error) if error.is_io_error() => return Err(csv_error(path, &error)),
             Err(error) => {
                 if let Some(position) = error.position() {
                     record.line = position.line();
@@ -1037,7 +1034,7 @@ impl DdxplusSource {
         let mut reader = csv_reader(&path)?;
         let headers = reader
             .byte_headers()
-            .map_err(|error| csv_error(&path, error))?
+            .map_err(|error| csv_error(&path, &error))?
             .clone();
         let columns = Columns::find(&headers, &path)?;
         let mut rows = Vec::new();
@@ -1050,7 +1047,7 @@ impl DdxplusSource {
                     let line = row.position().map_or(position.line(), csv::Position::line);
                     rows.push((position.byte(), line));
                 }
-                Err(error) if error.is_io_error() => return Err(csv_error(&path, error)),
+                Err(error) if error.is_io_error() => return Err(csv_error(&path, &error)),
                 // A broken row is not playable; `dxsim cases import ddxplus` reports it.
                 Err(_) => {}
             }

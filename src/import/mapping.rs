@@ -549,7 +549,7 @@ pub fn demographics(text: &str) -> Demographics {
             } else {
                 suffix
             };
-            let after_age = at > 0 && words[at - 1] == "age" || at > 0 && words[at - 1] == "aged";
+            let after_age = at > 0 && matches!(words[at - 1], "age" | "aged");
             if unit.starts_with("year") || matches!(unit, "yo" | "y" | "yr" | "yrs" | "yearold") {
                 found.age_years = Some(number);
             } else if unit.starts_with("month") || unit == "mo" {

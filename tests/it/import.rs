@@ -545,7 +545,7 @@ fn every_imported_case_validates_and_survives_its_toml_file() {
         }
     }
     assert_eq!(count, 15);
-    let loaded = load_paths(&[dir.clone()]).expect("loads");
+    let loaded = load_paths(std::slice::from_ref(&dir)).expect("loads");
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     assert_eq!(loaded.cases.len(), 15);
     // And through the command line, as a user would check them.
@@ -627,11 +627,12 @@ fn order(env: &mut Env, test: &str) -> OrderReply {
 fn an_imported_osce_case_plays_end_to_end_with_tests_ordered_by_their_source_names() {
     let imported = agentclinic("agentclinic_osce.jsonl", Form::Auto);
     let case = imported.case(1).clone();
-    let library = library_of(vec![case.clone()]);
+    let id = case.id.clone();
+    let library = library_of(vec![case]);
     let mut env = Env::new(library);
     let options = EpisodeOptions {
         case: CaseSelector {
-            id: Some(case.id.clone()),
+            id: Some(id),
             ..CaseSelector::default()
         },
         ..EpisodeOptions::default()
@@ -943,7 +944,10 @@ fn multiple_choice_mode_shows_an_imported_case_its_options() {
         Env::new(library).reset(3, options).expect("reset").0.text
     };
     let plain = reset(false);
-    assert!(!plain.contains("Scabies") && !plain.contains("example.invalid"), "{plain}");
+    assert!(
+        !plain.contains("Scabies") && !plain.contains("example.invalid"),
+        "{plain}"
+    );
     let choice = reset(true);
     for expected in [
         "Image: https://example.invalid/images/nejm-fixture-1.jpg",
@@ -951,6 +955,9 @@ fn multiple_choice_mode_shows_an_imported_case_its_options() {
         "A) Scabies",
         "E) Psoriasis",
     ] {
-        assert!(choice.contains(expected), "{expected} missing from {choice}");
+        assert!(
+            choice.contains(expected),
+            "{expected} missing from {choice}"
+        );
     }
 }
