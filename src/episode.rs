@@ -446,7 +446,7 @@ pub enum AutoReset {
 pub struct VecEnv {
     world: World,
     schedule: Schedule,
-    library: &'static CaseLibrary,
+    library: &'static dyn CaseSource,
     episodes: Vec<Entity>,
     seeds: Vec<u64>,
     options: EpisodeOptions,
@@ -456,6 +456,15 @@ pub struct VecEnv {
 impl VecEnv {
     /// `count` episodes over `library`.
     pub fn new(library: &'static CaseLibrary, count: usize, auto_reset: AutoReset) -> VecEnv {
+        VecEnv::with_source(library, count, auto_reset)
+    }
+
+    /// `count` episodes drawing their cases from any [`CaseSource`] (a DDXPlus CSV, say).
+    pub fn with_source(
+        library: &'static dyn CaseSource,
+        count: usize,
+        auto_reset: AutoReset,
+    ) -> VecEnv {
         let mut world = World::new();
         world.insert_resource(engine());
         world.insert_resource(Parallelism(count > 1));

@@ -961,3 +961,31 @@ fn multiple_choice_mode_shows_an_imported_case_its_options() {
         );
     }
 }
+
+#[test]
+fn a_batch_of_episodes_draws_ddxplus_patients_from_the_csv() {
+    use dxsim::episode::{AutoReset, VecEnv};
+    let source: &'static DdxplusSource = Box::leak(Box::new(
+        DdxplusSource::open(&fixture("ddxplus"), None).expect("indexes"),
+    ));
+    let mut batch = VecEnv::with_source(source, 4, AutoReset::Disabled);
+    let shown = batch.reset(11, EpisodeOptions::default()).expect("reset");
+    assert_eq!(shown.len(), 4);
+    for (observation, info) in &shown {
+        assert!(info.case_id.starts_with("ddxplus-release-test-patients-"));
+        assert!(
+            observation.text.contains("consults"),
+            "{}",
+            observation.text
+        );
+    }
+    let steps = batch
+        .step(vec![
+            Action::Ask {
+                text: "Tell me what brings you here".into()
+            };
+            4
+        ])
+        .expect("step");
+    assert_eq!(steps.len(), 4);
+}
