@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use super::mapping::{
     Guard, Mapper, TestKey, demographics, flatten, is_empty, is_negative, keywords, label,
-    looks_abnormal, person, sentences, slug, specialty_for, topic_for, vitals,
+    looks_abnormal, measured_abnormal, person, sentences, slug, specialty_for, topic_for, vitals,
 };
 use super::{
     CaseSink, ImportError, ImportOptions, ImportReport, Note, NoteKind, RecordReport, ReportSink,
@@ -806,6 +806,8 @@ struct TestEntry {
     name: Option<String>,
     aliases: Vec<String>,
     parts: Vec<String>,
+    /// A part's value that measures one catalogue analyte, for reading its flag.
+    measured: Vec<Option<(usize, String)>>,
     keys: Vec<String>,
 }
 
@@ -825,6 +827,7 @@ impl Tests {
                     name: None,
                     aliases: Vec::new(),
                     parts: Vec::new(),
+                    measured: Vec::new(),
                     keys: Vec::new(),
                 });
                 self.entries.len() - 1
@@ -897,6 +900,14 @@ impl Tests {
                     let entry = self.entry(&definition.id);
                     // A bare value ("182") keeps its key, so the report says what it measures.
                     let bare = !value.is_string() || text.starts_with(|c: char| c.is_ascii_digit());
+                    // A test of one analyte (TSH, CRP) measures it.
+                    let single = match &definition.reporting {
+                        Reporting::Analytes(list) if list.len() == 1 => Some(list[0]),
+                        _ => None,
+                    };
+                    entry
+                        .measured
+                        .push(single.map(|analyte| (analyte, text.clone())));
                     entry.parts.push(if bare {
                         format!("{}: {text}", label(key))
                     } else {
@@ -908,6 +919,7 @@ impl Tests {
                     let definition = &catalogue.tests()[panel_for(analyte)];
                     let entry = self.entry(&definition.id);
                     entry.parts.push(format!("{}: {text}", label(key)));
+                    entry.measured.push(Some((analyte, text)));
                     entry.keys.push(field);
                 }
                 TestKey::Unknown => {
@@ -943,6 +955,7 @@ impl Tests {
             }
         }
         entry.parts.push(text.to_string());
+        entry.measured.push(None);
         entry.keys.push(field.to_string());
     }
 
@@ -997,13 +1010,33 @@ impl Tests {
                     ),
                 ));
             }
+            // Values whose unit matches the catalogue's are flagged against its range; the rest
+            // are read by their words.
+            let sex = case.presentation.sex;
+            let flags: Vec<Option<bool>> = entry
+                .measured
+                .iter()
+                .map(|measured| {
+                    measured.as_ref().and_then(|(analyte, text)| {
+                        measured_abnormal(mapper.catalogue(), *analyte, text, sex)
+                    })
+                })
+                .collect();
+            let unread: Vec<&str> = entry
+                .parts
+                .iter()
+                .zip(&flags)
+                .filter(|(_, flag)| flag.is_none())
+                .map(|(part, _)| part.as_str())
+                .collect();
+            let abnormal = flags.contains(&Some(true)) || looks_abnormal(&unread.join("; "));
             case.tests.push(TestResult {
                 id: entry.id,
                 name: entry.name,
                 aliases: entry.aliases,
                 price_usd,
                 results: Vec::new(),
-                abnormal: looks_abnormal(&report),
+                abnormal,
                 report: Some(report),
                 confirmatory,
             });

@@ -595,6 +595,73 @@ pub fn person(age_years: u32, age_months: Option<u32>, sex: Sex) -> String {
     }
 }
 
+/// Unit spellings that mean the same count per volume as the catalogue's `10^3/uL`.
+const THOUSANDS_PER_MICROLITRE: &[&str] = &[
+    "10^3/ul", "10^9/l", "k/ul", "10e3/ul", "10e9/l", "10^3/mm3", "/nl", "thou/ul", "giga/l",
+];
+/// Unit spellings of a count per microlitre, a thousandth of `10^3/uL`.
+const PER_MICROLITRE: &[&str] = &[
+    "/ul",
+    "/mm3",
+    "cells/ul",
+    "cells/mm3",
+    "/mm^3",
+    "cells/mm^3",
+];
+
+fn unit_key(unit: &str) -> String {
+    unit.trim()
+        .to_lowercase()
+        .replace(['µ', 'μ'], "u")
+        .replace(' ', "")
+        .trim_start_matches(['x', '×'])
+        .to_string()
+}
+
+/// Whether a value as the source writes it ("13.4 g/dL", "6,800 /µL", "16.2 x10^9/L") lies outside
+/// the catalogue's reference range for the analyte: none when it has no number, no unit, or a unit
+/// the catalogue's cannot be matched with (then the caller reads the words instead).
+pub fn measured_abnormal(
+    catalogue: &Catalogue,
+    analyte: usize,
+    text: &str,
+    sex: Sex,
+) -> Option<bool> {
+    let definition = catalogue.analytes().get(analyte)?;
+    let dxsim_gatekeeper::catalogue::AnalyteKind::Numeric { unit, .. } = &definition.kind else {
+        return None;
+    };
+    let [low, high] = definition.range_for(sex)?;
+    // The number, with thousands separators ("6,800") read as one.
+    let trimmed = text.trim();
+    let digits_end = trimmed
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .map_or(trimmed.len(), |(at, _)| at);
+    let number = &trimmed[..digits_end];
+    let thousands = number.split(',').skip(1).all(|group| group.len() == 3);
+    if number.is_empty() || !thousands {
+        return None;
+    }
+    let value: f64 = number.replace(',', "").parse().ok()?;
+    let stated = unit_key(trimmed[digits_end..].split_whitespace().next()?);
+    let wanted = unit_key(unit);
+    let scaled = if stated == wanted {
+        value
+    } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
+        && THOUSANDS_PER_MICROLITRE.contains(&stated.as_str())
+    {
+        value
+    } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
+        && PER_MICROLITRE.contains(&stated.as_str())
+    {
+        value / 1000.0
+    } else {
+        return None;
+    };
+    Some(scaled < low || scaled > high)
+}
+
 /// Numbers in a text, in order ("120/80 mmHg" → 120, 80; "38.5°C" → 38.5).
 fn numbers(text: &str) -> Vec<f64> {
     let mut out = Vec::new();
@@ -870,6 +937,21 @@ mod tests {
         );
         assert_eq!(kept, "Target-shaped rash on the thigh. titre 1:256.");
         assert_eq!(withheld, ["Serology consistent with Lyme disease;"]);
+    }
+
+    #[test]
+    fn measured_values_are_flagged_against_catalogue_ranges() {
+        let catalogue = Catalogue::builtin();
+        let analyte = |id: &str| catalogue.analyte_position(id).expect("analyte");
+        let flag =
+            |id: &str, text: &str| measured_abnormal(catalogue, analyte(id), text, Sex::Female);
+        assert_eq!(flag("hemoglobin", "13.4 g/dL"), Some(false));
+        assert_eq!(flag("hemoglobin", "9.1 g/dl"), Some(true));
+        assert_eq!(flag("wbc", "6,800 /µL"), Some(false));
+        assert_eq!(flag("wbc", "16.2 x10^9/L"), Some(true));
+        assert_eq!(flag("tsh", "2.1 mIU/L"), Some(false));
+        assert_eq!(flag("tsh", "2.1"), None, "no unit: not read");
+        assert_eq!(flag("hemoglobin", "91 g/L"), None, "another unit: not read");
     }
 
     #[test]

@@ -989,3 +989,21 @@ fn a_batch_of_episodes_draws_ddxplus_patients_from_the_csv() {
         .expect("step");
     assert_eq!(steps.len(), 4);
 }
+
+#[test]
+fn values_in_catalogue_units_are_flagged_by_the_catalogue_range() {
+    let imported = agentclinic("agentclinic_osce.jsonl", Form::Auto);
+    let abnormal = |line: u64, id: &str| {
+        imported
+            .case(line)
+            .test(id)
+            .map(|test| test.abnormal)
+            .unwrap_or_else(|| panic!("line {line} lists no {id}"))
+    };
+    // "2.1 mIU/L" and "13.4 g/dL" are inside the ranges; words decide where no unit is readable.
+    assert!(!abnormal(1, "tsh"));
+    assert!(!abnormal(1, "hemoglobin"));
+    assert!(abnormal(1, "achr_antibody"), "\"Elevated at 14 nmol/L\"");
+    assert!(abnormal(2, "cbc"), "WBC 16.2 x10^9/L is high");
+    assert!(!abnormal(4, "urinalysis"), "\"No blood, no leukocytes\"");
+}
