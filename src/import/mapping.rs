@@ -646,11 +646,8 @@ pub fn measured_abnormal(
     let value: f64 = number.replace(',', "").parse().ok()?;
     let stated = unit_key(trimmed[digits_end..].split_whitespace().next()?);
     let wanted = unit_key(unit);
-    let scaled = if stated == wanted {
-        value
-    } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
-        && THOUSANDS_PER_MICROLITRE.contains(&stated.as_str())
-    {
+    let counts = |unit: &str| THOUSANDS_PER_MICROLITRE.contains(&unit);
+    let scaled = if stated == wanted || (counts(&wanted) && counts(&stated)) {
         value
     } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
         && PER_MICROLITRE.contains(&stated.as_str())
