@@ -901,12 +901,12 @@ fn a_thousand_generated_patients_import_row_by_row() {
     assert_eq!(cases.cases, 1_000);
 }
 
-/// The 100,000-patient file of the issue. Slow in a debug build (about a minute), so ignored by
+/// The 100,000-patient file of the issue. Slow in a debug build (several minutes), so ignored by
 /// default: run `cargo test --release --test it import::hundred_thousand -- --ignored`. Set
 /// `DXSIM_IMPORT_KEEP` to a directory to keep the generated release there, e.g. to time the release
 /// binary on it with `/usr/bin/time -v dxsim cases import ddxplus DIR --check`.
 #[test]
-#[ignore = "about a minute in a debug build; run with --release -- --ignored"]
+#[ignore = "several minutes in a debug build; run with --release -- --ignored"]
 fn hundred_thousand_generated_patients_import_in_one_stream() {
     let dir = std::env::var_os("DXSIM_IMPORT_KEEP")
         .map_or_else(|| tempdir("ddxplus-100k"), PathBuf::from);
