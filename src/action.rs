@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One turn's action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Ask the patient one or more questions.
@@ -38,6 +38,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// How many characters of text the action carries (for request limits).
+    pub fn text_chars(&self) -> usize {
+        match self {
+            Action::Ask { text } => text.chars().count(),
+            Action::Examine { system } => system.chars().count(),
+            Action::Order { tests } => tests.iter().map(|test| test.chars().count()).sum(),
+            Action::Diagnose { diagnosis, icd10 } => {
+                diagnosis.chars().count() + icd10.as_ref().map_or(0, |code| code.chars().count())
+            }
+        }
+    }
+
     /// The action's kind as a word (`ask`, `examine`, `order`, `diagnose`).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -6,6 +6,8 @@ mod catalogue;
 mod episode;
 mod import;
 mod judge;
+mod loadtest;
+mod serve;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -34,6 +36,10 @@ enum Command {
     Judge(judge::JudgeCommand),
     /// Play one case with a built-in doctor and print the transcript (optionally writing its log).
     Run(episode::RunArgs),
+    /// Serve the HTTP step API over the built-in case library (see docs/http-api.md).
+    Serve(serve::ServeArgs),
+    /// Load a running `dxsim serve` on this machine and report throughput and latency.
+    Loadtest(loadtest::LoadtestArgs),
     /// Replay an episode log exactly and print its transcript (exit 1 if the replay diverges).
     Replay {
         /// The log file (JSON lines, as `dxsim run --log` writes).
@@ -78,6 +84,8 @@ pub(crate) fn run() -> ExitCode {
         Command::Judge(command) => judge::run(command),
         Command::Run(args) => episode::run(&args),
         Command::Replay { log } => episode::replay(&log),
+        Command::Serve(args) => serve::run(&args),
+        Command::Loadtest(args) => loadtest::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -15,6 +15,7 @@ pub mod discrete;
 pub mod fast;
 pub mod log;
 pub mod options;
+mod pool;
 mod render;
 pub mod schedule;
 pub mod step;
@@ -31,13 +32,14 @@ use rand_chacha::ChaCha8Rng;
 
 pub use components::TranscriptEntry;
 use components::{
-    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Parallelism, Patient, Revealed, Settings,
-    Status, Transcript, Turn,
+    Bill, Budget, Engine, EpisodeCase, EpisodeRng, Patient, Revealed, Settings, Status, Transcript,
+    Turn,
 };
 pub use discrete::DiscreteTable;
-pub use fast::{DiscreteBatchStep, DiscreteVecEnv};
+pub use fast::{CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv};
 pub use log::{EpisodeLog, LogError};
 pub use options::{CaseSelector, EpisodeOptions, OptionError};
+pub use pool::{EpisodeKey, EpisodePool, EpisodeState, EpisodeStatus};
 pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 
 use crate::action::{Action, ParseError, parse_text};
@@ -85,6 +87,12 @@ pub enum EnvError {
     /// A combination this environment does not support.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// An episode key that names no live episode (closed, or from another pool).
+    #[error("no such episode: it was closed or never existed")]
+    NoSuchEpisode,
+    /// Two actions for one episode in one batch.
+    #[error("a batch may hold one action per episode; this episode already has one")]
+    DuplicateInBatch,
     /// A batch of the wrong size.
     #[error("expected {expected} actions, one per episode, but got {got}")]
     BatchSize {
@@ -317,10 +325,8 @@ fn encode_entity(world: &World, entity: Entity, table: &DiscreteTable, out: &mut
 
 /// One episode at a time, stepped by the caller.
 pub struct Env {
-    world: World,
-    schedule: Schedule,
-    library: &'static dyn CaseSource,
-    episode: Option<Entity>,
+    pool: EpisodePool,
+    episode: Option<EpisodeKey>,
 }
 
 impl Env {
@@ -332,13 +338,8 @@ impl Env {
     /// An environment drawing its cases from any [`CaseSource`], such as a DDXPlus CSV played
     /// without converting it.
     pub fn with_source(library: &'static dyn CaseSource) -> Env {
-        let mut world = World::new();
-        world.insert_resource(engine());
-        world.insert_resource(Parallelism(false));
         Env {
-            world,
-            schedule: schedule::step_schedule(),
-            library,
+            pool: EpisodePool::with_source(library, false),
             episode: None,
         }
     }
@@ -349,22 +350,18 @@ impl Env {
         seed: u64,
         options: EpisodeOptions,
     ) -> Result<(Observation, Info), EnvError> {
-        options.validate()?;
-        let case = select_case(self.library, &options.case, seed)?;
-        let observation = presentation(&case, &options);
-        let info = reset_info(&case, &options);
-        if let Some(old) = self.episode.take() {
-            self.world.despawn(old);
+        let (key, observation, info) = self.pool.start(seed, options)?;
+        if let Some(old) = self.episode.replace(key) {
+            self.pool.close(old);
         }
-        self.episode = Some(spawn(&mut self.world, case, options, seed));
         Ok((observation, info))
     }
 
     /// The discrete-mode observation of the current episode (zeros before any reset).
     pub fn discrete_observation(&self, table: &DiscreteTable) -> Vec<f32> {
         let mut out = vec![0.0; table.observation_len()];
-        if let Some(entity) = self.episode {
-            encode_entity(&self.world, entity, table, &mut out);
+        if let Some(key) = self.episode {
+            self.pool.discrete_observation(key, table, &mut out);
         }
         out
     }
@@ -375,38 +372,14 @@ impl Env {
         table: &DiscreteTable,
         index: usize,
     ) -> Result<(Step, Vec<f32>), EnvError> {
-        let action = table.action(index).ok_or(EnvError::ActionOutOfRange {
-            index,
-            count: table.action_count(),
-        })?;
-        let step = self.step(action)?;
+        let step = self.step(table.checked_action(index)?)?;
         Ok((step, self.discrete_observation(table)))
     }
 
     /// Takes one action.
     pub fn step(&mut self, action: Action) -> Result<Step, EnvError> {
-        let entity = self.episode.ok_or(EnvError::NotReset)?;
-        check_action(&action)?;
-        let (status, turn) = {
-            let entity = self.world.entity(entity);
-            (
-                entity.get::<Status>().copied(),
-                entity.get::<Budget>().map_or(0, |budget| budget.turn),
-            )
-        };
-        if status != Some(Status::Running) {
-            return Err(EnvError::EpisodeOver { turn });
-        }
-        if let Some(mut turn) = self.world.get_mut::<Turn>(entity) {
-            turn.action = Some(action);
-        }
-        self.schedule.run(&mut self.world);
-        let output = self
-            .world
-            .get_mut::<Turn>(entity)
-            .and_then(|mut turn| turn.output.take());
-        Ok(output
-            .expect("the record system always writes the step of an episode that had an action"))
+        let key = self.episode.ok_or(EnvError::NotReset)?;
+        self.pool.step(key, action)
     }
 
     /// Reads an action from text (SDBench tags, AgentClinic lines or a plain question) and takes it.
@@ -415,19 +388,21 @@ impl Env {
         self.step(action)
     }
 
-    /// The current episode's case id, seed and options.
-    fn settings(&self) -> Option<(String, u64, EpisodeOptions)> {
-        let entity = self.world.entity(self.episode?);
-        let settings = entity.get::<Settings>()?;
-        let case = entity.get::<EpisodeCase>()?;
-        Some((case.0.id.clone(), settings.seed, settings.options.clone()))
+    /// A summary of the current episode.
+    pub fn state(&self) -> Option<EpisodeState> {
+        self.pool.state(self.episode?)
     }
 
     /// The transcript so far.
     pub fn transcript(&self) -> &[TranscriptEntry] {
         self.episode
-            .and_then(|entity| self.world.get::<Transcript>(entity))
-            .map_or(&[], |transcript| transcript.0.as_slice())
+            .and_then(|key| self.pool.transcript(key))
+            .unwrap_or(&[])
+    }
+
+    /// The event log of the current episode so far, if one was reset.
+    pub fn log(&self) -> Option<EpisodeLog> {
+        self.pool.log(self.episode?)
     }
 }
 
@@ -444,10 +419,8 @@ pub enum AutoReset {
 
 /// Many episodes advanced together, one schedule run per step.
 pub struct VecEnv {
-    world: World,
-    schedule: Schedule,
-    library: &'static dyn CaseSource,
-    episodes: Vec<Entity>,
+    pool: EpisodePool,
+    episodes: Vec<EpisodeKey>,
     seeds: Vec<u64>,
     options: EpisodeOptions,
     auto_reset: AutoReset,
@@ -465,13 +438,8 @@ impl VecEnv {
         count: usize,
         auto_reset: AutoReset,
     ) -> VecEnv {
-        let mut world = World::new();
-        world.insert_resource(engine());
-        world.insert_resource(Parallelism(count > 1));
         VecEnv {
-            world,
-            schedule: schedule::step_schedule(),
-            library,
+            pool: EpisodePool::with_source(library, count > 1),
             episodes: Vec::with_capacity(count),
             seeds: vec![0; count],
             options: EpisodeOptions::default(),
@@ -496,19 +464,20 @@ impl VecEnv {
         options: EpisodeOptions,
     ) -> Result<Vec<(Observation, Info)>, EnvError> {
         options.validate()?;
-        let cases: Vec<Arc<Case>> = (0..self.len() as u64)
-            .map(|offset| select_case(self.library, &options.case, seed.wrapping_add(offset)))
-            .collect::<Result<_, _>>()?;
-        for entity in self.episodes.drain(..) {
-            self.world.despawn(entity);
+        // Select every case first, so a selection that matches nothing changes nothing.
+        for offset in 0..self.len() as u64 {
+            select_case(self.pool.source(), &options.case, seed.wrapping_add(offset))?;
         }
-        let mut shown = Vec::with_capacity(cases.len());
-        for (offset, case) in cases.into_iter().enumerate() {
+        for key in self.episodes.drain(..) {
+            self.pool.close(key);
+        }
+        let mut shown = Vec::with_capacity(self.seeds.len());
+        for offset in 0..self.seeds.len() {
             let episode_seed = seed.wrapping_add(offset as u64);
-            shown.push((presentation(&case, &options), reset_info(&case, &options)));
+            let (key, observation, info) = self.pool.start(episode_seed, options.clone())?;
+            shown.push((observation, info));
             self.seeds[offset] = episode_seed;
-            self.episodes
-                .push(spawn(&mut self.world, case, options.clone(), episode_seed));
+            self.episodes.push(key);
         }
         self.options = options;
         Ok(shown)
@@ -519,42 +488,33 @@ impl VecEnv {
         check_batch(self.episodes.len(), actions.len())?;
         let mut restart = vec![false; self.episodes.len()];
         for (index, action) in actions.iter().enumerate() {
-            let entity = self.world.entity(self.episodes[index]);
-            let status = entity.get::<Status>().copied();
-            if status != Some(Status::Running) {
-                match self.auto_reset {
-                    AutoReset::NextStep => restart[index] = true,
-                    AutoReset::Disabled => {
-                        return Err(EnvError::EpisodeOver {
-                            turn: entity.get::<Budget>().map_or(0, |budget| budget.turn),
-                        });
-                    }
-                }
-            } else {
+            let state = self
+                .pool
+                .state(self.episodes[index])
+                .ok_or(EnvError::NoSuchEpisode)?;
+            if state.status == EpisodeStatus::Running {
                 check_action(action)?;
+            } else if self.auto_reset == AutoReset::NextStep {
+                restart[index] = true;
+            } else {
+                return Err(EnvError::EpisodeOver { turn: state.turn });
             }
         }
         let mut results: Vec<Option<Step>> = vec![None; self.episodes.len()];
+        let mut stepped = Vec::with_capacity(actions.len());
+        let mut batch = Vec::with_capacity(actions.len());
         for (index, action) in actions.into_iter().enumerate() {
             if restart[index] {
                 results[index] = Some(self.restart(index)?);
-            } else if let Some(mut turn) = self.world.get_mut::<Turn>(self.episodes[index]) {
-                turn.action = Some(action);
+            } else {
+                stepped.push(index);
+                batch.push((self.episodes[index], action));
             }
         }
-        self.schedule.run(&mut self.world);
-        for (index, result) in results.iter_mut().enumerate() {
-            if result.is_none() {
-                *result = self
-                    .world
-                    .get_mut::<Turn>(self.episodes[index])
-                    .and_then(|mut turn| turn.output.take());
-            }
+        for (index, step) in stepped.into_iter().zip(self.pool.step_many(batch)) {
+            results[index] = Some(step?);
         }
-        Ok(results
-            .into_iter()
-            .map(|result| result.expect("every episode either restarted or recorded a step"))
-            .collect())
+        Ok(results.into_iter().flatten().collect())
     }
 
     /// Takes the discrete action `indices[i]` in episode `i`; returns the steps and the observations of
@@ -566,12 +526,7 @@ impl VecEnv {
     ) -> Result<(Vec<Step>, Vec<f32>), EnvError> {
         let actions = indices
             .iter()
-            .map(|&index| {
-                table.action(index).ok_or(EnvError::ActionOutOfRange {
-                    index,
-                    count: table.action_count(),
-                })
-            })
+            .map(|&index| table.checked_action(index))
             .collect::<Result<Vec<_>, _>>()?;
         let steps = self.step(actions)?;
         Ok((steps, self.discrete_observations(table)))
@@ -581,8 +536,8 @@ impl VecEnv {
     pub fn discrete_observations(&self, table: &DiscreteTable) -> Vec<f32> {
         let width = table.observation_len();
         let mut out = vec![0.0; width * self.episodes.len()];
-        for (row, &entity) in out.chunks_mut(width).zip(&self.episodes) {
-            encode_entity(&self.world, entity, table, row);
+        for (row, &key) in out.chunks_mut(width).zip(&self.episodes) {
+            self.pool.discrete_observation(key, table, row);
         }
         out
     }
@@ -590,18 +545,17 @@ impl VecEnv {
     /// Replaces an ended episode with a new one on the next seed and returns its presentation as a step.
     fn restart(&mut self, index: usize) -> Result<Step, EnvError> {
         let seed = self.seeds[index].wrapping_add(self.len() as u64);
-        let case = select_case(self.library, &self.options.case, seed)?;
-        let step = Step {
-            observation: presentation(&case, &self.options),
+        let (key, observation, info) = self.pool.start(seed, self.options.clone())?;
+        self.pool.close(self.episodes[index]);
+        self.episodes[index] = key;
+        self.seeds[index] = seed;
+        Ok(Step {
+            observation,
             reward: 0.0,
             terminated: false,
             truncated: false,
-            info: reset_info(&case, &self.options),
-        };
-        self.world.despawn(self.episodes[index]);
-        self.episodes[index] = spawn(&mut self.world, case, self.options.clone(), seed);
-        self.seeds[index] = seed;
-        Ok(step)
+            info,
+        })
     }
 }
 

@@ -29,7 +29,7 @@ const RELATED_CSV: &str = include_str!("judge/related.csv");
 pub const CORRECT_AT: u8 = 4;
 
 /// What the judge concluded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// 1–5 on the rubric.
     pub score: u8,

@@ -12,6 +12,8 @@
 //! - [`episode`]: the episode engine on bevy_ecs — `Env`, `VecEnv`, options and steps.
 //! - [`patient`]: the rule-based patient simulator, answering history questions from the case.
 //! - [`judge`]: scoring a final diagnosis against the reference, 1–5, correct at 4 or more.
+//! - [`store`]: the SQLite store of episode event logs.
+//! - [`server`]: the HTTP step API (`dxsim serve`) on tokio and axum.
 
 pub mod action;
 pub mod agents;
@@ -20,3 +22,5 @@ pub mod import;
 pub mod judge;
 pub mod library;
 pub mod patient;
+pub mod server;
+pub mod store;

@@ -8,7 +8,7 @@ use crate::catalogue::Catalogue;
 use crate::money::Money;
 
 /// The cost parameters of an episode.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CostConfig {
     /// Fee for one visit (an unbroken run of ask/examine turns). SDBench uses $300.
@@ -27,7 +27,7 @@ impl Default for CostConfig {
 }
 
 /// One line of the bill.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Charge {
     /// A visit fee.
@@ -56,7 +56,9 @@ impl Charge {
 }
 
 /// Totals of a bill.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct CostTotals {
     /// Number of visits charged.
     pub visit_count: u32,
@@ -74,7 +76,7 @@ pub struct CostTotals {
 
 /// The running bill of one episode. Totals and repeat detection are kept as it goes, so billing a turn
 /// costs the same on the first turn and the thousandth.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ledger {
     config: CostConfig,
     in_visit: bool,

@@ -14,7 +14,7 @@ pub use lint::{LintFinding, lint_case};
 pub use validate::{Problem, ProblemKind, parse_case, validate_case, validate_library};
 
 /// One hidden clinical case.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// Stable id, lowercase words joined by hyphens; the file is named `<id>.toml`.
@@ -69,7 +69,7 @@ pub struct Case {
 }
 
 /// The public case set an imported case came from, and what the source does and does not record.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportInfo {
     /// The source format.
@@ -98,7 +98,9 @@ pub struct ImportInfo {
 }
 
 /// The public formats dxsim imports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImportFormat {
     /// AgentClinic's OSCE JSON lines (MedQA, MedQA extended, MIMIC-IV derived).
@@ -157,7 +159,18 @@ pub const SPECIALTIES: &[&str] = &[
 
 /// Difficulty tier of a case.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Difficulty {
@@ -182,7 +195,7 @@ impl Difficulty {
 }
 
 /// Who wrote a case and on what basis.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
     /// The author or team.
@@ -200,7 +213,9 @@ pub struct Provenance {
 }
 
 /// Patient sex as recorded in the case.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     /// Female.
@@ -221,7 +236,7 @@ impl Sex {
 }
 
 /// What the doctor is shown when the episode starts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Presentation {
     /// Age in whole years.
@@ -242,7 +257,19 @@ pub struct Presentation {
 }
 
 /// A history topic a question can be about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryTopic {
     /// When and how the complaint began.
@@ -328,7 +355,7 @@ impl HistoryTopic {
 }
 
 /// One thing the patient can tell, in their own words.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryItem {
     /// The topic a question must touch to hear this.
@@ -344,7 +371,7 @@ pub struct HistoryItem {
 }
 
 /// Vital signs at presentation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vitals {
     /// Temperature, degrees Celsius.
@@ -385,7 +412,7 @@ fn room_air() -> String {
 }
 
 /// An examination finding for one system.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExamFinding {
     /// Exam system id from the catalogue (`cardiovascular`, `abdomen`, …).
@@ -399,7 +426,7 @@ pub struct ExamFinding {
 
 /// A case's result for one catalogue test, or for a case-specific test (id starting with
 /// [`CASE_TEST_PREFIX`]) that an imported case reports under a name the catalogue does not know.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestResult {
     /// Catalogue test id, or `case_…` for a case-specific test.
@@ -431,7 +458,7 @@ pub struct TestResult {
 }
 
 /// One analyte's value in a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyteResult {
     /// Analyte id from the catalogue.
@@ -454,7 +481,7 @@ pub struct AnalyteResult {
 }
 
 /// A result flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     /// Within the reference range, or the normal qualitative result.
@@ -485,7 +512,7 @@ impl Flag {
 }
 
 /// The final diagnosis of a case.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Diagnosis {
     /// The diagnosis as a clinician would write it.
@@ -500,7 +527,7 @@ pub struct Diagnosis {
 }
 
 /// A plausible alternative diagnosis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DifferentialItem {
     /// The alternative.
@@ -517,7 +544,7 @@ pub struct DifferentialItem {
 }
 
 /// A finding that discriminates the diagnosis, pointing at the item that reveals it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFinding {
     /// The finding in a few words ("ST elevation in II, III, aVF").
@@ -528,7 +555,7 @@ pub struct KeyFinding {
 }
 
 /// One step of the reference work-up, in the same shape as a doctor's action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WorkupStep {
     /// Ask the patient a question.
@@ -590,7 +617,19 @@ impl Case {
 }
 
 /// Which side of the train/test split a case is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     /// For training and development (about 80% of cases).
@@ -621,7 +660,7 @@ impl Split {
 
 /// The fields of a case anyone may see before an episode: enough to choose a case, nothing that hints
 /// at the answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PublicCase {
     /// Case id.
     pub id: String,

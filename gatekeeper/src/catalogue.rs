@@ -41,7 +41,7 @@ pub enum CatalogueError {
 }
 
 /// Category of an orderable test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Blood, urine and other fluid chemistry, haematology and serology.
@@ -76,7 +76,7 @@ impl Category {
 }
 
 /// An orderable test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TestDef {
     /// Our stable id (`cbc`).
     pub id: String,
@@ -100,7 +100,7 @@ pub struct TestDef {
 }
 
 /// How a test's result is reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reporting {
     /// As values of these analytes (indices into [`Catalogue::analytes`]).
@@ -110,7 +110,7 @@ pub enum Reporting {
 }
 
 /// A measured component of one or more tests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AnalyteDef {
     /// Global analyte id (`potassium`).
     pub id: String,
@@ -123,7 +123,7 @@ pub struct AnalyteDef {
 }
 
 /// What kind of value an analyte has.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AnalyteKind {
     /// A number with a unit and reference range.
@@ -173,7 +173,7 @@ impl AnalyteDef {
 }
 
 /// A system the examiner can examine.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ExamSystem {
     /// System id (`cardiovascular`).
     pub id: String,

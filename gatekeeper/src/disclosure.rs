@@ -31,7 +31,7 @@ pub struct Revealed<T> {
 }
 
 /// Why a request was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Refusal {
     /// Too vague to carry out ("bloods", "a scan", "examine everything").
@@ -41,7 +41,7 @@ pub enum Refusal {
 }
 
 /// A catalogue entry offered instead of what was asked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Suggestion {
     /// Test or exam-system id.
     pub id: String,
@@ -53,7 +53,7 @@ pub struct Suggestion {
 }
 
 /// One analyte on a report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AnalyteValue {
     /// Analyte id.
     pub analyte: String,
@@ -73,7 +73,7 @@ pub struct AnalyteValue {
 }
 
 /// A test's report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TestReport {
     /// Catalogue test id.
     pub test: String,
@@ -90,7 +90,7 @@ pub struct TestReport {
 }
 
 /// The gatekeeper's answer to one order item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum OrderReply {
     /// The test was carried out; its report and catalogue price (before any multiplier).
@@ -160,7 +160,7 @@ impl OrderReply {
 }
 
 /// The gatekeeper's answer to one examination item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ExamReply {
     /// The finding for a system.
@@ -200,7 +200,7 @@ pub enum ExamReply {
 
 /// What an episode has been shown so far, as far as disclosure needs to know: which test first
 /// reported each analyte (so a later request for the component alone returns the same value).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DisclosureState {
     reported_analytes: BTreeMap<String, String>,
 }

@@ -28,7 +28,7 @@ const FUZZY_MARGIN: f64 = 0.04;
 const SUGGESTIONS: usize = 5;
 
 /// How a name matched.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum MatchKind {
     /// The id or the display name.
@@ -45,7 +45,7 @@ pub enum MatchKind {
 }
 
 /// What an order item resolved to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum OrderOutcome {
     /// An orderable test (index into [`Catalogue::tests`]).
@@ -77,7 +77,7 @@ pub enum OrderOutcome {
 }
 
 /// What an examination item resolved to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum ExamOutcome {
     /// An exam system (index into [`Catalogue::systems`]).

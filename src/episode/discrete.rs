@@ -128,6 +128,16 @@ impl DiscreteTable {
         HistoryTopic::ALL.len() + self.systems.len() + self.tests.len() + self.diagnoses.len()
     }
 
+    /// The sizes of the four blocks: ask, examine, order, diagnose.
+    pub fn blocks(&self) -> [usize; 4] {
+        [
+            HistoryTopic::ALL.len(),
+            self.systems.len(),
+            self.tests.len(),
+            self.diagnoses.len(),
+        ]
+    }
+
     /// Number of actions before the diagnosis block (ask, examine, order).
     pub fn playable_count(&self) -> usize {
         HistoryTopic::ALL.len() + self.systems.len() + self.tests.len()
@@ -150,6 +160,14 @@ impl DiscreteTable {
     /// Length of the observation vector.
     pub fn observation_len(&self) -> usize {
         HistoryTopic::ALL.len() + self.systems.len() + self.tests.len() + 2
+    }
+
+    /// The action behind an index, or an error naming the table's size past its end.
+    pub fn checked_action(&self, index: usize) -> Result<Action, super::EnvError> {
+        self.action(index).ok_or(super::EnvError::ActionOutOfRange {
+            index,
+            count: self.action_count(),
+        })
     }
 
     /// The action behind an index, or `None` past the end of the table.

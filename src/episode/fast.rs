@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use dxsim_gatekeeper::Money;
 
 use super::discrete::DiscreteTable;
-use super::{CaseSelector, Env, EnvError, EpisodeOptions, check_batch, select_case};
-use crate::action::Action;
+use super::{
+    CaseSelector, EnvError, EpisodeKey, EpisodeOptions, EpisodePool, check_batch, select_case,
+};
 use crate::library::CaseLibrary;
 
 /// What each discrete action does in one case, learnt from the real engine.
@@ -30,13 +31,13 @@ pub struct CaseTables {
 }
 
 impl CaseTables {
-    /// Learns the tables of `case_id` by playing every action once from a fresh episode.
+    /// Learns the tables of `case_id` by playing every action once, each from a fresh episode, all
+    /// in one schedule run of a throwaway pool.
     fn learn(
         library: &'static CaseLibrary,
         table: &DiscreteTable,
         case_id: &str,
     ) -> Result<CaseTables, EnvError> {
-        let mut env = Env::new(library);
         let options = EpisodeOptions {
             case: CaseSelector {
                 id: Some(case_id.to_string()),
@@ -45,51 +46,46 @@ impl CaseTables {
             turn_limit: 4,
             ..EpisodeOptions::default()
         };
-        let case = library
-            .get(case_id)
-            .ok_or_else(|| EnvError::UnknownCase(case_id.to_string()))?;
+        let mut pool = EpisodePool::new(library, true);
+        let mut batch = Vec::with_capacity(table.action_count());
+        for index in 0..table.action_count() {
+            let (key, _, _) = pool.start(0, options.clone())?;
+            batch.push((key, table.checked_action(index)?));
+        }
+        let keys: Vec<EpisodeKey> = batch.iter().map(|(key, _)| *key).collect();
+        let steps = pool.step_many(batch);
         let playable = table.playable_count();
         let mut reveals = Vec::with_capacity(playable);
         let mut key_findings = Vec::with_capacity(playable);
-        for index in 0..playable {
-            env.reset(0, options.clone())?;
-            let (_, observation) = env.step_discrete(table, index)?;
-            let end = observation.len() - 2;
-            reveals.push(
-                observation[..end]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, value)| **value != 0.0)
-                    .map(|(position, value)| (position as u32, *value))
-                    .collect(),
-            );
-            let ended = env.step(Action::Diagnose {
-                diagnosis: "-".into(),
-                icd10: None,
-            })?;
-            let found = ended
-                .info
-                .outcome
-                .map(|outcome| outcome.key_findings_revealed)
-                .unwrap_or_default();
-            key_findings.push(
-                case.key_findings
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, finding)| found.contains(&finding.finding))
-                    .fold(0u64, |mask, (bit, _)| mask | (1 << bit.min(63))),
-            );
-        }
         let mut correct = Vec::with_capacity(table.action_count() - playable);
-        for index in playable..table.action_count() {
-            env.reset(0, options.clone())?;
-            let (step, _) = env.step_discrete(table, index)?;
-            correct.push(
-                step.info
-                    .outcome
-                    .and_then(|outcome| outcome.verdict)
-                    .is_some_and(|verdict| verdict.correct),
-            );
+        let mut observation = vec![0.0; table.observation_len()];
+        for (index, (key, step)) in keys.into_iter().zip(steps).enumerate() {
+            let step = step?;
+            if index < playable {
+                pool.discrete_observation(key, table, &mut observation);
+                let end = observation.len() - 2;
+                reveals.push(
+                    observation[..end]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, value)| **value != 0.0)
+                        .map(|(position, value)| (position as u32, *value))
+                        .collect(),
+                );
+                key_findings.push(
+                    pool.key_findings_revealed(key)
+                        .into_iter()
+                        .flatten()
+                        .fold(0u64, |mask, &bit| mask | (1 << bit.min(63))),
+                );
+            } else {
+                correct.push(
+                    step.info
+                        .outcome
+                        .and_then(|outcome| outcome.verdict)
+                        .is_some_and(|verdict| verdict.correct),
+                );
+            }
         }
         Ok(CaseTables {
             reveals,
@@ -109,6 +105,8 @@ struct FastEpisode {
     total: Money,
     keys: u64,
     ended: bool,
+    /// The actions taken since the reset, for checkpoints.
+    history: Vec<u32>,
 }
 
 /// One step of a [`DiscreteVecEnv`]: borrowed views of its buffers, one entry per episode.
@@ -122,19 +120,40 @@ pub struct DiscreteBatchStep<'a> {
     pub terminated: &'a [bool],
     /// Ended by the turn limit or the budget cap.
     pub truncated: &'a [bool],
+    /// Episodes reset at this step (their rows are all zeros again).
+    pub reset: &'a [u32],
+    /// The observation entries this step changed, as parallel arrays: in episode `changed_episode[k]`,
+    /// position `changed_position[k]` now holds `changed_value[k]` (rows in `reset` excepted).
+    pub changed_episode: &'a [u32],
+    /// See [`DiscreteBatchStep::changed_episode`].
+    pub changed_position: &'a [u32],
+    /// See [`DiscreteBatchStep::changed_episode`].
+    pub changed_value: &'a [f32],
 }
+
+/// Each episode's seed and the actions it took since its reset: enough to rebuild a
+/// [`DiscreteVecEnv`] exactly with [`DiscreteVecEnv::restore`].
+pub type DiscreteCheckpoint = Vec<(u64, Vec<u32>)>;
+
+/// Learnt [`CaseTables`] by case id, shareable between [`DiscreteVecEnv`]s built on the same
+/// [`DiscreteTable`] (learning a case takes milliseconds; a server learns each case once).
+pub type CaseTablesCache = Arc<Mutex<HashMap<String, Arc<CaseTables>>>>;
 
 /// Many discrete-mode episodes stepped by table lookup, with next-step autoreset.
 pub struct DiscreteVecEnv {
     library: &'static CaseLibrary,
     table: DiscreteTable,
     options: EpisodeOptions,
-    cache: Mutex<HashMap<String, Arc<CaseTables>>>,
+    cache: CaseTablesCache,
     episodes: Vec<FastEpisode>,
     observations: Vec<f32>,
     rewards: Vec<f64>,
     terminated: Vec<bool>,
     truncated: Vec<bool>,
+    reset_rows: Vec<u32>,
+    changed_episode: Vec<u32>,
+    changed_position: Vec<u32>,
+    changed_value: Vec<f32>,
 }
 
 impl DiscreteVecEnv {
@@ -144,6 +163,17 @@ impl DiscreteVecEnv {
         library: &'static CaseLibrary,
         table: DiscreteTable,
         options: EpisodeOptions,
+    ) -> Result<DiscreteVecEnv, EnvError> {
+        DiscreteVecEnv::with_cache(library, table, options, CaseTablesCache::default())
+    }
+
+    /// As [`DiscreteVecEnv::new`], sharing learnt case tables through `cache`, which must only ever
+    /// be used with this `table`.
+    pub fn with_cache(
+        library: &'static CaseLibrary,
+        table: DiscreteTable,
+        options: EpisodeOptions,
+        cache: CaseTablesCache,
     ) -> Result<DiscreteVecEnv, EnvError> {
         options.validate()?;
         if options.patient_bias.is_some() {
@@ -155,18 +185,37 @@ impl DiscreteVecEnv {
             library,
             table,
             options,
-            cache: Mutex::new(HashMap::new()),
+            cache,
             episodes: Vec::new(),
             observations: Vec::new(),
             rewards: Vec::new(),
             terminated: Vec::new(),
             truncated: Vec::new(),
+            reset_rows: Vec::new(),
+            changed_episode: Vec::new(),
+            changed_position: Vec::new(),
+            changed_value: Vec::new(),
         })
     }
 
     /// The action table.
     pub fn table(&self) -> &DiscreteTable {
         &self.table
+    }
+
+    /// Number of episodes (zero before the first reset).
+    pub fn len(&self) -> usize {
+        self.episodes.len()
+    }
+
+    /// Whether there are no episodes (before the first reset).
+    pub fn is_empty(&self) -> bool {
+        self.episodes.is_empty()
+    }
+
+    /// Every episode's current observation, row-major (`len() × observation_len`).
+    pub fn observations(&self) -> &[f32] {
+        &self.observations
     }
 
     fn tables(&self, case_id: &str) -> Result<Arc<CaseTables>, EnvError> {
@@ -192,6 +241,7 @@ impl DiscreteVecEnv {
             total: Money::ZERO,
             keys: 0,
             ended: false,
+            history: Vec::new(),
         })
     }
 
@@ -208,6 +258,42 @@ impl DiscreteVecEnv {
         Ok(&self.observations)
     }
 
+    /// The episodes' seeds and actions since their resets (see [`DiscreteCheckpoint`]).
+    pub fn checkpoint(&self) -> DiscreteCheckpoint {
+        self.episodes
+            .iter()
+            .map(|episode| (episode.seed, episode.history.clone()))
+            .collect()
+    }
+
+    /// Rebuilds the batch from a checkpoint: each episode restarts on its seed and re-takes its
+    /// actions, which gives the same observations, flags and costs as before.
+    pub fn restore(&mut self, checkpoint: &DiscreteCheckpoint) -> Result<&[f32], EnvError> {
+        let count = self.table.action_count();
+        let episodes = checkpoint
+            .iter()
+            .map(|(seed, _)| self.fresh(*seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        let width = self.table.observation_len();
+        self.episodes = episodes;
+        self.observations = vec![0.0; checkpoint.len() * width];
+        self.rewards = vec![0.0; checkpoint.len()];
+        self.terminated = vec![false; checkpoint.len()];
+        self.truncated = vec![false; checkpoint.len()];
+        for (index, (_, actions)) in checkpoint.iter().enumerate() {
+            for &action in actions {
+                if action as usize >= count {
+                    return Err(EnvError::ActionOutOfRange {
+                        index: action as usize,
+                        count,
+                    });
+                }
+                self.advance(index, action as usize, false);
+            }
+        }
+        Ok(&self.observations)
+    }
+
     /// Takes action `actions[i]` in episode `i`. An episode that ended at the previous step is reset
     /// instead (on its seed + the batch size), its action ignored, as [`super::AutoReset::NextStep`].
     pub fn step(&mut self, actions: &[usize]) -> Result<DiscreteBatchStep<'_>, EnvError> {
@@ -217,11 +303,11 @@ impl DiscreteVecEnv {
             return Err(EnvError::ActionOutOfRange { index, count });
         }
         let width = self.table.observation_len();
-        let playable = self.table.playable_count();
-        let topics_and_systems = self.table.consultation_count();
-        let costs = self.options.costs();
-        let cap = self.options.budget_cap();
         let batch = self.episodes.len() as u64;
+        self.reset_rows.clear();
+        self.changed_episode.clear();
+        self.changed_position.clear();
+        self.changed_value.clear();
         for (index, &action) in actions.iter().enumerate() {
             if self.episodes[index].ended {
                 let seed = self.episodes[index].seed.wrapping_add(batch);
@@ -230,62 +316,91 @@ impl DiscreteVecEnv {
                 self.rewards[index] = 0.0;
                 self.terminated[index] = false;
                 self.truncated[index] = false;
+                self.reset_rows.push(index as u32);
                 continue;
             }
-            let row = &mut self.observations[index * width..(index + 1) * width];
-            let episode = &mut self.episodes[index];
-            episode.turn += 1;
-            let mut spent = Money::ZERO;
-            let mut correct = false;
-            let diagnose = action >= playable;
-            if diagnose {
-                correct = episode.tables.correct[action - playable];
-            } else {
-                if action < topics_and_systems {
-                    if !episode.in_visit {
-                        episode.in_visit = true;
-                        spent = costs.visit_fee;
-                    }
-                } else {
-                    spent = self.table.test_price(action).scaled(costs.price_multiplier);
-                    episode.in_visit = false;
-                }
-                for &(position, value) in &episode.tables.reveals[action] {
-                    row[position as usize] = value;
-                }
-            }
-            episode.total += spent;
-            let new_keys = if diagnose {
-                0
-            } else {
-                (episode.tables.key_findings[action] & !episode.keys).count_ones()
-            };
-            if !diagnose {
-                episode.keys |= episode.tables.key_findings[action];
-            }
-            let terminated = diagnose;
-            let truncated = !terminated
-                && (episode.turn >= self.options.turn_limit
-                    || cap.is_some_and(|cap| episode.total > cap));
-            let mut reward = -self.options.cost_weight * spent.dollars();
-            if self.options.dense_shaping {
-                reward += self.options.shaping_bonus * f64::from(new_keys);
-            }
-            if correct {
-                reward += 1.0;
-            }
-            row[width - 2] = (episode.total.dollars() / 1000.0) as f32;
-            row[width - 1] = episode.turn as f32 / self.options.turn_limit.max(1) as f32;
-            episode.ended = terminated || truncated;
-            self.rewards[index] = reward;
-            self.terminated[index] = terminated;
-            self.truncated[index] = truncated;
+            self.advance(index, action, true);
         }
         Ok(DiscreteBatchStep {
             observations: &self.observations,
             rewards: &self.rewards,
             terminated: &self.terminated,
             truncated: &self.truncated,
+            reset: &self.reset_rows,
+            changed_episode: &self.changed_episode,
+            changed_position: &self.changed_position,
+            changed_value: &self.changed_value,
         })
+    }
+
+    /// Takes one action in one running episode; with `track`, records the changed entries.
+    fn advance(&mut self, index: usize, action: usize, track: bool) {
+        let width = self.table.observation_len();
+        let playable = self.table.playable_count();
+        let topics_and_systems = self.table.consultation_count();
+        let costs = self.options.costs();
+        let cap = self.options.budget_cap();
+        let row = &mut self.observations[index * width..(index + 1) * width];
+        let episode = &mut self.episodes[index];
+        episode.turn += 1;
+        episode.history.push(action as u32);
+        let mut spent = Money::ZERO;
+        let mut correct = false;
+        let diagnose = action >= playable;
+        let mut changed = |position: usize, value: f32| {
+            if track {
+                self.changed_episode.push(index as u32);
+                self.changed_position.push(position as u32);
+                self.changed_value.push(value);
+            }
+        };
+        if diagnose {
+            correct = episode.tables.correct[action - playable];
+        } else {
+            if action < topics_and_systems {
+                if !episode.in_visit {
+                    episode.in_visit = true;
+                    spent = costs.visit_fee;
+                }
+            } else {
+                spent = self.table.test_price(action).scaled(costs.price_multiplier);
+                episode.in_visit = false;
+            }
+            for &(position, value) in &episode.tables.reveals[action] {
+                let position = position as usize;
+                if row[position] != value {
+                    row[position] = value;
+                    changed(position, value);
+                }
+            }
+        }
+        episode.total += spent;
+        let new_keys = if diagnose {
+            0
+        } else {
+            (episode.tables.key_findings[action] & !episode.keys).count_ones()
+        };
+        if !diagnose {
+            episode.keys |= episode.tables.key_findings[action];
+        }
+        let terminated = diagnose;
+        let truncated = !terminated
+            && (episode.turn >= self.options.turn_limit
+                || cap.is_some_and(|cap| episode.total > cap));
+        let mut reward = 0.0 - self.options.cost_weight * spent.dollars();
+        if self.options.dense_shaping {
+            reward += self.options.shaping_bonus * f64::from(new_keys);
+        }
+        if correct {
+            reward += 1.0;
+        }
+        row[width - 2] = (episode.total.dollars() / 1000.0) as f32;
+        row[width - 1] = episode.turn as f32 / self.options.turn_limit.max(1) as f32;
+        changed(width - 2, row[width - 2]);
+        changed(width - 1, row[width - 1]);
+        episode.ended = terminated || truncated;
+        self.rewards[index] = reward;
+        self.terminated[index] = terminated;
+        self.truncated[index] = truncated;
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CaseSelector, Env, EnvError, EpisodeOptions, TranscriptEntry};
+use super::{EnvError, EpisodeOptions, EpisodePool, TranscriptEntry};
 use crate::action::Action;
 use crate::library::CaseLibrary;
 
@@ -125,53 +125,31 @@ impl EpisodeLog {
 
     /// Re-runs the logged actions and checks every response; returns the replayed transcript.
     pub fn replay(&self, library: &'static CaseLibrary) -> Result<Vec<TranscriptEntry>, LogError> {
-        let mut env = Env::new(library);
-        let mut options = self.header.options.clone();
-        options.case = CaseSelector {
-            id: Some(self.header.case_id.clone()),
-            ..CaseSelector::default()
-        };
-        env.reset(self.header.seed, options)
-            .map_err(|source| LogError::Env { turn: 0, source })?;
-        for logged in &self.steps {
-            let step = env
-                .step(logged.action.clone())
-                .map_err(|source| LogError::Env {
-                    turn: logged.turn,
-                    source,
-                })?;
-            if step.observation.text != logged.response {
-                return Err(LogError::Diverged {
-                    turn: logged.turn,
-                    expected: logged.response.clone(),
-                    got: step.observation.text,
-                });
-            }
-        }
-        Ok(env.transcript().to_vec())
+        let mut pool = EpisodePool::new(library, false);
+        let key = pool.replay(self)?;
+        Ok(pool.transcript(key).unwrap_or_default().to_vec())
     }
 }
 
-impl Env {
-    /// The event log of the current episode so far, if one was reset.
-    pub fn log(&self) -> Option<EpisodeLog> {
-        let (case_id, seed, options) = self.settings()?;
-        Some(EpisodeLog {
-            header: LogHeader {
-                version: LOG_VERSION,
-                case_id,
-                seed,
-                options,
-            },
-            steps: self
-                .transcript()
-                .iter()
-                .map(|entry| LogStep {
-                    turn: entry.turn,
-                    action: entry.action.clone(),
-                    response: entry.response.clone(),
-                })
-                .collect(),
-        })
+impl LogHeader {
+    /// A header for an episode started on `case_id` with `seed` and `options`.
+    pub fn new(case_id: String, seed: u64, options: EpisodeOptions) -> LogHeader {
+        LogHeader {
+            version: LOG_VERSION,
+            case_id,
+            seed,
+            options,
+        }
+    }
+}
+
+impl LogStep {
+    /// A logged step.
+    pub fn new(turn: u32, action: Action, response: String) -> LogStep {
+        LogStep {
+            turn,
+            action,
+            response,
+        }
     }
 }

@@ -7,7 +7,7 @@ use dxsim_gatekeeper::{CostConfig, Money};
 use serde::{Deserialize, Serialize};
 
 /// How an episode is set up; every field has a default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EpisodeOptions {
     /// Which case to play.
@@ -55,7 +55,7 @@ impl Default for EpisodeOptions {
 }
 
 /// Which case an episode plays: a given id, or a seeded random choice among the cases that match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaseSelector {
     /// A case id; the other fields are then ignored.

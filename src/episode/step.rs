@@ -10,7 +10,7 @@ use crate::judge::Verdict;
 use crate::patient::bias::{BiasKind, PatientMetrics};
 
 /// What the doctor observes after a reset or a step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Observation {
     /// Everything said this turn, as text for an agent or a person.
     pub text: String,
@@ -21,7 +21,7 @@ pub struct Observation {
 }
 
 /// One structured piece of an observation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Finding {
     /// The presentation, at reset.
@@ -52,7 +52,7 @@ pub enum Finding {
 }
 
 /// Everything about the episode that is not the observation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Info {
     /// The case being played (its id is public).
     pub case_id: String,
@@ -73,7 +73,7 @@ pub struct Info {
 }
 
 /// How an episode ended: revealed only after it has.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct EpisodeOutcome {
     /// The diagnosis the doctor gave, if any.
     pub diagnosis_given: Option<String>,
@@ -95,7 +95,7 @@ pub struct EpisodeOutcome {
 }
 
 /// What a patient bias did in an episode.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct BiasReport {
     /// The bias.
     pub kind: BiasKind,
@@ -107,7 +107,7 @@ pub struct BiasReport {
 }
 
 /// The result of one step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Step {
     /// What the doctor observes.
     pub observation: Observation,

@@ -295,7 +295,7 @@ pub(crate) fn reward(
             .map(|charge| charge.amount().dollars())
             .sum();
         let options = &settings.options;
-        let mut reward = -options.cost_weight * spent;
+        let mut reward = 0.0 - options.cost_weight * spent;
         if options.dense_shaping {
             reward += options.shaping_bonus * turn.new_key_findings as f64;
         }

@@ -25,7 +25,7 @@ use rand::seq::IndexedRandom;
 use serde::{Deserialize, Serialize};
 
 /// A bias by AgentClinic's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BiasKind {
     /// Recently heard of someone with a disease.
@@ -97,7 +97,7 @@ impl BiasKind {
 }
 
 /// A bias and its parameters, as given in the episode options.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BiasSpec {
     /// Which bias.
@@ -112,7 +112,7 @@ pub struct BiasSpec {
 }
 
 /// The doctor's declared attributes, which implicit biases react to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DoctorProfile {
     /// Gender.
@@ -159,7 +159,7 @@ const EXPENSIVE_CENTS: u64 = 10_000;
 
 /// The patient's view of the encounter at the end, on 1–10 (AgentClinic describes these; its code
 /// does not compute them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PatientMetrics {
     /// Confidence in the doctor.
     pub confidence: u8,

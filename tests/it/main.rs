@@ -10,6 +10,7 @@ mod leakage;
 mod library;
 mod lint;
 mod patient;
+mod server;
 mod validator;
 
 /// The valid case fixture written for these tests.

@@ -1,0 +1,275 @@
+//! [`EpisodePool`]: a world of independent episodes, each started, stepped and closed on its own,
+//! any set of them advanced together in one schedule run.
+//!
+//! [`super::Env`] is a pool holding one episode and [`super::VecEnv`] a pool holding a fixed batch;
+//! the HTTP server keeps one pool per engine shard, with episodes coming and going as clients create
+//! and close them. bevy types stay behind [`EpisodeKey`].
+
+use bevy_ecs::prelude::*;
+use dxsim_gatekeeper::billing::CostTotals;
+use serde::Serialize;
+
+use super::components::{
+    Bill, Budget, EpisodeCase, Parallelism, Settings, Status, Transcript, TranscriptEntry, Turn,
+};
+use super::log::{EpisodeLog, LOG_VERSION, LogError, LogHeader, LogStep};
+use super::{
+    CaseSelector, DiscreteTable, EnvError, EpisodeOptions, Info, Observation, Step, check_action,
+    encode_entity, engine, presentation, reset_info, schedule, select_case, spawn,
+};
+use crate::action::Action;
+use crate::library::{CaseLibrary, CaseSource};
+
+/// A handle to one episode of an [`EpisodePool`]; valid until the episode is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EpisodeKey(Entity);
+
+/// Where an episode stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeStatus {
+    /// Waiting for the next action.
+    Running,
+    /// Ended by a diagnosis.
+    Terminated,
+    /// Ended by the turn limit or the budget cap.
+    Truncated,
+}
+
+/// A summary of one episode, safe to show while it runs (no hidden case content).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpisodeState {
+    /// The case played.
+    pub case_id: String,
+    /// The episode seed.
+    pub seed: u64,
+    /// Turns taken.
+    pub turn: u32,
+    /// Where the episode stands.
+    pub status: EpisodeStatus,
+    /// Costs so far.
+    pub cost: CostTotals,
+}
+
+/// Many independent episodes in one world.
+pub struct EpisodePool {
+    world: World,
+    schedule: Schedule,
+    library: &'static dyn CaseSource,
+}
+
+impl EpisodePool {
+    /// An empty pool over `library`. With `parallel`, the heavy systems spread a schedule run's
+    /// episodes over the compute task pool (worth it for batches, not for one episode).
+    pub fn new(library: &'static CaseLibrary, parallel: bool) -> EpisodePool {
+        EpisodePool::with_source(library, parallel)
+    }
+
+    /// An empty pool drawing its cases from any [`CaseSource`] (a DDXPlus CSV played without
+    /// converting it, say).
+    pub fn with_source(library: &'static dyn CaseSource, parallel: bool) -> EpisodePool {
+        let mut world = World::new();
+        world.insert_resource(engine());
+        world.insert_resource(Parallelism(parallel));
+        EpisodePool {
+            world,
+            schedule: schedule::step_schedule(),
+            library,
+        }
+    }
+
+    /// The source episodes draw their cases from.
+    pub fn source(&self) -> &'static dyn CaseSource {
+        self.library
+    }
+
+    /// Starts a new episode; returns its key and what the doctor sees at reset.
+    pub fn start(
+        &mut self,
+        seed: u64,
+        options: EpisodeOptions,
+    ) -> Result<(EpisodeKey, Observation, Info), EnvError> {
+        options.validate()?;
+        let case = select_case(self.library, &options.case, seed)?;
+        let observation = presentation(&case, &options);
+        let info = reset_info(&case, &options);
+        let entity = spawn(&mut self.world, case, options, seed);
+        Ok((EpisodeKey(entity), observation, info))
+    }
+
+    /// Ends an episode and frees it; returns whether it existed.
+    pub fn close(&mut self, key: EpisodeKey) -> bool {
+        self.exists(key) && self.world.despawn(key.0)
+    }
+
+    /// Whether `key` names a live episode of this pool.
+    fn exists(&self, key: EpisodeKey) -> bool {
+        self.world
+            .get_entity(key.0)
+            .is_ok_and(|entity| entity.contains::<Status>())
+    }
+
+    /// Checks that `key` may take `action` now.
+    fn check_step(&self, key: EpisodeKey, action: &Action) -> Result<(), EnvError> {
+        let state = self.state(key).ok_or(EnvError::NoSuchEpisode)?;
+        if state.status != EpisodeStatus::Running {
+            return Err(EnvError::EpisodeOver { turn: state.turn });
+        }
+        check_action(action)
+    }
+
+    /// Takes one action in one episode.
+    pub fn step(&mut self, key: EpisodeKey, action: Action) -> Result<Step, EnvError> {
+        self.step_many(vec![(key, action)])
+            .pop()
+            .unwrap_or(Err(EnvError::NoSuchEpisode))
+    }
+
+    /// Takes one action in each of several episodes, all advanced in one schedule run. Results come
+    /// back in the order given; a refused entry (unknown or finished episode, empty action, a second
+    /// action for the same episode) leaves its episode untouched and does not stop the others.
+    pub fn step_many(&mut self, actions: Vec<(EpisodeKey, Action)>) -> Vec<Result<Step, EnvError>> {
+        let mut results: Vec<Option<Result<Step, EnvError>>> = Vec::with_capacity(actions.len());
+        let mut accepted = Vec::with_capacity(actions.len());
+        for (key, action) in actions {
+            let checked = self.check_step(key, &action).and_then(|()| {
+                let mut turn = self
+                    .world
+                    .get_mut::<Turn>(key.0)
+                    .ok_or(EnvError::NoSuchEpisode)?;
+                if turn.action.is_some() {
+                    return Err(EnvError::DuplicateInBatch);
+                }
+                turn.action = Some(action);
+                Ok(())
+            });
+            match checked {
+                Ok(()) => {
+                    accepted.push((results.len(), key));
+                    results.push(None);
+                }
+                Err(error) => results.push(Some(Err(error))),
+            }
+        }
+        if !accepted.is_empty() {
+            self.schedule.run(&mut self.world);
+        }
+        for (index, key) in accepted {
+            let output = self
+                .world
+                .get_mut::<Turn>(key.0)
+                .and_then(|mut turn| turn.output.take());
+            results[index] = Some(output.ok_or(EnvError::NoSuchEpisode));
+        }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or(Err(EnvError::NoSuchEpisode)))
+            .collect()
+    }
+
+    /// A summary of one episode.
+    pub fn state(&self, key: EpisodeKey) -> Option<EpisodeState> {
+        let entity = self.world.get_entity(key.0).ok()?;
+        let status = match entity.get::<Status>()? {
+            Status::Running => EpisodeStatus::Running,
+            Status::Terminated => EpisodeStatus::Terminated,
+            Status::Truncated => EpisodeStatus::Truncated,
+        };
+        Some(EpisodeState {
+            case_id: entity.get::<EpisodeCase>()?.0.id.clone(),
+            seed: entity.get::<Settings>()?.seed,
+            turn: entity.get::<Budget>()?.turn,
+            status,
+            cost: entity.get::<Bill>()?.0.totals(),
+        })
+    }
+
+    /// The options an episode was started with.
+    pub fn options(&self, key: EpisodeKey) -> Option<&EpisodeOptions> {
+        self.world
+            .get::<Settings>(key.0)
+            .map(|settings| &settings.options)
+    }
+
+    /// The indices (into the case's key findings) of the key findings an episode has uncovered.
+    pub(crate) fn key_findings_revealed(
+        &self,
+        key: EpisodeKey,
+    ) -> Option<&std::collections::BTreeSet<usize>> {
+        self.world
+            .get::<super::components::Revealed>(key.0)
+            .map(|revealed| &revealed.key_findings)
+    }
+
+    /// One episode's transcript so far.
+    pub fn transcript(&self, key: EpisodeKey) -> Option<&[TranscriptEntry]> {
+        self.world
+            .get::<Transcript>(key.0)
+            .map(|transcript| transcript.0.as_slice())
+    }
+
+    /// One episode's event log so far.
+    pub fn log(&self, key: EpisodeKey) -> Option<EpisodeLog> {
+        let state = self.state(key)?;
+        Some(EpisodeLog {
+            header: LogHeader {
+                version: LOG_VERSION,
+                case_id: state.case_id,
+                seed: state.seed,
+                options: self.options(key)?.clone(),
+            },
+            steps: self
+                .transcript(key)?
+                .iter()
+                .map(|entry| LogStep {
+                    turn: entry.turn,
+                    action: entry.action.clone(),
+                    response: entry.response.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Writes one episode's discrete observation into `out` (zeros for an unknown key).
+    pub fn discrete_observation(&self, key: EpisodeKey, table: &DiscreteTable, out: &mut [f32]) {
+        if self.exists(key) {
+            encode_entity(&self.world, key.0, table, out);
+        } else {
+            out.fill(0.0);
+        }
+    }
+
+    /// Rebuilds an episode from its log: starts it on the logged case, seed and options, re-takes
+    /// every action and checks each response is the logged one.
+    pub fn replay(&mut self, log: &EpisodeLog) -> Result<EpisodeKey, LogError> {
+        let mut options = log.header.options.clone();
+        options.case = CaseSelector {
+            id: Some(log.header.case_id.clone()),
+            ..CaseSelector::default()
+        };
+        let (key, _, _) = self
+            .start(log.header.seed, options)
+            .map_err(|source| LogError::Env { turn: 0, source })?;
+        for logged in &log.steps {
+            let step = match self.step(key, logged.action.clone()) {
+                Ok(step) => step,
+                Err(source) => {
+                    self.close(key);
+                    return Err(LogError::Env {
+                        turn: logged.turn,
+                        source,
+                    });
+                }
+            };
+            if step.observation.text != logged.response {
+                self.close(key);
+                return Err(LogError::Diverged {
+                    turn: logged.turn,
+                    expected: logged.response.clone(),
+                    got: step.observation.text,
+                });
+            }
+        }
+        Ok(key)
+    }
+}

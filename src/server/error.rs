@@ -1,0 +1,200 @@
+//! One error type for every error response: `{"error": {"code", "message"}}` with its status.
+//!
+//! Internal failures are logged with their details and sent as a bare `internal` error.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::episode::EnvError;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request cannot be read.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 404: no such thing (for this token).
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 422: an action that cannot be taken.
+    pub fn invalid_action(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_action", message)
+    }
+
+    /// 422: a well-formed request that makes no sense.
+    pub fn invalid_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+    }
+
+    /// 429: a live-episode limit is reached.
+    pub fn too_many(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_episodes", message)
+    }
+
+    /// 500: logged here with its details; the client sees only that it failed.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!("internal error: {detail}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle the request; its log has the details",
+        )
+    }
+
+    /// The error's JSON body.
+    pub fn body(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+        serde_json::to_vec(&Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl From<EnvError> for ApiError {
+    fn from(error: EnvError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            EnvError::EpisodeOver { .. } | EnvError::NotReset => {
+                ApiError::new(StatusCode::CONFLICT, "episode_over", message)
+            }
+            EnvError::UnknownCase(_) | EnvError::NoSuchEpisode => ApiError::not_found(message),
+            EnvError::NoMatchingCase(_) | EnvError::Options(_) | EnvError::Unsupported(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_options", message)
+            }
+            EnvError::DuplicateInBatch | EnvError::BatchSize { .. } => {
+                ApiError::invalid_request(message)
+            }
+            _ => ApiError::invalid_action(message),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body(),
+        )
+            .into_response()
+    }
+}
+
+/// A JSON body read with our error shape: syntax errors are 400 `bad_json`, bodies of the wrong shape
+/// 422 `invalid_request`, bodies over the limit 413. The content type is not insisted on.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the request body is larger than the server accepts (see --max-body-bytes)",
+                    )
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes).map(ApiJson).map_err(|error| {
+            use serde_json::error::Category;
+            match error.classify() {
+                Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_json",
+                    format!("the body is not valid JSON: {error}"),
+                ),
+                Category::Data => {
+                    ApiError::invalid_request(format!("the body is not valid: {error}"))
+                }
+            }
+        })
+    }
+}
+
+/// A ready JSON answer (bytes serialised by the engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonBody {
+    /// The status.
+    pub(crate) status: StatusCode,
+    /// The JSON bytes.
+    pub(crate) body: Vec<u8>,
+}
+
+impl JsonBody {
+    /// 200 with `value` as JSON.
+    pub(crate) fn ok<T: Serialize>(value: &T) -> Result<JsonBody, ApiError> {
+        JsonBody::with_status(StatusCode::OK, value)
+    }
+
+    /// `status` with `value` as JSON.
+    pub(crate) fn with_status<T: Serialize>(
+        status: StatusCode,
+        value: &T,
+    ) -> Result<JsonBody, ApiError> {
+        serde_json::to_vec(value)
+            .map(|body| JsonBody { status, body })
+            .map_err(ApiError::internal)
+    }
+}
+
+impl IntoResponse for JsonBody {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body,
+        )
+            .into_response()
+    }
+}
