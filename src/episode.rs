@@ -211,8 +211,9 @@ fn select_case(
 }
 
 /// The text and findings shown at reset; in multiple-choice mode, with the source's question,
-/// options (lettered A, B, …) and image reference.
-fn presentation(case: &Case, options: &EpisodeOptions) -> Observation {
+/// options (lettered A, B, …, in an order shuffled by the episode seed, so the answer's place in the
+/// source tells nothing) and image reference.
+fn presentation(case: &Case, options: &EpisodeOptions, seed: u64) -> Observation {
     let public = case.public();
     let age = match (public.age_years, public.age_months) {
         (0, Some(months)) => format!("{months}-month-old"),
@@ -235,7 +236,10 @@ fn presentation(case: &Case, options: &EpisodeOptions) -> Observation {
         if let Some(question) = &import.question {
             text.push_str(&format!("\n{question}"));
         }
-        for (option, letter) in import.options.iter().zip('A'..='Z') {
+        use rand::seq::SliceRandom;
+        let mut shown: Vec<&String> = import.options.iter().collect();
+        shown.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x0c40_1ce5));
+        for (option, letter) in shown.into_iter().zip('A'..='Z') {
             text.push_str(&format!("\n{letter}) {option}"));
         }
     }

@@ -91,7 +91,7 @@ impl EpisodePool {
     ) -> Result<(EpisodeKey, Observation, Info), EnvError> {
         options.validate()?;
         let case = select_case(self.library, &options.case, seed)?;
-        let observation = presentation(&case, &options);
+        let observation = presentation(&case, &options, seed);
         let info = reset_info(&case, &options);
         let entity = spawn(&mut self.world, case, options, seed);
         Ok((EpisodeKey(entity), observation, info))

@@ -932,7 +932,7 @@ fn multiple_choice_mode_shows_an_imported_case_its_options() {
     let imported = agentclinic("agentclinic_nejm.jsonl", Form::Auto);
     let case = imported.case(1).clone();
     let library = library_of(vec![case.clone()]);
-    let reset = |multiple_choice: bool| {
+    let reset = |multiple_choice: bool, seed: u64| {
         let options = EpisodeOptions {
             case: CaseSelector {
                 id: Some(case.id.clone()),
@@ -941,25 +941,41 @@ fn multiple_choice_mode_shows_an_imported_case_its_options() {
             multiple_choice,
             ..EpisodeOptions::default()
         };
-        Env::new(library).reset(3, options).expect("reset").0.text
+        Env::new(library)
+            .reset(seed, options)
+            .expect("reset")
+            .0
+            .text
     };
-    let plain = reset(false);
+    let plain = reset(false, 3);
     assert!(
         !plain.contains("Scabies") && !plain.contains("example.invalid"),
         "{plain}"
     );
-    let choice = reset(true);
+    let choice = reset(true, 3);
     for expected in [
         "Image: https://example.invalid/images/nejm-fixture-1.jpg",
         "What is the most likely diagnosis?",
-        "A) Scabies",
-        "E) Psoriasis",
+        "\nA) ",
+        "\nE) ",
+        ") Scabies",
+        ") Psoriasis",
     ] {
         assert!(
             choice.contains(expected),
             "{expected} missing from {choice}"
         );
     }
+    assert_eq!(choice, reset(true, 3), "the same seed shows the same order");
+    // The source lists the answer first; across seeds it moves, so its place tells nothing.
+    let letters: std::collections::BTreeSet<char> = (0..20)
+        .filter_map(|seed| {
+            let text = reset(true, seed);
+            let at = text.find(") Scabies")?;
+            text[..at].chars().last()
+        })
+        .collect();
+    assert!(letters.len() > 1, "Scabies is always {letters:?}");
 }
 
 #[test]
