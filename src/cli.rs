@@ -5,6 +5,7 @@ mod cases;
 mod catalogue;
 mod embedded;
 mod episode;
+mod import;
 mod judge;
 mod loadtest;
 mod play;

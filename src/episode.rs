@@ -44,7 +44,7 @@ pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 
 use crate::action::{Action, ParseError, parse_text};
 use crate::judge::RuleJudge;
-use crate::library::CaseLibrary;
+use crate::library::{CaseLibrary, CaseSource};
 use crate::patient::RuleBasedPatient;
 use crate::patient::bias::ActiveBias;
 
@@ -154,61 +154,97 @@ fn check_action(action: &Action) -> Result<(), EnvError> {
     }
 }
 
+/// Whether a case matches a selector's filters (the id aside).
+fn selected(selector: &CaseSelector, case: &Case) -> bool {
+    selector
+        .split
+        .is_none_or(|split| Split::of(&case.id) == split)
+        && selector
+            .specialty
+            .as_ref()
+            .is_none_or(|specialty| &case.specialty == specialty)
+        && selector
+            .difficulty
+            .is_none_or(|difficulty| case.difficulty == difficulty)
+}
+
+/// How many seeded draws a lazy source gets before selection falls back to a scan.
+const LAZY_DRAWS: usize = 256;
+
 /// Picks the case for a reset: the id asked for, or a seeded choice among the cases that match.
 fn select_case(
-    library: &CaseLibrary,
+    source: &dyn CaseSource,
     selector: &CaseSelector,
     seed: u64,
 ) -> Result<Arc<Case>, EnvError> {
     if let Some(id) = &selector.id {
-        return library
+        return source
             .get(id)
-            .cloned()
             .ok_or_else(|| EnvError::UnknownCase(id.clone()));
     }
-    let matching: Vec<&Arc<Case>> = library
-        .cases()
-        .iter()
-        .filter(|case| {
-            selector
-                .split
-                .is_none_or(|split| Split::of(&case.id) == split)
-        })
-        .filter(|case| {
-            selector
-                .specialty
-                .as_ref()
-                .is_none_or(|specialty| &case.specialty == specialty)
-        })
-        .filter(|case| {
-            selector
-                .difficulty
-                .is_none_or(|difficulty| case.difficulty == difficulty)
-        })
-        .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ca5e);
+    let no_match = || EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default());
+    let Some(cases) = source.in_memory() else {
+        // A source that builds cases on demand: seeded draws, then a scan from a seeded start.
+        use rand::Rng;
+        let count = source.len();
+        if count == 0 {
+            return Err(no_match());
+        }
+        let start = rng.random_range(0..count);
+        let draws = (0..LAZY_DRAWS).map(move |_| rng.random_range(0..count));
+        let scan = (0..count).map(|offset| (start + offset) % count);
+        return draws
+            .chain(scan)
+            .filter_map(|index| source.case_at(index))
+            .find(|case| selected(selector, case))
+            .ok_or_else(no_match);
+    };
+    let matching: Vec<&Arc<Case>> = cases
+        .iter()
+        .filter(|case| selected(selector, case))
+        .collect();
     matching
         .choose(&mut rng)
         .map(|case| Arc::clone(case))
-        .ok_or_else(|| {
-            EnvError::NoMatchingCase(serde_json::to_string(selector).unwrap_or_default())
-        })
+        .ok_or_else(no_match)
 }
 
-/// The text and findings shown at reset.
-fn presentation(case: &Case) -> Observation {
+/// The text and findings shown at reset; in multiple-choice mode, with the source's question,
+/// options (lettered A, B, …, in an order shuffled by the episode seed, so the answer's place in the
+/// source tells nothing) and image reference.
+fn presentation(case: &Case, options: &EpisodeOptions, seed: u64) -> Observation {
     let public = case.public();
     let age = match (public.age_years, public.age_months) {
         (0, Some(months)) => format!("{months}-month-old"),
         (years, _) => format!("{years}-year-old"),
     };
+    let mut text = format!(
+        "{age} {}, {}. {}",
+        public.sex.as_str(),
+        public.setting,
+        public.summary
+    );
+    if let Some(import) = case
+        .import
+        .as_ref()
+        .filter(|import| options.multiple_choice && !import.options.is_empty())
+    {
+        if let Some(url) = &import.image_url {
+            text.push_str(&format!("\nImage: {url}"));
+        }
+        if let Some(question) = &import.question {
+            text.push_str(&format!("\n{question}"));
+        }
+        use rand::seq::SliceRandom;
+        let mut shown: Vec<&String> = import.options.iter().collect();
+        shown.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x0c40_1ce5));
+        for (option, letter) in shown.into_iter().zip('A'..='Z') {
+            text.push_str(&format!("\n{letter}) {option}"));
+        }
+    }
     Observation {
-        text: format!(
-            "{age} {}, {}. {}",
-            public.sex.as_str(),
-            public.setting,
-            public.summary
-        ),
+        text,
         findings: vec![Finding::Presentation { case: public }],
         turn: 0,
     }
@@ -300,8 +336,14 @@ pub struct Env {
 impl Env {
     /// An environment over `library`.
     pub fn new(library: &'static CaseLibrary) -> Env {
+        Env::with_source(library)
+    }
+
+    /// An environment drawing its cases from any [`CaseSource`], such as a DDXPlus CSV played
+    /// without converting it.
+    pub fn with_source(library: &'static dyn CaseSource) -> Env {
         Env {
-            pool: EpisodePool::new(library, false),
+            pool: EpisodePool::with_source(library, false),
             episode: None,
         }
     }
@@ -391,8 +433,17 @@ pub struct VecEnv {
 impl VecEnv {
     /// `count` episodes over `library`.
     pub fn new(library: &'static CaseLibrary, count: usize, auto_reset: AutoReset) -> VecEnv {
+        VecEnv::with_source(library, count, auto_reset)
+    }
+
+    /// `count` episodes drawing their cases from any [`CaseSource`] (a DDXPlus CSV, say).
+    pub fn with_source(
+        library: &'static dyn CaseSource,
+        count: usize,
+        auto_reset: AutoReset,
+    ) -> VecEnv {
         VecEnv {
-            pool: EpisodePool::new(library, count > 1),
+            pool: EpisodePool::with_source(library, count > 1),
             episodes: Vec::with_capacity(count),
             seeds: vec![0; count],
             options: EpisodeOptions::default(),
@@ -419,11 +470,7 @@ impl VecEnv {
         options.validate()?;
         // Select every case first, so a selection that matches nothing changes nothing.
         for offset in 0..self.len() as u64 {
-            select_case(
-                self.pool.library(),
-                &options.case,
-                seed.wrapping_add(offset),
-            )?;
+            select_case(self.pool.source(), &options.case, seed.wrapping_add(offset))?;
         }
         for key in self.episodes.drain(..) {
             self.pool.close(key);

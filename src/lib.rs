@@ -18,6 +18,7 @@
 pub mod action;
 pub mod agents;
 pub mod episode;
+pub mod import;
 pub mod judge;
 pub mod library;
 pub mod patient;

@@ -135,6 +135,48 @@ pub fn builtin_sources() -> Vec<(String, &'static str)> {
     sources
 }
 
+/// Where an environment draws its cases from: an in-memory [`CaseLibrary`], or a source that builds
+/// each case on demand (such as [`crate::import::ddxplus::DdxplusSource`], which plays DDXPlus
+/// patients straight from the CSV).
+pub trait CaseSource: Send + Sync + std::fmt::Debug {
+    /// How many cases the source holds.
+    fn len(&self) -> usize;
+
+    /// Whether the source holds no case.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The case at a position, or none when it cannot be built.
+    fn case_at(&self, index: usize) -> Option<Arc<Case>>;
+
+    /// The case with this id.
+    fn get(&self, id: &str) -> Option<Arc<Case>>;
+
+    /// Every case, when the source holds them all in memory (selection then filters them exactly).
+    fn in_memory(&self) -> Option<&[Arc<Case>]> {
+        None
+    }
+}
+
+impl CaseSource for CaseLibrary {
+    fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    fn case_at(&self, index: usize) -> Option<Arc<Case>> {
+        self.cases.get(index).cloned()
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Case>> {
+        CaseLibrary::get(self, id).cloned()
+    }
+
+    fn in_memory(&self) -> Option<&[Arc<Case>]> {
+        Some(&self.cases)
+    }
+}
+
 /// A validated set of cases, looked up by id.
 #[derive(Debug)]
 pub struct CaseLibrary {

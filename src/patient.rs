@@ -84,6 +84,33 @@ impl LexiconIndex {
     }
 }
 
+impl LexiconIndex {
+    /// The topics a normalised text touches: a lexicon stem at the start of one of its words, or a
+    /// lexicon phrase as whole words.
+    fn topics(&self, normalized: &str) -> BTreeSet<HistoryTopic> {
+        let mut topics = BTreeSet::new();
+        for word in tokens(normalized) {
+            for end in (1..=word.len()).filter(|&end| word.is_char_boundary(end)) {
+                if let Some(found) = self.stems.get(&word[..end]) {
+                    topics.extend(found.iter().copied());
+                }
+            }
+        }
+        for (phrase, topic) in &self.phrases {
+            if !topics.contains(topic) && contains_phrase(normalized, phrase) {
+                topics.insert(*topic);
+            }
+        }
+        topics
+    }
+}
+
+/// The history topics a text touches by the patient's topic lexicon (the same words that route a
+/// doctor's question); importers use it to file source text under a topic.
+pub fn topics_of(text: &str) -> BTreeSet<HistoryTopic> {
+    LexiconIndex::get().topics(&normalize(text))
+}
+
 /// Splits a turn into questions on question marks, full stops, semicolons and new lines.
 fn questions(text: &str) -> impl Iterator<Item = &str> {
     text.split(['?', '.', ';', '\n', '!'])
@@ -138,23 +165,9 @@ impl RuleBasedPatient {
         }
     }
 
-    /// The topics a normalised question touches: a lexicon stem at the start of one of its words, or
-    /// a lexicon phrase as whole words.
+    /// The topics a normalised question touches.
     fn topics_for(&self, question: &str) -> BTreeSet<HistoryTopic> {
-        let mut topics = BTreeSet::new();
-        for word in tokens(question) {
-            for end in (1..=word.len()).filter(|&end| word.is_char_boundary(end)) {
-                if let Some(found) = self.lexicon.stems.get(&word[..end]) {
-                    topics.extend(found.iter().copied());
-                }
-            }
-        }
-        for (phrase, topic) in &self.lexicon.phrases {
-            if !topics.contains(topic) && contains_phrase(question, phrase) {
-                topics.insert(*topic);
-            }
-        }
-        topics
+        self.lexicon.topics(question)
     }
 
     /// The history items one question reaches: those whose keywords it uses, or else every item of

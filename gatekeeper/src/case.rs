@@ -62,7 +62,70 @@ pub struct Case {
     /// Short lessons shown in the debrief.
     #[serde(default)]
     pub teaching_points: Vec<String>,
+    /// Where an imported case came from (absent on authored cases). Its presence selects the
+    /// imported-case rules of the validator (see `cases/README.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportInfo>,
 }
+
+/// The public case set an imported case came from, and what the source does and does not record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportInfo {
+    /// The source format.
+    pub format: ImportFormat,
+    /// The source file's name (no directories).
+    pub file: String,
+    /// The record's line in that file, counting from 1 (a JSON line, or a CSV row's line).
+    pub line: u64,
+    /// An image the source shows with the case, kept as a reference (never fetched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    /// Multiple-choice options the source offers; exactly one of them is the diagnosis's name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// The source records no physical examination: a system without a finding, and the vital signs
+    /// when none are listed, are reported as not recorded rather than normal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_exam: bool,
+    /// The source records no test results: a test the case does not list is reported as not
+    /// recorded (and not charged) rather than as a normal result.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_tests: bool,
+    /// The question the source asks the doctor (NEJM: "What is the most likely diagnosis?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+}
+
+/// The public formats dxsim imports.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportFormat {
+    /// AgentClinic's OSCE JSON lines (MedQA, MedQA extended, MIMIC-IV derived).
+    #[default]
+    AgentclinicOsce,
+    /// AgentClinic's NEJM image-challenge JSON lines.
+    AgentclinicNejm,
+    /// DDXPlus's synthetic patients (CSV with evidence and condition tables).
+    Ddxplus,
+}
+
+impl ImportFormat {
+    /// The name used in case files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgentclinicOsce => "agentclinic-osce",
+            Self::AgentclinicNejm => "agentclinic-nejm",
+            Self::Ddxplus => "ddxplus",
+        }
+    }
+}
+
+/// The prefix of a case-specific test id: a result the source reports under a name the catalogue does
+/// not know, kept with the case instead of dropped.
+pub const CASE_TEST_PREFIX: &str = "case_";
 
 /// The specialties a case may belong to.
 pub const SPECIALTIES: &[&str] = &[
@@ -337,6 +400,13 @@ pub struct Vitals {
     pub weight_kg: Option<f64>,
 }
 
+impl Vitals {
+    /// Whether any vital sign is recorded (an imported case may have none).
+    pub fn is_recorded(&self) -> bool {
+        self.heart_rate != 0 || self.systolic_bp != 0 || self.temperature_c != 0.0
+    }
+}
+
 fn room_air() -> String {
     "room air".to_string()
 }
@@ -354,12 +424,23 @@ pub struct ExamFinding {
     pub abnormal: bool,
 }
 
-/// A case's result for one catalogue test.
+/// A case's result for one catalogue test, or for a case-specific test (id starting with
+/// [`CASE_TEST_PREFIX`]) that an imported case reports under a name the catalogue does not know.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestResult {
-    /// Catalogue test id.
+    /// Catalogue test id, or `case_…` for a case-specific test.
     pub id: String,
+    /// A case-specific test's display name, as the source names it; an order by this name (or an
+    /// alias) reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Other names that reach a case-specific test (the source's other spellings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// A case-specific test's price in USD (catalogue tests take the catalogue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_usd: Option<f64>,
     /// Analyte values, for a test reported as values. Components not listed are reported normal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<AnalyteResult>,
@@ -454,6 +535,9 @@ pub struct DifferentialItem {
     /// Its ICD-10-CM code, where one fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icd10: Option<String>,
+    /// The probability a source assigns it (DDXPlus's differential), 0–1, kept for analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
     /// What makes it plausible, or what rules it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -491,7 +575,19 @@ pub enum WorkupStep {
     },
 }
 
+impl TestResult {
+    /// Whether this is a case-specific test rather than a catalogue one.
+    pub fn is_case_specific(&self) -> bool {
+        self.id.starts_with(CASE_TEST_PREFIX)
+    }
+}
+
 impl Case {
+    /// Whether the case was imported from a public case set.
+    pub fn is_imported(&self) -> bool {
+        self.import.is_some()
+    }
+
     /// The case's result for a test id, if it lists one.
     pub fn test(&self, test_id: &str) -> Option<&TestResult> {
         self.tests.iter().find(|test| test.id == test_id)

@@ -127,6 +127,17 @@ pub enum OrderReply {
         /// Tests to consider.
         suggestions: Vec<Suggestion>,
     },
+    /// A recognised test whose result the imported source case does not record; nothing charged.
+    NotRecorded {
+        /// The item as requested.
+        request: String,
+        /// Catalogue test id.
+        test: String,
+        /// Display name.
+        name: String,
+        /// What to tell the doctor.
+        message: String,
+    },
     /// Not recognised; nothing ordered, nothing charged.
     Unrecognised {
         /// The item as requested.
@@ -227,12 +238,84 @@ impl<'a> Gatekeeper<'a> {
     }
 
     /// Answers an order written as free text ("CBC, lipase and a CT abdomen"), item by item.
+    ///
+    /// A case-specific test (an imported case's result the catalogue has no name for) is reached by
+    /// its name or an alias: exactly, before the catalogue is consulted, or by a near spelling when
+    /// the catalogue does not recognise the item.
     pub fn order(&self, request: &str, state: &mut DisclosureState) -> Vec<Revealed<OrderReply>> {
+        if let Some(test) = self.case_specific(request, false) {
+            return vec![self.case_specific_report(request.trim().to_string(), test)];
+        }
         self.resolver
             .resolve_order_request(request)
             .into_iter()
-            .map(|(item, outcome)| self.answer_order(item, outcome, state))
+            .map(|(item, outcome)| {
+                let fuzzy = matches!(outcome, OrderOutcome::Unknown { .. });
+                match self.case_specific(&item, fuzzy) {
+                    Some(test) => self.case_specific_report(item, test),
+                    None => self.answer_order(item, outcome, state),
+                }
+            })
             .collect()
+    }
+
+    /// The case-specific test an order item names: by its name or an alias in
+    /// [`Resolver::order_key`] form, or, when `fuzzy`, the single nearest one above the resolver's
+    /// fuzzy threshold.
+    fn case_specific(&self, item: &str, fuzzy: bool) -> Option<&'a TestResult> {
+        let mut specific = self
+            .case
+            .tests
+            .iter()
+            .filter(|test| test.is_case_specific())
+            .peekable();
+        specific.peek()?;
+        let key = Resolver::order_key(item);
+        if key.is_empty() {
+            return None;
+        }
+        let names = |test: &'a TestResult| {
+            test.name
+                .iter()
+                .chain(&test.aliases)
+                .map(|name| Resolver::order_key(name))
+        };
+        let mut best: Option<(f64, &'a TestResult)> = None;
+        for test in specific {
+            for name in names(test) {
+                if name == key {
+                    return Some(test);
+                }
+                let score = Resolver::similarity(&key, &name);
+                if fuzzy
+                    && score >= crate::resolve::FUZZY_THRESHOLD
+                    && best.is_none_or(|(top, _)| score > top)
+                {
+                    best = Some((score, test));
+                }
+            }
+        }
+        best.map(|(_, test)| test)
+    }
+
+    fn case_specific_report(&self, request: String, test: &TestResult) -> Revealed<OrderReply> {
+        let name = test.name.clone().unwrap_or_else(|| test.id.clone());
+        Revealed {
+            public: OrderReply::Reported {
+                request,
+                report: TestReport {
+                    test: test.id.clone(),
+                    name,
+                    values: Vec::new(),
+                    text: test.report.clone(),
+                    abnormal: test.abnormal,
+                },
+                price: Money::from_dollars(test.price_usd.unwrap_or_default()),
+                matched: MatchKind::Exact,
+                note: None,
+            },
+            synthetic: Vec::new(),
+        }
     }
 
     /// Answers a structured order (one entry per test, each an id or free text).
@@ -283,7 +366,14 @@ impl<'a> Gatekeeper<'a> {
                         synthetic: Vec::new(),
                     };
                 }
-                let Some(&test) = catalogue.tests_reporting(analyte).first() else {
+                // An imported case may hold the panel as the source reported it, as text.
+                let reporting = catalogue.tests_reporting(analyte);
+                let as_reported = reporting.iter().copied().find(|&test| {
+                    self.case
+                        .test(&catalogue.tests()[test].id)
+                        .is_some_and(is_as_reported)
+                });
+                let Some(test) = as_reported.or_else(|| reporting.first().copied()) else {
                     let nearest = self.resolver.nearest_tests(&request);
                     return self.unrecognised(request, &nearest);
                 };
@@ -405,6 +495,25 @@ impl<'a> Gatekeeper<'a> {
         state: &mut DisclosureState,
     ) -> Revealed<OrderReply> {
         let listed: Option<&TestResult> = self.case.study(self.catalogue(), &test.id);
+        let no_tests = self
+            .case
+            .import
+            .as_ref()
+            .is_some_and(|import| import.no_tests);
+        if listed.is_none() && no_tests {
+            return Revealed {
+                public: OrderReply::NotRecorded {
+                    request,
+                    test: test.id.clone(),
+                    name: test.name.clone(),
+                    message: format!(
+                        "{} was not recorded in the source case; nothing was charged.",
+                        test.name
+                    ),
+                },
+                synthetic: Vec::new(),
+            };
+        }
         let mut synthetic = Vec::new();
         let report = match &test.reporting {
             Reporting::Report(normal) => {
@@ -423,6 +532,16 @@ impl<'a> Gatekeeper<'a> {
                     values: Vec::new(),
                     text: Some(text),
                     abnormal,
+                }
+            }
+            Reporting::Analytes(_) if listed.is_some_and(is_as_reported) => {
+                let listed = listed.filter(|result| is_as_reported(result));
+                TestReport {
+                    test: test.id.clone(),
+                    name: test.name.clone(),
+                    values: Vec::new(),
+                    text: listed.and_then(|result| result.report.clone()),
+                    abnormal: listed.is_some_and(|result| result.abnormal),
                 }
             }
             Reporting::Analytes(_) => {
@@ -518,21 +637,32 @@ impl<'a> Gatekeeper<'a> {
 
     fn exam_finding(&self, request: String, system: usize) -> Revealed<ExamReply> {
         let definition = &self.catalogue().systems()[system];
-        let (text, abnormal, synthetic) = if definition.id == "vitals" {
-            (
-                format_vitals(self.case),
-                vitals_abnormal(self.case),
-                Vec::new(),
-            )
-        } else if let Some(finding) = self.case.exam_finding(&definition.id) {
-            (finding.text.clone(), finding.abnormal, Vec::new())
-        } else {
-            (
-                definition.normal_text.clone(),
-                false,
-                vec![definition.id.clone()],
-            )
-        };
+        let no_exam = self
+            .case
+            .import
+            .as_ref()
+            .is_some_and(|import| import.no_exam);
+        let listed = self.case.exam_finding(&definition.id);
+        let (text, abnormal, synthetic) =
+            if definition.id == "vitals" && !self.case.vitals.is_recorded() {
+                (NOT_RECORDED.to_string(), false, Vec::new())
+            } else if definition.id == "vitals" {
+                (
+                    format_vitals(self.case),
+                    vitals_abnormal(self.case),
+                    Vec::new(),
+                )
+            } else if let Some(finding) = listed {
+                (finding.text.clone(), finding.abnormal, Vec::new())
+            } else if no_exam {
+                (NOT_RECORDED.to_string(), false, Vec::new())
+            } else {
+                (
+                    definition.normal_text.clone(),
+                    false,
+                    vec![definition.id.clone()],
+                )
+            };
         Revealed {
             public: ExamReply::Finding {
                 request,
@@ -544,6 +674,14 @@ impl<'a> Gatekeeper<'a> {
             synthetic,
         }
     }
+}
+
+/// What an imported case without an examination reports for a system it does not list.
+const NOT_RECORDED: &str = "Not recorded: the source case has no findings for this examination.";
+
+/// Whether a listed result of a value-reported test is kept as the source's text (an imported case).
+fn is_as_reported(result: &TestResult) -> bool {
+    result.results.is_empty() && result.report.is_some()
 }
 
 /// The flag a value earns against its range (numeric) or normal text (qualitative).
@@ -573,18 +711,33 @@ pub fn computed_flag(
 }
 
 /// The vital signs as a nurse would read them out.
+///
+/// A sign an imported case does not record (zero) is left out.
 pub fn format_vitals(case: &Case) -> String {
     let vitals = &case.vitals;
-    let mut text = format!(
-        "Temperature {:.1} °C, heart rate {}/min, blood pressure {}/{} mmHg, respiratory rate {}/min, SpO2 {}% on {}.",
-        vitals.temperature_c,
-        vitals.heart_rate,
-        vitals.systolic_bp,
-        vitals.diastolic_bp,
-        vitals.respiratory_rate,
-        vitals.spo2,
-        vitals.oxygen
-    );
+    let mut parts = Vec::new();
+    if vitals.temperature_c != 0.0 {
+        parts.push(format!("Temperature {:.1} °C", vitals.temperature_c));
+    }
+    if vitals.heart_rate != 0 {
+        parts.push(format!("heart rate {}/min", vitals.heart_rate));
+    }
+    if vitals.systolic_bp != 0 {
+        parts.push(format!(
+            "blood pressure {}/{} mmHg",
+            vitals.systolic_bp, vitals.diastolic_bp
+        ));
+    }
+    if vitals.respiratory_rate != 0 {
+        parts.push(format!("respiratory rate {}/min", vitals.respiratory_rate));
+    }
+    if vitals.spo2 != 0 {
+        parts.push(format!("SpO2 {}% on {}", vitals.spo2, vitals.oxygen));
+    }
+    let mut text = parts.join(", ") + ".";
+    if let Some(first) = text.get(..1).map(str::to_uppercase) {
+        text.replace_range(..1, &first);
+    }
     if let Some(weight) = vitals.weight_kg {
         text.push_str(&format!(" Weight {weight:.1} kg."));
     }
@@ -595,10 +748,10 @@ pub fn format_vitals(case: &Case) -> String {
 fn vitals_abnormal(case: &Case) -> bool {
     let vitals = &case.vitals;
     let adult = case.presentation.age_years >= 12;
-    !(36.0..=37.9).contains(&vitals.temperature_c)
-        || vitals.spo2 < 95
-        || vitals.systolic_bp < 90
-        || vitals.systolic_bp >= 160
-        || (adult && !(60..=100).contains(&vitals.heart_rate))
-        || (adult && !(12..=20).contains(&vitals.respiratory_rate))
+    // A sign left at zero is not recorded (imported cases), not abnormal.
+    (vitals.temperature_c != 0.0 && !(36.0..=37.9).contains(&vitals.temperature_c))
+        || (vitals.spo2 != 0 && vitals.spo2 < 95)
+        || (vitals.systolic_bp != 0 && (vitals.systolic_bp < 90 || vitals.systolic_bp >= 160))
+        || (adult && vitals.heart_rate != 0 && !(60..=100).contains(&vitals.heart_rate))
+        || (adult && vitals.respiratory_rate != 0 && !(12..=20).contains(&vitals.respiratory_rate))
 }

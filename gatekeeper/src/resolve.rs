@@ -756,6 +756,18 @@ impl<'c> Resolver<'c> {
         resolved
     }
 
+    /// The form of an order item that names are compared in: normalised, without ordering words
+    /// ("please order a") or specimen words ("serum"). Case-specific tests are matched on it.
+    pub fn order_key(item: &str) -> String {
+        strip_specimen(&strip_filler(&normalize(item)))
+    }
+
+    /// Similarity (0–1) of two names already in [`Resolver::order_key`] form, as the fuzzy match
+    /// scores it (edit distance on the words as typed and in alphabetical order).
+    pub fn similarity(a: &str, b: &str) -> f64 {
+        edit_similarity(a, b).max(edit_similarity(&sorted_words(a), &sorted_words(b)))
+    }
+
     /// Resolves one order item (no splitting).
     pub fn resolve_order(&self, item: &str) -> OrderOutcome {
         let normalized = normalize(item);

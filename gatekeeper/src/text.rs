@@ -86,7 +86,14 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// Letter groups at least one of which every British spelling in [`SPELLING`] contains: a word with
+/// none of them needs no lookup (most words), which keeps normalisation of large tables cheap.
+const BRITISH_MARKERS: &[&str] = &["ae", "oe", "our", "sulph", "leuc", "tre", "bre"];
+
 fn americanize(word: &str) -> String {
+    if !BRITISH_MARKERS.iter().any(|marker| word.contains(marker)) {
+        return word.to_string();
+    }
     let mut word = word.to_string();
     for (british, american) in SPELLING {
         if word.contains(british) {
@@ -133,6 +140,18 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_british_spelling_carries_a_marker() {
+        for (british, _) in SPELLING {
+            assert!(
+                BRITISH_MARKERS
+                    .iter()
+                    .any(|marker| british.contains(marker)),
+                "`{british}` would be skipped by the marker check"
+            );
+        }
+    }
 
     #[test]
     fn british_and_american_spellings_meet() {

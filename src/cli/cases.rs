@@ -55,6 +55,10 @@ pub(crate) enum CasesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import a public case set as case files, reporting per record what was unmapped or repaired
+    /// (exit 1 if any record could not be imported).
+    #[command(subcommand)]
+    Import(super::import::ImportCommand),
     /// Write a new case file with every field, ready to fill in.
     New {
         /// The new case's id: lowercase words joined by hyphens, never naming the diagnosis.
@@ -126,6 +130,7 @@ pub(crate) fn run(command: CasesCommand) -> anyhow::Result<Outcome> {
         CasesCommand::Validate { paths } => validate(&paths),
         CasesCommand::Lint { paths } => lint(&paths),
         CasesCommand::Stats { json } => stats(json),
+        CasesCommand::Import(command) => super::import::run(command),
         CasesCommand::New {
             id,
             specialty,

@@ -386,6 +386,13 @@ fn turn(action: &PlayerAction, step: &Step) -> Turn {
                     message: message.clone(),
                     suggestions: suggestion_names(suggestions),
                 },
+                OrderReply::NotRecorded {
+                    request, message, ..
+                } => Entry::Notice {
+                    request: request.clone(),
+                    message: message.clone(),
+                    suggestions: Vec::new(),
+                },
             },
             Finding::DiagnosisRecorded { diagnosis } => Entry::DiagnosisRecorded {
                 diagnosis: diagnosis.clone(),

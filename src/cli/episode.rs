@@ -9,7 +9,8 @@ use dxsim::agents::{Doctor, OracleDoctor, RandomDoctor};
 use dxsim::episode::{
     CaseSelector, Env, EpisodeLog, EpisodeOptions, LogError, Step, TranscriptEntry,
 };
-use dxsim::library::CaseLibrary;
+use dxsim::import::ddxplus::DdxplusSource;
+use dxsim::library::{CaseLibrary, CaseSource, load_paths};
 use dxsim_gatekeeper::Catalogue;
 
 use super::{Outcome, UserError};
@@ -26,9 +27,20 @@ pub(crate) enum AgentArg {
 /// Arguments of `dxsim run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The case to play (see `dxsim cases list`).
+    /// The case to play (see `dxsim cases list`); without it, a case drawn by the seed.
     #[arg(long)]
-    case: String,
+    case: Option<String>,
+    /// Play from these case files or directories (imported cases, say) instead of the built-in
+    /// library.
+    #[arg(long, conflicts_with = "ddxplus")]
+    cases: Vec<PathBuf>,
+    /// Play DDXPlus patients straight from a release directory's patient CSV, without converting
+    /// it (case ids are `ddxplus-<file>-<line>`).
+    #[arg(long)]
+    ddxplus: Option<PathBuf>,
+    /// Multiple-choice mode: show an imported case's question and answer options at reset.
+    #[arg(long)]
+    multiple_choice: bool,
     /// The doctor.
     #[arg(long, value_enum, default_value = "oracle")]
     agent: AgentArg,
@@ -90,23 +102,63 @@ fn print_outcome(out: &mut impl Write, last: &Step) -> io::Result<()> {
     Ok(())
 }
 
-pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let library = CaseLibrary::builtin()?;
-    let Some(case) = library.get(&args.case) else {
+/// The cases `dxsim run` plays: the built-in library, case files, or a DDXPlus CSV. Loaded once for
+/// the life of the process.
+fn source(args: &RunArgs) -> anyhow::Result<&'static dyn CaseSource> {
+    if let Some(dir) = &args.ddxplus {
+        let source = DdxplusSource::open(dir, None)
+            .map_err(|error| UserError::new(error.to_string(), None))?;
+        return Ok(Box::leak(Box::new(source)));
+    }
+    if args.cases.is_empty() {
+        return Ok(CaseLibrary::builtin()?);
+    }
+    let report =
+        load_paths(&args.cases).map_err(|error| UserError::new(error.to_string(), None))?;
+    if !report.problems.is_empty() {
         return Err(UserError::new(
-            format!("no case with id `{}`", args.case),
-            Some("run `dxsim cases list` to see the ids".into()),
+            format!("{} problem(s) in the case files", report.problems.len()),
+            Some("run `dxsim cases validate` on them".into()),
         )
         .into());
+    }
+    let cases = report.cases.into_iter().map(|(_, case)| case).collect();
+    Ok(Box::leak(Box::new(CaseLibrary::new(cases))))
+}
+
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
+    let source = source(args)?;
+    let options = EpisodeOptions {
+        case: CaseSelector {
+            id: args.case.clone(),
+            ..CaseSelector::default()
+        },
+        multiple_choice: args.multiple_choice,
+        ..EpisodeOptions::default()
+    };
+    let mut env = Env::with_source(source);
+    let (mut observation, info) = env.reset(args.seed, options).map_err(|error| {
+        UserError::new(
+            error.to_string(),
+            Some("run `dxsim cases list` to see the built-in ids".into()),
+        )
+    })?;
+    let Some(case) = source.get(&info.case_id) else {
+        return Err(UserError::new(format!("no case with id `{}`", info.case_id), None).into());
     };
     let mut doctor: Box<dyn Doctor> = match args.agent {
-        AgentArg::Oracle => Box::new(OracleDoctor::new(case)),
+        AgentArg::Oracle => Box::new(OracleDoctor::new(&case)),
         AgentArg::Random => {
-            let diagnoses = library
-                .cases()
-                .iter()
-                .map(|case| case.diagnosis.name.clone())
-                .collect();
+            let diagnoses = match source.in_memory() {
+                Some(cases) => cases
+                    .iter()
+                    .map(|case| case.diagnosis.name.clone())
+                    .collect(),
+                None => std::iter::once(&case.diagnosis.name)
+                    .chain(case.differential.iter().map(|item| &item.name))
+                    .cloned()
+                    .collect(),
+            };
             Box::new(RandomDoctor::new(
                 Catalogue::builtin(),
                 diagnoses,
@@ -115,15 +167,6 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             ))
         }
     };
-    let options = EpisodeOptions {
-        case: CaseSelector {
-            id: Some(args.case.clone()),
-            ..CaseSelector::default()
-        },
-        ..EpisodeOptions::default()
-    };
-    let mut env = Env::new(library);
-    let (mut observation, _) = env.reset(args.seed, options)?;
     let mut out = io::stdout().lock();
     writeln!(out, "{}", observation.text)?;
     let last = loop {

@@ -30,6 +30,10 @@ pub struct EpisodeOptions {
     pub patient_bias: Option<BiasSpec>,
     /// The doctor's declared attributes, which implicit patient biases react to.
     pub doctor: DoctorProfile,
+    /// Multiple-choice mode: a case imported with answer options (AgentClinic's NEJM form) shows
+    /// its question, options and image reference in the presentation. Cases without options are
+    /// unaffected.
+    pub multiple_choice: bool,
 }
 
 impl Default for EpisodeOptions {
@@ -45,6 +49,7 @@ impl Default for EpisodeOptions {
             shaping_bonus: 0.05,
             patient_bias: None,
             doctor: DoctorProfile::default(),
+            multiple_choice: false,
         }
     }
 }

@@ -18,7 +18,7 @@ use super::{
     encode_entity, engine, presentation, reset_info, schedule, select_case, spawn,
 };
 use crate::action::Action;
-use crate::library::CaseLibrary;
+use crate::library::{CaseLibrary, CaseSource};
 
 /// A handle to one episode of an [`EpisodePool`]; valid until the episode is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,13 +55,19 @@ pub struct EpisodeState {
 pub struct EpisodePool {
     world: World,
     schedule: Schedule,
-    library: &'static CaseLibrary,
+    library: &'static dyn CaseSource,
 }
 
 impl EpisodePool {
     /// An empty pool over `library`. With `parallel`, the heavy systems spread a schedule run's
     /// episodes over the compute task pool (worth it for batches, not for one episode).
     pub fn new(library: &'static CaseLibrary, parallel: bool) -> EpisodePool {
+        EpisodePool::with_source(library, parallel)
+    }
+
+    /// An empty pool drawing its cases from any [`CaseSource`] (a DDXPlus CSV played without
+    /// converting it, say).
+    pub fn with_source(library: &'static dyn CaseSource, parallel: bool) -> EpisodePool {
         let mut world = World::new();
         world.insert_resource(engine());
         world.insert_resource(Parallelism(parallel));
@@ -72,8 +78,8 @@ impl EpisodePool {
         }
     }
 
-    /// The case library episodes draw from.
-    pub fn library(&self) -> &'static CaseLibrary {
+    /// The source episodes draw their cases from.
+    pub fn source(&self) -> &'static dyn CaseSource {
         self.library
     }
 
@@ -85,7 +91,7 @@ impl EpisodePool {
     ) -> Result<(EpisodeKey, Observation, Info), EnvError> {
         options.validate()?;
         let case = select_case(self.library, &options.case, seed)?;
-        let observation = presentation(&case);
+        let observation = presentation(&case, &options, seed);
         let info = reset_info(&case, &options);
         let entity = spawn(&mut self.world, case, options, seed);
         Ok((EpisodeKey(entity), observation, info))

@@ -79,6 +79,7 @@ pub(crate) fn order(reply: &OrderReply) -> String {
         } => {
             format!("{}, already reported on the {reported_in}.", value(shown))
         }
+        OrderReply::NotRecorded { message, .. } => message.clone(),
         OrderReply::Refused {
             message,
             suggestions: list,

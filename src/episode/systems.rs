@@ -445,7 +445,8 @@ pub(crate) fn oracle_script(case: &dxsim_gatekeeper::Case) -> Vec<Action> {
         })
         .chain(std::iter::once(Action::Diagnose {
             diagnosis: case.diagnosis.name.clone(),
-            icd10: Some(case.diagnosis.icd10.clone()),
+            // An imported diagnosis may have no code.
+            icd10: Some(case.diagnosis.icd10.clone()).filter(|code| !code.is_empty()),
         }))
         .collect()
 }

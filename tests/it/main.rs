@@ -5,6 +5,7 @@ mod cli;
 mod discrete;
 mod episode;
 mod gatekeeper;
+mod import;
 mod leakage;
 mod library;
 mod lint;

@@ -8,7 +8,9 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::case::{AnalyteResult, Case, KeyFinding, SPECIALTIES, TestResult, WorkupStep};
+use crate::case::{
+    AnalyteResult, CASE_TEST_PREFIX, Case, KeyFinding, SPECIALTIES, TestResult, WorkupStep,
+};
 use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
 use crate::disclosure::computed_flag;
 use crate::icd10::{Icd10, is_well_formed};
@@ -61,6 +63,12 @@ pub enum ProblemKind {
     /// An abnormal value listed without the values that must move with it (haemoglobin without
     /// haematocrit), which would be filled with contradicting normal values.
     IncoherentPanel,
+    /// A case-specific test without its name, report or price, or a catalogue test carrying a
+    /// case-specific test's fields.
+    CaseSpecificTest,
+    /// An imported case's source record is incomplete, or its multiple-choice options do not hold
+    /// the diagnosis exactly once.
+    BadImport,
 }
 
 /// One problem found in a case file.
@@ -141,6 +149,8 @@ struct Checker<'a> {
     file: &'a str,
     catalogue: &'a Catalogue,
     icd: &'a Icd10,
+    /// The case was imported: completeness minimums are waived (see `cases/README.md`).
+    imported: bool,
     problems: Vec<Problem>,
 }
 
@@ -160,7 +170,11 @@ impl Checker<'_> {
         }
     }
 
+    /// Requires `minimum` items of an authored case; an imported case keeps what its source has.
     fn require_count(&mut self, field: &str, count: usize, minimum: usize) {
+        if self.imported {
+            return;
+        }
         if count < minimum {
             self.report(
                 field,
@@ -197,9 +211,11 @@ pub fn validate_case(case: &Case, file: &str, catalogue: &Catalogue, icd: &Icd10
         file,
         catalogue,
         icd,
+        imported: case.is_imported(),
         problems: Vec::new(),
     };
     check_identity(&mut checker, case);
+    check_import(&mut checker, case);
     check_presentation(&mut checker, case);
     check_history(&mut checker, case);
     check_vitals(&mut checker, case);
@@ -215,6 +231,54 @@ pub fn validate_case(case: &Case, file: &str, catalogue: &Catalogue, icd: &Icd10
     check_disclosure(&mut checker, case);
     check_coupled(&mut checker, case);
     checker.problems
+}
+
+fn check_import(checker: &mut Checker<'_>, case: &Case) {
+    let Some(import) = &case.import else {
+        return;
+    };
+    checker.require_text("import.file", &import.file);
+    if import.line == 0 {
+        checker.report(
+            "import.line",
+            ProblemKind::BadImport,
+            "is 0; lines count from 1",
+        );
+    }
+    if case.history.is_empty() {
+        checker.report(
+            "history",
+            ProblemKind::TooFew,
+            "is empty: even an imported case needs something the patient can tell",
+        );
+    }
+    if !import.options.is_empty() {
+        let diagnosis = normalize(&case.diagnosis.name);
+        let matching = import
+            .options
+            .iter()
+            .filter(|option| normalize(option) == diagnosis)
+            .count();
+        if matching != 1 {
+            checker.report(
+                "import.options",
+                ProblemKind::BadImport,
+                format!(
+                    "the diagnosis `{}` is {matching} of the options; it must be exactly one",
+                    case.diagnosis.name
+                ),
+            );
+        }
+    }
+    for (index, item) in case.differential.iter().enumerate() {
+        if let Some(probability) = item.probability.filter(|p| !(0.0..=1.0).contains(p)) {
+            checker.report(
+                format!("differential[{index}].probability"),
+                ProblemKind::Implausible,
+                format!("{probability} is not a probability (0–1)"),
+            );
+        }
+    }
 }
 
 fn check_coupled(checker: &mut Checker<'_>, case: &Case) {
@@ -377,7 +441,7 @@ fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
         .split(['.', '?', '!'])
         .filter(|sentence| sentence.trim().len() > 2)
         .count();
-    if sentences > 4 {
+    if sentences > 4 && !checker.imported {
         checker.report(
             "presentation.summary",
             ProblemKind::Implausible,
@@ -388,7 +452,10 @@ fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
 
 fn check_history(checker: &mut Checker<'_>, case: &Case) {
     checker.require_count("history", case.history.len(), MIN_HISTORY);
-    if !case.history.is_empty() && !case.history.iter().any(|item| item.negative) {
+    if !checker.imported
+        && !case.history.is_empty()
+        && !case.history.iter().any(|item| item.negative)
+    {
         checker.report(
             "history",
             ProblemKind::TooFew,
@@ -402,7 +469,10 @@ fn check_history(checker: &mut Checker<'_>, case: &Case) {
 
 fn check_vitals(checker: &mut Checker<'_>, case: &Case) {
     let vitals = &case.vitals;
-    if vitals.heart_rate == 0 && vitals.systolic_bp == 0 && vitals.temperature_c == 0.0 {
+    if !vitals.is_recorded() {
+        if checker.imported {
+            return;
+        }
         checker.report(
             "vitals",
             ProblemKind::Missing,
@@ -439,6 +509,10 @@ fn check_vitals(checker: &mut Checker<'_>, case: &Case) {
         ("vitals.spo2", f64::from(vitals.spo2), 40.0, 100.0),
     ];
     for (field, value, low, high) in checks {
+        // An imported case leaves a sign its source does not state at zero.
+        if checker.imported && value == 0.0 {
+            continue;
+        }
         if !(low..=high).contains(&value) {
             checker.report(
                 field,
@@ -502,18 +576,6 @@ fn check_exam(checker: &mut Checker<'_>, case: &Case) {
 
 fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestResult) {
     let base = format!("tests[{index}]");
-    let Some(definition) = checker.catalogue.test(&test.id) else {
-        checker.report(
-            format!("{base}.id"),
-            ProblemKind::UnknownTest,
-            format!(
-                "`{}` is not a catalogue test id (try `dxsim catalogue search {}`)",
-                test.id,
-                test.id.replace('_', " ")
-            ),
-        );
-        return;
-    };
     if case.tests[..index]
         .iter()
         .any(|earlier| earlier.id == test.id)
@@ -523,6 +585,42 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
             ProblemKind::Duplicate,
             format!("`{}` is listed twice", test.id),
         );
+    }
+    if test.is_case_specific() {
+        check_case_specific_test(checker, case, &base, test);
+        return;
+    }
+    let Some(definition) = checker.catalogue.test(&test.id) else {
+        checker.report(
+            format!("{base}.id"),
+            ProblemKind::UnknownTest,
+            format!(
+                "`{}` is not a catalogue test id (try `dxsim catalogue search {}`; a test the catalogue lacks takes an id starting `{CASE_TEST_PREFIX}`)",
+                test.id,
+                test.id.replace('_', " ")
+            ),
+        );
+        return;
+    };
+    if test.name.is_some() || !test.aliases.is_empty() || test.price_usd.is_some() {
+        checker.report(
+            base.clone(),
+            ProblemKind::CaseSpecificTest,
+            format!(
+                "`{}` is a catalogue test: `name`, `aliases` and `price_usd` belong only to case-specific tests",
+                test.id
+            ),
+        );
+    }
+    // An imported case may keep a panel as the source reported it, as text.
+    let as_reported = checker.imported
+        && test.results.is_empty()
+        && test
+            .report
+            .as_ref()
+            .is_some_and(|report| !report.trim().is_empty());
+    if as_reported {
+        return;
     }
     match &definition.reporting {
         Reporting::Report(_) => {
@@ -573,6 +671,72 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
                 );
             }
         }
+    }
+}
+
+fn check_case_specific_test(checker: &mut Checker<'_>, case: &Case, base: &str, test: &TestResult) {
+    let slug = &test.id[CASE_TEST_PREFIX.len()..];
+    if slug.is_empty()
+        || !slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        checker.report(
+            format!("{base}.id"),
+            ProblemKind::BadId,
+            format!(
+                "`{}` must be `{CASE_TEST_PREFIX}` followed by lowercase letters, digits and underscores",
+                test.id
+            ),
+        );
+    }
+    if !case.is_imported() {
+        checker.report(
+            format!("{base}.id"),
+            ProblemKind::CaseSpecificTest,
+            format!(
+                "`{}` is case-specific, which only an imported case may have; use a catalogue test",
+                test.id
+            ),
+        );
+    }
+    if test.name.as_ref().is_none_or(|name| name.trim().is_empty()) {
+        checker.report(
+            format!("{base}.name"),
+            ProblemKind::CaseSpecificTest,
+            "is missing: a case-specific test is ordered by its name",
+        );
+    }
+    match test.price_usd {
+        Some(price) if price.is_finite() && price >= 0.0 => {}
+        Some(price) => checker.report(
+            format!("{base}.price_usd"),
+            ProblemKind::Implausible,
+            format!("{price} is not a price"),
+        ),
+        None => checker.report(
+            format!("{base}.price_usd"),
+            ProblemKind::CaseSpecificTest,
+            "is missing: a case-specific test has no catalogue price",
+        ),
+    }
+    if !test.results.is_empty() {
+        checker.report(
+            format!("{base}.results"),
+            ProblemKind::WrongResultShape,
+            "a case-specific test is reported as text; give a `report`",
+        );
+    }
+    if test
+        .report
+        .as_ref()
+        .is_none_or(|report| report.trim().is_empty())
+    {
+        checker.report(
+            format!("{base}.report"),
+            ProblemKind::Missing,
+            "is missing or empty",
+        );
     }
 }
 
@@ -724,7 +888,10 @@ fn check_analyte(
 
 fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
     checker.require_text("diagnosis.name", &case.diagnosis.name);
-    checker.check_icd10("diagnosis.icd10", &case.diagnosis.icd10);
+    // An imported diagnosis carries a code only where one matched.
+    if !(checker.imported && case.diagnosis.icd10.is_empty()) {
+        checker.check_icd10("diagnosis.icd10", &case.diagnosis.icd10);
+    }
     checker.require_count("diagnosis.synonyms", case.diagnosis.synonyms.len(), 1);
     checker.require_count("differential", case.differential.len(), MIN_DIFFERENTIAL);
     let diagnosis_names = diagnosis_phrases(case);
@@ -743,7 +910,7 @@ fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
         }
         if let Some(code) = &item.icd10 {
             checker.check_icd10(&format!("{field}.icd10"), code);
-            if *code == case.diagnosis.icd10 {
+            if *code == case.diagnosis.icd10 && !checker.imported {
                 checker.report(
                     format!("{field}.icd10"),
                     ProblemKind::DifferentialIsDiagnosis,
@@ -885,7 +1052,13 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
         }
     }
     let catalogue = checker.catalogue;
-    for test in catalogue.tests() {
+    let (no_tests, no_exam) = case
+        .import
+        .as_ref()
+        .map_or((false, false), |import| (import.no_tests, import.no_exam));
+    // A source that records no tests (or no examination) answers "not recorded", never the
+    // catalogue's normal text.
+    for test in catalogue.tests().iter().filter(|_| !no_tests) {
         if let (Reporting::Report(normal), None) =
             (&test.reporting, case.study(catalogue, &test.id))
         {
@@ -898,7 +1071,7 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
             ));
         }
     }
-    for system in catalogue.systems() {
+    for system in catalogue.systems().iter().filter(|_| !no_exam) {
         if case.exam_finding(&system.id).is_none() && !system.normal_text.is_empty() {
             revealable.push((
                 format!(

@@ -1,0 +1,192 @@
+//! Importers: public case sets turned into dxsim cases that pass validation (DESIGN.md §1).
+//!
+//! - [`agentclinic`]: AgentClinic's JSON-lines files, OSCE form (MedQA, MedQA extended, MIMIC-IV
+//!   derived) and NEJM image-challenge form, detected per record.
+//! - [`ddxplus`]: DDXPlus's synthetic patients, streamed from CSV against its evidence and condition
+//!   tables, written as case files or played straight from the CSV through [`ddxplus::DdxplusSource`].
+//! - [`mapping`]: what both share — source text to history topics (the patient's topic lexicon), exam
+//!   keys to catalogue systems, test keys to catalogue ids through the gatekeeper's resolver, a
+//!   diagnosis name to an ICD-10-CM code, and the repairs that keep a case from naming its diagnosis.
+//! - [`report`]: the import report, streamed record by record.
+//!
+//! Every case an importer produces is checked with the same validator as the library
+//! ([`dxsim_gatekeeper::case::validate_case`]); a record whose case would not pass is reported as
+//! failed, with the problems, and the import goes on. Imported cases carry an `[import]` section naming
+//! the source file and line, which also selects the validator's imported-case rules
+//! (`cases/README.md`).
+
+pub mod agentclinic;
+pub mod ddxplus;
+pub mod mapping;
+pub mod report;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use dxsim_gatekeeper::case::validate_case;
+use dxsim_gatekeeper::{Case, Catalogue, Icd10};
+
+pub use report::{CollectSink, ImportReport, Note, NoteKind, RecordReport, ReportSink};
+
+/// A failure that stops an import as a whole (a broken record never does: it is reported and
+/// skipped).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path at fault.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A source table is not what the format describes.
+    #[error("{path}: {message}")]
+    BadTable {
+        /// The table file.
+        path: PathBuf,
+        /// What is wrong, naming the entry.
+        message: String,
+    },
+    /// The directory holds no patient file to import.
+    #[error("{0}: no patient CSV found (expected files named like release_test_patients.csv)")]
+    NoPatients(PathBuf),
+    /// The report sink failed (a closed pipe, a full disk).
+    #[error("writing the import report: {0}")]
+    Report(std::io::Error),
+    /// A case could not be written as TOML.
+    #[error("writing case `{id}` as TOML: {message}")]
+    Serialize {
+        /// The case id.
+        id: String,
+        /// The serialiser's reason.
+        message: String,
+    },
+}
+
+impl ImportError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
+        move |source| ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Settings every importer shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// The licence recorded on imported cases (SPDX id; `NOASSERTION` when unknown).
+    pub licence: String,
+    /// The date recorded as `provenance.created`, `YYYY-MM-DD`.
+    pub created: String,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            licence: "NOASSERTION".to_string(),
+            created: today(),
+        }
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let days = i64::try_from(seconds / 86_400).unwrap_or(0);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Validates a freshly built case; the validator's problems become failure notes.
+pub(crate) fn check(case: Case, notes: &mut Vec<Note>) -> Option<Case> {
+    let problems = validate_case(&case, &case.id, Catalogue::builtin(), Icd10::builtin());
+    if problems.is_empty() {
+        return Some(case);
+    }
+    notes.extend(problems.into_iter().map(|problem| Note {
+        kind: NoteKind::Failed,
+        field: problem.field,
+        message: format!("the case would not validate: {}", problem.message),
+    }));
+    None
+}
+
+/// Where imported cases go.
+pub trait CaseSink {
+    /// Receives one valid case.
+    fn case(&mut self, case: Case) -> Result<(), ImportError>;
+}
+
+/// Keeps imported cases in memory.
+#[derive(Debug, Default)]
+pub struct CollectCases(pub Vec<Case>);
+
+impl CaseSink for CollectCases {
+    fn case(&mut self, case: Case) -> Result<(), ImportError> {
+        self.0.push(case);
+        Ok(())
+    }
+}
+
+/// Writes each case to `<dir>/<id>.toml` (through a temporary file, so a failed write never leaves a
+/// half-written case behind).
+#[derive(Debug)]
+pub struct DirectorySink {
+    dir: PathBuf,
+    written: u64,
+}
+
+impl DirectorySink {
+    /// A sink writing into `dir`, created if missing.
+    pub fn new(dir: &Path) -> Result<DirectorySink, ImportError> {
+        std::fs::create_dir_all(dir).map_err(ImportError::io(dir))?;
+        Ok(DirectorySink {
+            dir: dir.to_path_buf(),
+            written: 0,
+        })
+    }
+
+    /// How many cases were written.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl CaseSink for DirectorySink {
+    fn case(&mut self, case: Case) -> Result<(), ImportError> {
+        let text = toml::to_string_pretty(&case).map_err(|error| ImportError::Serialize {
+            id: case.id.clone(),
+            message: error.to_string(),
+        })?;
+        let path = self.dir.join(format!("{}.toml", case.id));
+        let partial = self.dir.join(format!(".{}.toml.partial", case.id));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&partial)?;
+            file.write_all(text.as_bytes())?;
+            file.flush()?;
+            std::fs::rename(&partial, &path)
+        };
+        write().map_err(ImportError::io(&path))?;
+        self.written += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,969 @@
+//! What the importers share: from a source's names and text to the case format's vocabularies.
+//!
+//! - history: [`topic_for`] files text under a topic with the patient's own topic lexicon, and
+//!   [`keywords`] picks the words a question may use to reach an item;
+//! - examination: [`Mapper::exam_system`] resolves an exam key with the gatekeeper's resolver, and
+//!   [`Mapper::system_mentioned`] finds the system a free-text sentence is about;
+//! - tests: [`Mapper::test_key`] resolves a test key to a catalogue test (exact, synonym,
+//!   abbreviation, fuzzy), a component analyte, a group of tests, or nothing;
+//! - diagnosis: [`Mapper::icd10_for`] looks the name up among ICD-10-CM descriptions, and
+//!   [`specialty_for`] files a code under a specialty;
+//! - safety: [`Guard`] withholds clauses that would name the diagnosis before the episode ends.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use dxsim_gatekeeper::case::{HistoryTopic, Sex, Vitals};
+use dxsim_gatekeeper::catalogue::Category;
+use dxsim_gatekeeper::resolve::{ExamOutcome, MatchKind, OrderOutcome};
+use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
+use dxsim_gatekeeper::{Catalogue, Icd10, Money, Resolver};
+use serde_json::Value;
+
+use crate::patient::topics_of;
+
+/// Source keys that name a group of tests rather than one ("Blood_Tests", "Imaging"): their
+/// children are mapped one by one.
+const GROUP_KEYS: &[&str] = &[
+    "laboratory",
+    "laboratory tests",
+    "laboratory results",
+    "laboratory studies",
+    "laboratory findings",
+    "labs",
+    "lab results",
+    "lab tests",
+    "blood tests",
+    "blood test",
+    "blood work",
+    "bloodwork",
+    "bloods",
+    "blood",
+    "serum",
+    "serum studies",
+    "imaging",
+    "imaging studies",
+    "imaging results",
+    "radiology",
+    "investigations",
+    "tests",
+    "test results",
+    "other tests",
+    "additional tests",
+    "diagnostic tests",
+    "studies",
+    "results",
+    "other",
+    "additional",
+];
+
+/// Words too common to tell one history item from another.
+const STOP_WORDS: &[&str] = &[
+    "about",
+    "after",
+    "also",
+    "been",
+    "before",
+    "being",
+    "does",
+    "either",
+    "ever",
+    "from",
+    "have",
+    "having",
+    "into",
+    "last",
+    "more",
+    "much",
+    "other",
+    "over",
+    "patient",
+    "recently",
+    "reports",
+    "since",
+    "some",
+    "than",
+    "that",
+    "their",
+    "there",
+    "these",
+    "this",
+    "those",
+    "very",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "with",
+    "within",
+    "would",
+    "your",
+    "related",
+    "reason",
+    "consulting",
+    "usual",
+    "usually",
+    "feel",
+    "felt",
+    "noticed",
+    "currently",
+    "past",
+    "weeks",
+    "days",
+    "months",
+    "years",
+    "week",
+    "month",
+    "year",
+    "describes",
+    "states",
+];
+
+/// What a test key of the source resolved to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TestKey {
+    /// A catalogue test (index into [`Catalogue::tests`]); `fuzzy` is the similarity when it matched
+    /// by near spelling.
+    Test {
+        /// The test.
+        test: usize,
+        /// The similarity of a near-spelling match.
+        fuzzy: Option<f64>,
+    },
+    /// A component analyte (index into [`Catalogue::analytes`]), reported within a catalogue test.
+    Analyte {
+        /// The analyte.
+        analyte: usize,
+    },
+    /// A group of tests ("Blood_Tests"): map its children instead.
+    Group,
+    /// Nothing in the catalogue: keep it as a case-specific test.
+    Unknown,
+}
+
+/// The catalogue, the resolver and the ICD-10-CM name index, built once per process.
+#[derive(Debug)]
+pub struct Mapper {
+    resolver: Resolver<'static>,
+    catalogue: &'static Catalogue,
+    icd: &'static Icd10,
+    /// Normalised exam-system names and synonyms → system id.
+    system_phrases: Vec<(String, &'static str)>,
+    /// Median catalogue price per category.
+    median_price: HashMap<Category, Money>,
+}
+
+impl Mapper {
+    /// The shared mapper.
+    pub fn get() -> &'static Mapper {
+        static MAPPER: OnceLock<Mapper> = OnceLock::new();
+        MAPPER.get_or_init(|| {
+            let catalogue = Catalogue::builtin();
+            let icd = Icd10::builtin();
+            let system_phrases: Vec<(String, &'static str)> = catalogue
+                .systems()
+                .iter()
+                .filter(|system| system.id != "vitals")
+                .flat_map(|system| {
+                    std::iter::once(&system.name)
+                        .chain(&system.synonyms)
+                        .map(move |name| (normalize(name), system.id.as_str()))
+                })
+                .filter(|(name, _)| name.len() >= 4)
+                .collect();
+            let mut by_category: HashMap<Category, Vec<Money>> = HashMap::new();
+            for test in catalogue.tests() {
+                by_category
+                    .entry(test.category)
+                    .or_default()
+                    .push(test.price);
+            }
+            let median_price = by_category
+                .into_iter()
+                .map(|(category, mut prices)| {
+                    prices.sort_unstable();
+                    (category, prices[prices.len() / 2])
+                })
+                .collect();
+            Mapper {
+                resolver: Resolver::new(catalogue),
+                catalogue,
+                icd,
+                system_phrases,
+                median_price,
+            }
+        })
+    }
+
+    /// The resolver, the same one the gatekeeper answers orders with.
+    pub fn resolver(&self) -> &Resolver<'static> {
+        &self.resolver
+    }
+
+    /// The catalogue.
+    pub fn catalogue(&self) -> &'static Catalogue {
+        self.catalogue
+    }
+
+    /// The ICD-10-CM table.
+    pub fn icd(&self) -> &'static Icd10 {
+        self.icd
+    }
+
+    /// The ICD-10-CM code whose description is this name (as written, without a parenthesis, or as
+    /// the "unspecified" member of its category); none when nothing matches exactly.
+    pub fn icd10_for(&self, name: &str) -> Option<String> {
+        let without_parenthesis = match (name.find('('), name.rfind(')')) {
+            (Some(open), Some(close)) if open < close => {
+                format!("{}{}", &name[..open], &name[close + 1..])
+            }
+            _ => name.to_string(),
+        };
+        let index = IcdNames::get(self.icd);
+        [name, without_parenthesis.as_str()]
+            .iter()
+            .map(|form| normalize(form))
+            .filter(|form| !form.is_empty())
+            .find_map(|form| {
+                index
+                    .exact
+                    .get(&form)
+                    .or_else(|| index.unspecified.get(&form))
+                    .cloned()
+            })
+    }
+
+    /// Whether a code is in the table, or, failing that, the code with its last character dropped
+    /// (DDXPlus sometimes gives a code one level finer than the table).
+    pub fn known_icd10(&self, code: &str) -> Option<String> {
+        let code = code.trim();
+        if self.icd.get(code).is_some() {
+            return Some(code.to_string());
+        }
+        let shorter = code.trim_end_matches('.');
+        let shorter = &shorter[..shorter.len().saturating_sub(1)];
+        let shorter = shorter.trim_end_matches('.');
+        (shorter.len() >= 3 && self.icd.get(shorter).is_some()).then(|| shorter.to_string())
+    }
+
+    /// The exam system an exam key names ("Cardiovascular_Examination" → `cardiovascular`).
+    pub fn exam_system(&self, key: &str) -> Option<&'static str> {
+        match self.resolver.resolve_exam(&label(key)) {
+            ExamOutcome::System { system, .. } => {
+                Some(self.catalogue.systems()[system].id.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    /// The exam system a sentence of free text is about: the system name or synonym it mentions
+    /// first, as whole words (the longer one where two start at the same word).
+    pub fn system_mentioned(&self, sentence: &str) -> Option<&'static str> {
+        let normalized = normalize(sentence);
+        self.system_phrases
+            .iter()
+            .filter_map(|(phrase, system)| {
+                first_phrase_at(&normalized, phrase)
+                    .map(|at| (at, std::cmp::Reverse(phrase.len()), *system))
+            })
+            .min()
+            .map(|(_, _, system)| system)
+    }
+
+    /// What a test key resolves to.
+    pub fn test_key(&self, key: &str, has_children: bool) -> TestKey {
+        let name = label(key);
+        let normalized = normalize(&name);
+        if has_children && GROUP_KEYS.contains(&normalized.as_str()) {
+            return TestKey::Group;
+        }
+        match self.resolver.resolve_order(&name) {
+            OrderOutcome::Test { test, via } => TestKey::Test {
+                test,
+                fuzzy: match via {
+                    MatchKind::Fuzzy { score } => Some(score),
+                    _ => None,
+                },
+            },
+            OrderOutcome::Analyte { analyte, .. }
+                if !self.catalogue.tests_reporting(analyte).is_empty() =>
+            {
+                TestKey::Analyte { analyte }
+            }
+            OrderOutcome::Vague { .. } if has_children => TestKey::Group,
+            _ if has_children && GROUP_KEYS.contains(&normalized.as_str()) => TestKey::Group,
+            _ => TestKey::Unknown,
+        }
+    }
+
+    /// The price given to a case-specific test: the catalogue's median price for the category its
+    /// name suggests (imaging, pathology, microbiology, cardiology, or laboratory).
+    pub fn case_test_price(&self, name: &str) -> (Money, Category) {
+        let normalized = normalize(name);
+        let has = |stems: &[&str]| {
+            tokens(&normalized).any(|word| stems.iter().any(|s| word.starts_with(s)))
+        };
+        let category = if has(&[
+            "xray",
+            "ct",
+            "mri",
+            "ultrasound",
+            "sonogra",
+            "scan",
+            "radiograph",
+            "angiogra",
+            "doppler",
+            "imaging",
+            "film",
+            "mammogra",
+            "fluoroscop",
+            "pet",
+            "venogra",
+        ]) {
+            Category::Imaging
+        } else if has(&["biops", "histolog", "patholog", "cytolog", "aspirat"]) {
+            Category::Pathology
+        } else if has(&["culture", "gram", "pcr", "smear", "antigen"]) {
+            Category::Microbiology
+        } else if has(&["ecg", "ekg", "echo", "holter", "stress", "electrocardiogra"]) {
+            Category::Cardiology
+        } else {
+            Category::Lab
+        };
+        let price = self
+            .median_price
+            .get(&category)
+            .or_else(|| self.median_price.get(&Category::Lab))
+            .copied()
+            .unwrap_or(Money::ZERO);
+        (price, category)
+    }
+}
+
+/// ICD-10-CM descriptions indexed by their normalised text, built the first time a diagnosis is
+/// looked up by name (a DDXPlus import, whose conditions carry codes, usually never needs it).
+#[derive(Debug)]
+struct IcdNames {
+    /// Normalised description → code.
+    exact: HashMap<String, String>,
+    /// Normalised description without its ", unspecified …" tail → code.
+    unspecified: HashMap<String, String>,
+}
+
+impl IcdNames {
+    fn get(icd: &Icd10) -> &'static IcdNames {
+        static NAMES: OnceLock<IcdNames> = OnceLock::new();
+        NAMES.get_or_init(|| {
+            let mut exact = HashMap::new();
+            let mut unspecified = HashMap::new();
+            // Billable codes first, so "pneumonia" lands on a code a record can carry.
+            let entries = icd
+                .entries()
+                .iter()
+                .filter(|entry| entry.billable)
+                .chain(icd.entries().iter().filter(|entry| !entry.billable));
+            for entry in entries {
+                exact
+                    .entry(normalize(&entry.description))
+                    .or_insert_with(|| entry.code.clone());
+                let lower = entry.description.to_lowercase();
+                if let Some(at) = lower.find(", unspecified") {
+                    unspecified
+                        .entry(normalize(&entry.description[..at]))
+                        .or_insert_with(|| entry.code.clone());
+                }
+            }
+            IcdNames { exact, unspecified }
+        })
+    }
+}
+
+/// Where `needle` first occurs in `haystack` as whole words (both normalised).
+fn first_phrase_at(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .match_indices(needle)
+        .map(|(start, _)| start)
+        .find(|&start| {
+            let end = start + needle.len();
+            (start == 0 || haystack.as_bytes()[start - 1] == b' ')
+                && (end == haystack.len() || haystack.as_bytes()[end] == b' ')
+        })
+}
+
+/// A source key as words: underscores to spaces, trimmed ("Chest_X-Ray" → "Chest X-Ray").
+pub fn label(key: &str) -> String {
+    key.replace('_', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Any JSON value as one line of text: lists joined by "; ", objects as "Key: value" pairs, nested
+/// objects in parentheses. Empty parts are left out.
+pub fn flatten(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(true) => "yes".to_string(),
+        Value::Bool(false) => "no".to_string(),
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => text.split_whitespace().collect::<Vec<_>>().join(" "),
+        Value::Array(items) => items
+            .iter()
+            .map(flatten)
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Object(map) => map
+            .iter()
+            .filter_map(|(key, value)| {
+                let text = flatten(value);
+                if text.is_empty() {
+                    None
+                } else if value.is_object() && text.contains(';') {
+                    Some(format!("{}: ({text})", label(key)))
+                } else {
+                    Some(format!("{}: {text}", label(key)))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// Whether a JSON value holds any text at all.
+pub fn is_empty(value: &Value) -> bool {
+    flatten(value).is_empty()
+}
+
+/// The first of `preferred` that the topic lexicon finds in `text`.
+pub fn topic_for(text: &str, preferred: &[HistoryTopic]) -> Option<HistoryTopic> {
+    let topics = topics_of(text);
+    preferred
+        .iter()
+        .copied()
+        .find(|topic| topics.contains(topic))
+}
+
+/// Up to six distinctive words of `text` (four letters or more, not common words), for a history
+/// item's keywords.
+pub fn keywords(text: &str) -> Vec<String> {
+    let normalized = normalize(text);
+    let mut words: Vec<String> = Vec::new();
+    for word in tokens(&normalized) {
+        let distinctive = word.len() >= 4
+            && word.chars().all(char::is_alphabetic)
+            && !STOP_WORDS.contains(&word)
+            && !words.iter().any(|kept| kept == word);
+        if distinctive {
+            words.push(word.to_string());
+        }
+        if words.len() == 6 {
+            break;
+        }
+    }
+    words
+}
+
+/// Whether a statement is a pertinent negative ("No fever", "Denies chest pain").
+pub fn is_negative(text: &str) -> bool {
+    // A negation among the first words: "No fever", "He had no fever", "She denies chest pain".
+    let normalized = normalize(text);
+    tokens(&normalized).take(4).any(|word| {
+        matches!(
+            word,
+            "no" | "denies" | "denied" | "none" | "negative" | "never" | "not" | "without" | "nil"
+        )
+    })
+}
+
+/// A heuristic for whether a finding or report describes something abnormal: it does unless every
+/// clause reads as normal ("no murmurs", "clear to auscultation", "within normal limits").
+pub fn looks_abnormal(text: &str) -> bool {
+    const NORMAL: &[&str] = &[
+        "normal",
+        "unremarkable",
+        "within normal limits",
+        "wnl",
+        "clear",
+        "intact",
+        "regular",
+        "negative",
+        "symmetric",
+        "soft",
+        "nontender",
+        "non tender",
+        "no acute",
+        "benign",
+    ];
+    text.split([';', '.', ',', '\n'])
+        .map(normalize)
+        .filter(|clause| !clause.is_empty())
+        .any(|clause| {
+            let normal = !contains_phrase(&clause, "abnormal")
+                && !contains_phrase(&clause, "abnormality")
+                && (is_negative(&clause)
+                    || NORMAL.iter().any(|word| contains_phrase(&clause, word)));
+            !normal
+        })
+}
+
+/// Lowercase letters and digits joined by `separator`, from any text ("Chest X-Ray (PA)" →
+/// "chest-x-ray-pa"); letters outside ASCII are dropped.
+pub fn slug(text: &str, separator: char) -> String {
+    let mut out = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with(separator) {
+            out.push(separator);
+        }
+    }
+    out.trim_end_matches(separator).to_string()
+}
+
+/// Age and sex as a source's demographics text states them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Demographics {
+    /// Whole years.
+    pub age_years: Option<u32>,
+    /// Months, for a child under two.
+    pub age_months: Option<u32>,
+    /// Sex.
+    pub sex: Option<Sex>,
+}
+
+/// Reads "45-year-old male", "A 3-month-old girl", "Female, 62 years", "age 70, M".
+pub fn demographics(text: &str) -> Demographics {
+    let normalized = normalize(text);
+    let words: Vec<&str> = tokens(&normalized).collect();
+    let mut found = Demographics::default();
+    for (at, word) in words.iter().enumerate() {
+        let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
+        if found.age_years.is_none() && !digits.is_empty() {
+            let number: u32 = digits.parse().unwrap_or(0);
+            let suffix = &word[digits.len()..];
+            let unit = if suffix.is_empty() {
+                words.get(at + 1).copied().unwrap_or_default()
+            } else {
+                suffix
+            };
+            let after_age = at > 0 && matches!(words[at - 1], "age" | "aged");
+            if unit.starts_with("year") || matches!(unit, "yo" | "y" | "yr" | "yrs" | "yearold") {
+                found.age_years = Some(number);
+            } else if unit.starts_with("month") || unit == "mo" {
+                found.age_years = Some(number / 12);
+                found.age_months = (number < 24).then_some(number % 12);
+            } else if unit.starts_with("week") || unit.starts_with("day") {
+                let months = if unit.starts_with("week") {
+                    number / 4
+                } else {
+                    number / 30
+                };
+                found.age_years = Some(0);
+                found.age_months = Some(months.min(11));
+            } else if after_age {
+                found.age_years = Some(number);
+            }
+        }
+        if found.sex.is_none() {
+            found.sex = match *word {
+                "male" | "man" | "boy" | "gentleman" | "m" | "he" | "his" => Some(Sex::Male),
+                "female" | "woman" | "girl" | "lady" | "f" | "she" | "her" | "pregnant" => {
+                    Some(Sex::Female)
+                }
+                _ => None,
+            };
+        }
+    }
+    found
+}
+
+/// "A 34-year-old woman", "A 3-month-old boy", "An infant under one month old", from age and sex.
+pub fn person(age_years: u32, age_months: Option<u32>, sex: Sex) -> String {
+    let (adult, child) = match sex {
+        Sex::Male => ("man", "boy"),
+        Sex::Female => ("woman", "girl"),
+    };
+    match (age_years, age_months) {
+        (0, Some(0)) => format!("An infant {child} under one month old"),
+        (0, Some(months)) => format!("A {months}-month-old {child}"),
+        (0, None) => format!("An infant {child} under one year old"),
+        (years, _) if years < 18 => format!("A {years}-year-old {child}"),
+        (years, _) => format!("A {years}-year-old {adult}"),
+    }
+}
+
+/// Unit spellings that mean the same count per volume as the catalogue's `10^3/uL`.
+const THOUSANDS_PER_MICROLITRE: &[&str] = &[
+    "10^3/ul", "10^9/l", "k/ul", "10e3/ul", "10e9/l", "10^3/mm3", "/nl", "thou/ul", "giga/l",
+];
+/// Unit spellings of a count per microlitre, a thousandth of `10^3/uL`.
+const PER_MICROLITRE: &[&str] = &[
+    "/ul",
+    "/mm3",
+    "cells/ul",
+    "cells/mm3",
+    "/mm^3",
+    "cells/mm^3",
+];
+
+fn unit_key(unit: &str) -> String {
+    unit.trim()
+        .to_lowercase()
+        .replace(['µ', 'μ'], "u")
+        .replace(' ', "")
+        .trim_start_matches(['x', '×'])
+        .to_string()
+}
+
+/// Whether a value as the source writes it ("13.4 g/dL", "6,800 /µL", "16.2 x10^9/L") lies outside
+/// the catalogue's reference range for the analyte: none when it has no number, no unit, or a unit
+/// the catalogue's cannot be matched with (then the caller reads the words instead).
+pub fn measured_abnormal(
+    catalogue: &Catalogue,
+    analyte: usize,
+    text: &str,
+    sex: Sex,
+) -> Option<bool> {
+    let definition = catalogue.analytes().get(analyte)?;
+    let dxsim_gatekeeper::catalogue::AnalyteKind::Numeric { unit, .. } = &definition.kind else {
+        return None;
+    };
+    let [low, high] = definition.range_for(sex)?;
+    // The number, with thousands separators ("6,800") read as one.
+    let trimmed = text.trim();
+    let digits_end = trimmed
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .map_or(trimmed.len(), |(at, _)| at);
+    let number = &trimmed[..digits_end];
+    let thousands = number.split(',').skip(1).all(|group| group.len() == 3);
+    if number.is_empty() || !thousands {
+        return None;
+    }
+    let value: f64 = number.replace(',', "").parse().ok()?;
+    let stated = unit_key(trimmed[digits_end..].split_whitespace().next()?);
+    let wanted = unit_key(unit);
+    let counts = |unit: &str| THOUSANDS_PER_MICROLITRE.contains(&unit);
+    let scaled = if stated == wanted || (counts(&wanted) && counts(&stated)) {
+        value
+    } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
+        && PER_MICROLITRE.contains(&stated.as_str())
+    {
+        value / 1000.0
+    } else {
+        return None;
+    };
+    Some(scaled < low || scaled > high)
+}
+
+/// Numbers in a text, in order ("120/80 mmHg" → 120, 80; "38.5°C" → 38.5).
+fn numbers(text: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for ch in text.chars().chain(std::iter::once(' ')) {
+        if ch.is_ascii_digit() || (ch == '.' && !current.is_empty() && !current.contains('.')) {
+            current.push(ch);
+        } else if !current.is_empty() {
+            if let Ok(number) = current.trim_end_matches('.').parse() {
+                out.push(number);
+            }
+            current.clear();
+        }
+    }
+    out
+}
+
+/// Vital signs read from `(label, value)` pairs, with the pairs that could not be read.
+pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
+    let mut vitals = Vitals {
+        oxygen: "room air".to_string(),
+        ..Vitals::default()
+    };
+    let mut unread = Vec::new();
+    for (name, value) in pairs {
+        let key = normalize(name);
+        let has = |words: &[&str]| words.iter().any(|word| contains_phrase(&key, word));
+        let values = numbers(value);
+        let first = values.first().copied();
+        let read = if has(&["temperature", "temp", "t"]) {
+            first.map(|degrees| {
+                let fahrenheit = value.contains('F') || value.contains("°F") || degrees > 50.0;
+                let celsius = if fahrenheit {
+                    (degrees - 32.0) * 5.0 / 9.0
+                } else {
+                    degrees
+                };
+                vitals.temperature_c = (celsius * 10.0).round() / 10.0;
+            })
+        } else if has(&["blood pressure", "bp", "arterial pressure"]) {
+            match values.as_slice() {
+                [systolic, diastolic, ..] => {
+                    vitals.systolic_bp = *systolic as u32;
+                    vitals.diastolic_bp = *diastolic as u32;
+                    Some(())
+                }
+                _ => None,
+            }
+        } else if has(&["heart rate", "pulse", "hr", "pulse rate"]) && !has(&["oximetry"]) {
+            first.map(|rate| vitals.heart_rate = rate as u32)
+        } else if has(&[
+            "respiratory rate",
+            "respiration",
+            "respirations",
+            "rr",
+            "resp rate",
+        ]) {
+            first.map(|rate| vitals.respiratory_rate = rate as u32)
+        } else if has(&[
+            "oxygen saturation",
+            "spo2",
+            "o2 saturation",
+            "o2 sat",
+            "saturation",
+            "pulse oximetry",
+            "sao2",
+        ]) {
+            first.map(|saturation| {
+                vitals.spo2 = saturation as u32;
+                let lower = value.to_lowercase();
+                if let Some(at) = lower.find(" on ") {
+                    vitals.oxygen = value[at + 4..].trim().trim_end_matches('.').to_string();
+                }
+            })
+        } else if has(&["weight"]) {
+            first.map(|weight| {
+                let pounds = value.to_lowercase().contains("lb");
+                let kilograms = if pounds { weight * 0.453_592 } else { weight };
+                vitals.weight_kg = Some((kilograms * 10.0).round() / 10.0);
+            })
+        } else {
+            None
+        };
+        if read.is_none() {
+            unread.push((name.clone(), value.clone()));
+        }
+    }
+    (vitals, unread)
+}
+
+/// The specialty a diagnosis code belongs to, by its ICD-10-CM chapter and block.
+pub fn specialty_for(code: &str) -> &'static str {
+    let mut chars = code.chars();
+    let letter = chars.next().unwrap_or('R').to_ascii_uppercase();
+    let number: u32 = chars
+        .take(2)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_default();
+    match letter {
+        'A' | 'B' => "infectious_disease",
+        'C' => "oncology",
+        'D' if number < 50 => "oncology",
+        'D' => "hematology",
+        'E' => "endocrinology",
+        'F' => "psychiatry",
+        'G' => "neurology",
+        'H' if number < 60 => "ophthalmology",
+        'H' => "otolaryngology",
+        'I' if (60..70).contains(&number) => "neurology",
+        'I' if (70..90).contains(&number) => "vascular_surgery",
+        'I' => "cardiology",
+        'J' => "pulmonology",
+        'K' if (70..78).contains(&number) => "hepatology",
+        'K' => "gastroenterology",
+        'L' => "dermatology",
+        'M' => "rheumatology",
+        'N' if (20..54).contains(&number) => "urology",
+        'N' if number >= 60 => "obstetrics_gynecology",
+        'N' => "nephrology",
+        'O' => "obstetrics_gynecology",
+        'P' | 'Q' => "pediatrics",
+        'T' if (36..66).contains(&number) => "toxicology",
+        _ => "emergency_medicine",
+    }
+}
+
+/// Withholds the clauses of revealable text that name the diagnosis (or its code), as the validator
+/// requires.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    phrases: Vec<String>,
+}
+
+impl Guard {
+    /// A guard for a diagnosis, its synonyms and its code.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>, code: &str) -> Guard {
+        let mut phrases: Vec<String> = names
+            .into_iter()
+            .map(normalize)
+            .filter(|phrase| !phrase.is_empty())
+            .collect();
+        let code = code.to_lowercase().replace('.', "");
+        if !code.is_empty() {
+            phrases.push(code);
+        }
+        Guard { phrases }
+    }
+
+    /// A guard that also withholds the name's head: the part before a comma or a parenthesis
+    /// ("Pneumonia, unspecified organism" also guards "pneumonia"), so source text that names the
+    /// disease in passing is caught even where the validator's exact-phrase rule would not be.
+    pub fn strict<'a>(names: impl IntoIterator<Item = &'a str>, code: &str) -> Guard {
+        let names: Vec<&str> = names.into_iter().collect();
+        let mut guard = Guard::new(names.iter().copied(), code);
+        for name in names {
+            let head = name.split([',', '(']).next().unwrap_or_default();
+            let head = normalize(head);
+            if head.len() >= 4 && !guard.phrases.contains(&head) {
+                guard.phrases.push(head);
+            }
+        }
+        guard
+    }
+
+    /// Whether text names the diagnosis.
+    pub fn names(&self, text: &str) -> bool {
+        self.names_normalized(&normalize(text))
+    }
+
+    /// Whether already-normalised text names the diagnosis.
+    pub fn names_normalized(&self, normalized: &str) -> bool {
+        self.phrases
+            .iter()
+            .any(|phrase| contains_phrase(normalized, phrase))
+    }
+
+    /// `text` without the sentences or clauses that name the diagnosis, and the ones withheld.
+    pub fn withhold(&self, text: &str) -> (String, Vec<String>) {
+        if !self.names(text) {
+            return (text.to_string(), Vec::new());
+        }
+        let mut kept = String::new();
+        let mut withheld = Vec::new();
+        for clause in clauses(text) {
+            if self.names(clause) {
+                withheld.push(clause.trim().to_string());
+            } else {
+                kept.push_str(clause);
+            }
+        }
+        (kept.trim().to_string(), withheld)
+    }
+}
+
+/// Splits text into clauses, each keeping its closing separator (". ", "; ", a new line) so that
+/// joining them gives the text back; a full stop inside a number does not split.
+fn clauses(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (at, &byte) in bytes.iter().enumerate() {
+        let boundary = match byte {
+            b';' | b'\n' => true,
+            b'.' | b'?' | b'!' => bytes.get(at + 1).is_none_or(|next| *next == b' '),
+            _ => false,
+        };
+        if boundary {
+            out.push(&text[start..=at]);
+            start = at + 1;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// Sentences of a paragraph, trimmed.
+pub fn sentences(text: &str) -> Vec<String> {
+    clauses(text)
+        .into_iter()
+        .map(|clause| clause.trim().trim_end_matches(';').trim().to_string())
+        .filter(|clause| clause.chars().any(char::is_alphanumeric))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demographics_read_common_forms() {
+        let adult = demographics("45-year-old male");
+        assert_eq!((adult.age_years, adult.sex), (Some(45), Some(Sex::Male)));
+        let infant = demographics("A 3-month-old girl");
+        assert_eq!(
+            (infant.age_years, infant.age_months, infant.sex),
+            (Some(0), Some(3), Some(Sex::Female))
+        );
+        let terse = demographics("Female, 62 years");
+        assert_eq!((terse.age_years, terse.sex), (Some(62), Some(Sex::Female)));
+        assert_eq!(demographics("age 70, M").age_years, Some(70));
+    }
+
+    #[test]
+    fn vitals_read_units_and_keep_the_rest() {
+        let pairs: Vec<(String, String)> = [
+            ("Temperature", "101.3°F"),
+            ("Blood_Pressure", "128/84 mmHg"),
+            ("Heart Rate", "104 bpm"),
+            ("Respiratory_Rate", "20/min"),
+            ("Oxygen_Saturation", "93% on 2 L nasal cannula"),
+            ("Capillary refill", "brisk"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let (vitals, unread) = vitals(&pairs);
+        assert_eq!(vitals.temperature_c, 38.5);
+        assert_eq!((vitals.systolic_bp, vitals.diastolic_bp), (128, 84));
+        assert_eq!((vitals.heart_rate, vitals.respiratory_rate), (104, 20));
+        assert_eq!(vitals.spo2, 93);
+        assert_eq!(vitals.oxygen, "2 L nasal cannula");
+        assert_eq!(unread.len(), 1);
+    }
+
+    #[test]
+    fn the_guard_withholds_only_clauses_naming_the_diagnosis() {
+        let guard = Guard::new(["Lyme disease"], "A69.20");
+        let (kept, withheld) = guard.withhold(
+            "Target-shaped rash on the thigh. Serology consistent with Lyme disease; titre 1:256.",
+        );
+        assert_eq!(kept, "Target-shaped rash on the thigh. titre 1:256.");
+        assert_eq!(withheld, ["Serology consistent with Lyme disease;"]);
+    }
+
+    #[test]
+    fn measured_values_are_flagged_against_catalogue_ranges() {
+        let catalogue = Catalogue::builtin();
+        let analyte = |id: &str| catalogue.analyte_position(id).expect("analyte");
+        let flag =
+            |id: &str, text: &str| measured_abnormal(catalogue, analyte(id), text, Sex::Female);
+        assert_eq!(flag("hemoglobin", "13.4 g/dL"), Some(false));
+        assert_eq!(flag("hemoglobin", "9.1 g/dl"), Some(true));
+        assert_eq!(flag("wbc", "6,800 /µL"), Some(false));
+        assert_eq!(flag("wbc", "16.2 x10^9/L"), Some(true));
+        assert_eq!(flag("tsh", "2.1 mIU/L"), Some(false));
+        assert_eq!(flag("tsh", "2.1"), None, "no unit: not read");
+        assert_eq!(flag("hemoglobin", "91 g/L"), None, "another unit: not read");
+    }
+
+    #[test]
+    fn abnormal_unless_every_clause_reads_normal() {
+        assert!(!looks_abnormal(
+            "Heart sounds normal, no murmurs; lungs clear."
+        ));
+        assert!(looks_abnormal("Tender right lower quadrant, no guarding."));
+    }
+
+    #[test]
+    fn codes_map_to_specialties() {
+        assert_eq!(specialty_for("I21.4"), "cardiology");
+        assert_eq!(specialty_for("K35.80"), "gastroenterology");
+        assert_eq!(specialty_for("I63.9"), "neurology");
+        assert_eq!(specialty_for("J45.909"), "pulmonology");
+    }
+}
