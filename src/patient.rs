@@ -49,10 +49,87 @@ const DEFLECTION: &str = "I'd rather not go into that, if it's all the same to y
 #[derive(Debug, Clone)]
 pub struct RuleBasedPatient {
     case: Arc<Case>,
+    history: Arc<PreparedHistory>,
+    lexicon: &'static LexiconIndex,
+}
+
+/// What a patient needs from its case's history that never changes between episodes: worked out
+/// once per case and shared by every patient of it, so starting an episode costs no text work.
+#[derive(Debug)]
+struct PreparedHistory {
+    /// Per history item: its keywords, normalised.
     item_keywords: Vec<Vec<String>>,
     /// Per history item: whether it may be said (it never names the diagnosis).
     sayable: Vec<bool>,
-    lexicon: &'static LexiconIndex,
+}
+
+/// Prepared histories by case, keyed by the case's address and checked against a weak reference, so
+/// a case dropped and another allocated in its place is never confused with it.
+type PreparedCache = HashMap<usize, (std::sync::Weak<Case>, Arc<PreparedHistory>)>;
+
+/// Most cases remembered before dropped ones are swept out.
+const PREPARED_CACHE_LIMIT: usize = 4096;
+
+impl PreparedHistory {
+    /// The prepared history of `case`, from the cache or worked out now.
+    fn of(case: &Arc<Case>) -> Arc<PreparedHistory> {
+        static CACHE: OnceLock<std::sync::Mutex<PreparedCache>> = OnceLock::new();
+        let address = Arc::as_ptr(case) as usize;
+        let cache = CACHE.get_or_init(std::sync::Mutex::default);
+        let known = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&address)
+            .filter(|(weak, _)| weak.upgrade().is_some_and(|live| Arc::ptr_eq(&live, case)))
+            .map(|(_, prepared)| Arc::clone(prepared));
+        if let Some(prepared) = known {
+            return prepared;
+        }
+        let prepared = Arc::new(PreparedHistory::build(case));
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= PREPARED_CACHE_LIMIT {
+            cache.retain(|_, (weak, _)| weak.strong_count() > 0);
+        }
+        if cache.len() < PREPARED_CACHE_LIMIT {
+            cache.insert(address, (Arc::downgrade(case), Arc::clone(&prepared)));
+        }
+        prepared
+    }
+
+    fn build(case: &Case) -> PreparedHistory {
+        let item_keywords = case
+            .history
+            .iter()
+            .map(|item| {
+                item.keywords
+                    .iter()
+                    .map(|keyword| normalize(keyword))
+                    .filter(|keyword| keyword.len() >= 3)
+                    .collect()
+            })
+            .collect();
+        let guard: Vec<String> = std::iter::once(&case.diagnosis.name)
+            .chain(&case.diagnosis.synonyms)
+            .map(|name| normalize(name))
+            .filter(|name| !name.is_empty())
+            .collect();
+        let sayable = case
+            .history
+            .iter()
+            .map(|item| {
+                let normalized = normalize(&item.text);
+                !guard
+                    .iter()
+                    .any(|phrase| contains_phrase(&normalized, phrase))
+            })
+            .collect();
+        PreparedHistory {
+            item_keywords,
+            sayable,
+        }
+    }
 }
 
 /// The topic lexicon arranged for lookup: built once per process, shared by every patient.
@@ -131,36 +208,9 @@ fn touches(question: &str, entry: &str) -> bool {
 impl RuleBasedPatient {
     /// A patient for `case`.
     pub fn new(case: Arc<Case>) -> RuleBasedPatient {
-        let item_keywords = case
-            .history
-            .iter()
-            .map(|item| {
-                item.keywords
-                    .iter()
-                    .map(|keyword| normalize(keyword))
-                    .filter(|keyword| keyword.len() >= 3)
-                    .collect()
-            })
-            .collect();
-        let guard: Vec<String> = std::iter::once(&case.diagnosis.name)
-            .chain(&case.diagnosis.synonyms)
-            .map(|name| normalize(name))
-            .filter(|name| !name.is_empty())
-            .collect();
-        let sayable = case
-            .history
-            .iter()
-            .map(|item| {
-                let normalized = normalize(&item.text);
-                !guard
-                    .iter()
-                    .any(|phrase| contains_phrase(&normalized, phrase))
-            })
-            .collect();
         RuleBasedPatient {
+            history: PreparedHistory::of(&case),
             case,
-            item_keywords,
-            sayable,
             lexicon: LexiconIndex::get(),
         }
     }
@@ -174,6 +224,7 @@ impl RuleBasedPatient {
     /// every topic it touches.
     fn items_for(&self, question: &str) -> Vec<usize> {
         let by_keyword: Vec<usize> = self
+            .history
             .item_keywords
             .iter()
             .enumerate()
@@ -230,7 +281,7 @@ impl RuleBasedPatient {
         }
         let mut sentences: Vec<String> = items
             .iter()
-            .filter(|&&item| self.sayable[item])
+            .filter(|&&item| self.history.sayable[item])
             .map(|&item| self.case.history[item].text.clone())
             .collect();
         if deflected {

@@ -125,6 +125,15 @@ impl Connection {
         Ok((status, response.bytes().await?.to_vec()))
     }
 
+    /// Closes an episode or vector env; failures only leave it to expire.
+    async fn delete(&self, path: &str) {
+        let mut request = self.client.delete(format!("{}{path}", self.url));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let _ = request.send().await;
+    }
+
     async fn create(&self, seed: u64) -> anyhow::Result<String> {
         let (status, body) = self.post("/v1/episodes", &json!({ "seed": seed })).await?;
         let value: Value = serde_json::from_slice(&body)?;
@@ -226,22 +235,25 @@ async fn load(args: &LoadtestArgs, url: String, token: Option<String>) -> anyhow
         .tcp_nodelay(true)
         .build()?;
     let connection = Arc::new(Connection { client, url, token });
-    let warmup_end = Instant::now() + Duration::from_secs(args.warmup);
-    let end = warmup_end + Duration::from_secs(args.duration);
+    // Every connection sets up (episodes, vector envs) before the clock starts.
+    let ready = Arc::new(tokio::sync::Barrier::new(args.connections));
+    let window = (
+        Duration::from_secs(args.warmup),
+        Duration::from_secs(args.duration),
+    );
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(args.max_requests));
     let mut tasks = Vec::with_capacity(args.connections);
     for worker in 0..args.connections {
         let connection = Arc::clone(&connection);
         let budget = Arc::clone(&budget);
+        let ready = Arc::clone(&ready);
         let (mode, batch) = (args.mode, args.batch);
         tasks.push(tokio::spawn(async move {
             worker_loop(
                 &connection,
-                mode,
-                batch,
-                worker as u64,
-                warmup_end,
-                end,
+                (mode, batch, worker as u64),
+                &ready,
+                window,
                 &budget,
             )
             .await
@@ -297,11 +309,9 @@ struct VectorAnswer {
 /// One connection's loop: set up, then request until the time or the request budget runs out.
 async fn worker_loop(
     connection: &Connection,
-    mode: LoadMode,
-    batch: usize,
-    worker: u64,
-    warmup_end: Instant,
-    end: Instant,
+    (mode, batch, worker): (LoadMode, usize, u64),
+    ready: &tokio::sync::Barrier,
+    (warmup, duration): (Duration, Duration),
     budget: &std::sync::atomic::AtomicU64,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
@@ -330,6 +340,9 @@ async fn worker_loop(
             vector_actions = value["action_count"].as_u64().unwrap_or(1) as usize;
         }
     }
+    ready.wait().await;
+    let warmup_end = Instant::now() + warmup;
+    let end = warmup_end + duration;
     let mut turn = 0usize;
     let mut state = worker.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     loop {
@@ -343,6 +356,14 @@ async fn worker_loop(
                 )
                 .is_err()
         {
+            for id in &episodes {
+                connection.delete(&format!("/v1/episodes/{id}")).await;
+            }
+            if !vector_id.is_empty() {
+                connection
+                    .delete(&format!("/v1/vector-envs/{vector_id}"))
+                    .await;
+            }
             return Ok(tally);
         }
         let (path, body, steps) = match mode {
