@@ -4,7 +4,7 @@
 #
 #   clients/python/run_tests.sh [PYTEST ARGS...]
 #
-# Environment: DXSIM_BIN (default: target/debug/dxsim under the repository root), PYTHON (default:
+# Environment: DXSIM_BIN (default: debug/dxsim under $CARGO_TARGET_DIR, else under target/ in the repository root), PYTHON (default:
 # python3), DXSIM_PY_VENV (default: target/python-venv under the repository root).
 set -euo pipefail
 
@@ -12,7 +12,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
 venv="${DXSIM_PY_VENV:-$root/target/python-venv}"
-export DXSIM_BIN="${DXSIM_BIN:-$root/target/debug/dxsim}"
+export DXSIM_BIN="${DXSIM_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/dxsim}"
 
 if [ ! -x "$DXSIM_BIN" ]; then
     echo "error: no dxsim binary at $DXSIM_BIN" >&2
