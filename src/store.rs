@@ -7,7 +7,9 @@
 //! last reset. Vector environments keep their creation parameters, a checkpoint (each episode's seed
 //! and the actions since its last reset) and the action vectors taken since that checkpoint.
 //!
-//! The file runs in WAL mode with `synchronous=NORMAL`: a committed transaction survives the process
+//! Events live in a rowid table, so each commit appends bodies to the end of the file instead of
+//! rewriting pages shared with other episodes' events; a small index on (episode, sequence) finds an
+//! episode's log. The file runs in WAL mode with `synchronous=NORMAL`: a committed transaction survives the process
 //! being killed (SIGKILL); `Durability::Full` also survives power loss, at the price of an fsync per
 //! commit.
 
@@ -231,7 +233,7 @@ impl Store {
             .pragma_update(None, "foreign_keys", "ON")
             .context("enable foreign keys")?;
         // Checkpoint the WAL every 64 MiB rather than every 4 MiB: under a steady stream of steps the
-        // hot pages are copied (and the file synced) far less often.
+        // same hot pages are copied (and the file synced) far less often.
         connection
             .pragma_update(None, "wal_autocheckpoint", 16_384)
             .context("set the checkpoint interval")?;
@@ -258,12 +260,13 @@ impl Store {
                      );
                      CREATE INDEX IF NOT EXISTS episodes_live ON episodes(status);
                      CREATE TABLE IF NOT EXISTS events (
+                         id INTEGER PRIMARY KEY,
                          episode_id TEXT NOT NULL REFERENCES episodes(id),
                          seq INTEGER NOT NULL,
                          kind TEXT NOT NULL,
                          body TEXT NOT NULL,
-                         PRIMARY KEY (episode_id, seq)
-                     ) WITHOUT ROWID;
+                         UNIQUE (episode_id, seq)
+                     );
                      CREATE TABLE IF NOT EXISTS vectors (
                          id TEXT PRIMARY KEY,
                          owner TEXT NOT NULL,
