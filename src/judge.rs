@@ -858,6 +858,19 @@ impl RuleJudge {
         })
     }
 
+    /// Builds the per-process tables every judge shares (the ICD-10-CM description index takes a few
+    /// seconds) on another thread, so the first diagnosis a user makes is not the one that waits.
+    pub fn warm_up_in_background() {
+        std::thread::spawn(|| {
+            let reference = Reference {
+                name: "Community-acquired pneumonia",
+                icd10: "J18.9",
+                synonyms: &[],
+            };
+            RuleJudge::new().judge_uncached(reference, "pneumonia", None)
+        });
+    }
+
     /// Scores `candidate` (free text, with an optional ICD-10-CM code) against `reference`.
     pub fn judge(
         &self,

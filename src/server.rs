@@ -94,6 +94,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunSummary, ServerError> {
     let library = CaseLibrary::builtin()?;
+    crate::judge::RuleJudge::warm_up_in_background();
     let table = discrete_table(library);
     let store = match &config.store {
         Some(path) => Store::open(path, config.durability)?,

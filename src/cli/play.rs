@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use dxsim::judge::{Reference, RuleJudge};
+use dxsim::judge::RuleJudge;
 use dxsim::library::CaseLibrary;
 use dxsim_gatekeeper::Money;
 use dxsim_tui::driver::{CaseRequest, DriverError};
@@ -76,19 +76,6 @@ fn parse_budget(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Builds the judge's per-process tables (the ICD-10-CM description index takes a few seconds) on
-/// another thread while the student reads the case, so the debrief follows the diagnosis at once.
-fn warm_up_the_judge() {
-    std::thread::spawn(|| {
-        let reference = Reference {
-            name: "Community-acquired pneumonia",
-            icd10: "J18.9",
-            synonyms: &[],
-        };
-        RuleJudge::new().judge(reference, "pneumonia", None)
-    });
-}
-
 fn clock_seed() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -119,7 +106,7 @@ pub(crate) fn play(args: PlayArgs) -> anyhow::Result<Outcome> {
     } else {
         Start::New(request)
     };
-    warm_up_the_judge();
+    RuleJudge::warm_up_in_background();
     let mut driver = EmbeddedDriver::new(CaseLibrary::builtin()?);
     match dxsim_tui::play(&mut driver, logbook, start) {
         Ok(Exit::Finished) => Ok(Outcome::Success),
