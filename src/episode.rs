@@ -492,16 +492,16 @@ impl VecEnv {
         check_batch(self.episodes.len(), actions.len())?;
         let mut restart = vec![false; self.episodes.len()];
         for (index, action) in actions.iter().enumerate() {
-            let state = self
+            let (status, turn) = self
                 .pool
-                .state(self.episodes[index])
+                .progress(self.episodes[index])
                 .ok_or(EnvError::NoSuchEpisode)?;
-            if state.status == EpisodeStatus::Running {
+            if status == EpisodeStatus::Running {
                 check_action(action)?;
             } else if self.auto_reset == AutoReset::NextStep {
                 restart[index] = true;
             } else {
-                return Err(EnvError::EpisodeOver { turn: state.turn });
+                return Err(EnvError::EpisodeOver { turn });
             }
         }
         let mut results: Vec<Option<Step>> = vec![None; self.episodes.len()];

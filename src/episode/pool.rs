@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::components::{
     Bill, Budget, EpisodeCase, Parallelism, Settings, Status, Transcript, TranscriptEntry, Turn,
 };
-use super::log::{EpisodeLog, LOG_VERSION, LogError, LogHeader, LogStep};
+use super::log::{EpisodeLog, LogError, LogHeader, LogStep};
 use super::{
     CaseSelector, DiscreteTable, EnvError, EpisodeOptions, Info, Observation, Step, check_action,
     encode_entity, engine, presentation, reset_info, schedule, select_case, spawn,
@@ -111,9 +111,9 @@ impl EpisodePool {
 
     /// Checks that `key` may take `action` now.
     fn check_step(&self, key: EpisodeKey, action: &Action) -> Result<(), EnvError> {
-        let state = self.state(key).ok_or(EnvError::NoSuchEpisode)?;
-        if state.status != EpisodeStatus::Running {
-            return Err(EnvError::EpisodeOver { turn: state.turn });
+        let (status, turn) = self.progress(key).ok_or(EnvError::NoSuchEpisode)?;
+        if status != EpisodeStatus::Running {
+            return Err(EnvError::EpisodeOver { turn });
         }
         check_action(action)
     }
@@ -169,19 +169,27 @@ impl EpisodePool {
 
     /// A summary of one episode.
     pub fn state(&self, key: EpisodeKey) -> Option<EpisodeState> {
+        let (status, turn) = self.progress(key)?;
+        let entity = self.world.get_entity(key.0).ok()?;
+        Some(EpisodeState {
+            case_id: entity.get::<EpisodeCase>()?.0.id.clone(),
+            seed: entity.get::<Settings>()?.seed,
+            turn,
+            status,
+            cost: entity.get::<Bill>()?.0.totals(),
+        })
+    }
+
+    /// Where an episode stands and its turn: the cheap part of [`EpisodePool::state`], checked before
+    /// every step.
+    pub(crate) fn progress(&self, key: EpisodeKey) -> Option<(EpisodeStatus, u32)> {
         let entity = self.world.get_entity(key.0).ok()?;
         let status = match entity.get::<Status>()? {
             Status::Running => EpisodeStatus::Running,
             Status::Terminated => EpisodeStatus::Terminated,
             Status::Truncated => EpisodeStatus::Truncated,
         };
-        Some(EpisodeState {
-            case_id: entity.get::<EpisodeCase>()?.0.id.clone(),
-            seed: entity.get::<Settings>()?.seed,
-            turn: entity.get::<Budget>()?.turn,
-            status,
-            cost: entity.get::<Bill>()?.0.totals(),
-        })
+        Some((status, entity.get::<Budget>()?.turn))
     }
 
     /// The options an episode was started with.
@@ -212,20 +220,11 @@ impl EpisodePool {
     pub fn log(&self, key: EpisodeKey) -> Option<EpisodeLog> {
         let state = self.state(key)?;
         Some(EpisodeLog {
-            header: LogHeader {
-                version: LOG_VERSION,
-                case_id: state.case_id,
-                seed: state.seed,
-                options: self.options(key)?.clone(),
-            },
+            header: LogHeader::new(state.case_id, state.seed, self.options(key)?.clone()),
             steps: self
                 .transcript(key)?
                 .iter()
-                .map(|entry| LogStep {
-                    turn: entry.turn,
-                    action: entry.action.clone(),
-                    response: entry.response.clone(),
-                })
+                .map(|entry| LogStep::new(entry.turn, entry.action.clone(), entry.response.clone()))
                 .collect(),
         })
     }

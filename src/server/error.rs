@@ -177,6 +177,14 @@ impl JsonBody {
         JsonBody::with_status(StatusCode::OK, value)
     }
 
+    /// 204 with no body.
+    pub(crate) fn no_content() -> JsonBody {
+        JsonBody {
+            status: StatusCode::NO_CONTENT,
+            body: Vec::new(),
+        }
+    }
+
     /// `status` with `value` as JSON.
     pub(crate) fn with_status<T: Serialize>(
         status: StatusCode,

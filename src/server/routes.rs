@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use super::api_doc;
 use super::config::{Access, OPEN_MODE_OWNER};
 use super::error::{ApiError, ApiJson, JsonBody};
-use super::shard::{Command, Mode, Owner, StepAnswer, StepEntry};
+use super::shard::{Command, Counts, Mode, Owner, Reply, StepAnswer, StepEntry};
 use super::{AppState, shard_of};
 use crate::action::{Action, parse_text};
 use crate::episode::EpisodeOptions;
@@ -138,10 +138,7 @@ fn shard_for(state: &AppState, id: &str) -> usize {
 
 /// Reserves `count` live episodes for `owner`, or says which limit is reached.
 fn reserve(state: &AppState, owner: &Owner, count: usize) -> Result<(), ApiError> {
-    let mut counts = state
-        .counts
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut counts = Counts::lock(&state.counts);
     let held = counts.per_owner.get(owner).copied().unwrap_or(0);
     if held + count > state.limits.max_episodes_per_token {
         return Err(ApiError::too_many(format!(
@@ -159,6 +156,26 @@ fn reserve(state: &AppState, owner: &Owner, count: usize) -> Result<(), ApiError
     Ok(())
 }
 
+/// Sends a command that creates `count` live episodes for `owner`, holding their places under the
+/// limits while it runs. The places are given back here if the shard cannot be reached; when the
+/// engine refuses the creation, the shard gives them back itself.
+async fn ask_reserved(
+    state: &AppState,
+    owner: &Owner,
+    count: usize,
+    shard: usize,
+    command: impl FnOnce(Reply) -> Command,
+) -> Result<JsonBody, ApiError> {
+    reserve(state, owner, count)?;
+    match ask(state, shard, command).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            Counts::lock(&state.counts).release(owner, count);
+            Err(error)
+        }
+    }
+}
+
 fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:032x}", rand::random::<u128>())
 }
@@ -172,11 +189,7 @@ struct Health {
 }
 
 async fn health(State(state): State<AppStateRef>) -> Result<JsonBody, ApiError> {
-    let live = state
-        .counts
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .total;
+    let live = Counts::lock(&state.counts).total;
     JsonBody::ok(&Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -294,11 +307,10 @@ async fn create_episode(
     Caller(owner): Caller,
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<JsonBody, ApiError> {
-    reserve(&state, &owner, 1)?;
     let id = new_id("ep");
     let seed = request.seed.unwrap_or_else(rand::random);
     let shard = shard_for(&state, &id);
-    let answer = ask(&state, shard, |reply| Command::Create {
+    ask_reserved(&state, &owner, 1, shard, |reply| Command::Create {
         owner: Arc::clone(&owner),
         id,
         seed,
@@ -306,18 +318,7 @@ async fn create_episode(
         mode: request.mode.unwrap_or_default(),
         reply,
     })
-    .await;
-    match answer {
-        Ok(answer) => answer,
-        Err(error) => {
-            state
-                .counts
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .release(&owner, 1);
-            Err(error)
-        }
-    }
+    .await
 }
 
 async fn reset_episode(
@@ -588,33 +589,22 @@ async fn create_vector(
             request.count, state.limits.max_vector_count
         )));
     }
-    reserve(&state, &owner, request.count)?;
     let id = new_id("vec");
-    let shard = shard_for(&state, &id);
     let spec = VectorSpec {
         count: request.count,
         seed: request.seed.unwrap_or_else(rand::random),
         options: request.options,
     };
-    let count = spec.count;
-    let answer = ask(&state, shard, |reply| Command::VectorCreate {
-        owner: Arc::clone(&owner),
-        id,
-        spec,
-        reply,
-    })
-    .await;
-    match answer {
-        Ok(answer) => answer,
-        Err(error) => {
-            state
-                .counts
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .release(&owner, count);
-            Err(error)
+    let shard = shard_for(&state, &id);
+    ask_reserved(&state, &owner, request.count, shard, |reply| {
+        Command::VectorCreate {
+            owner: Arc::clone(&owner),
+            id,
+            spec,
+            reply,
         }
-    }
+    })
+    .await
 }
 
 /// Step a vector environment.

@@ -179,6 +179,13 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
+    /// Locks the shared counts (a poisoned lock still holds valid counts: every update is one step).
+    pub(crate) fn lock(counts: &Mutex<Counts>) -> std::sync::MutexGuard<'_, Counts> {
+        counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Gives back `count` episodes of `owner`.
     pub(crate) fn release(&mut self, owner: &Owner, count: usize) {
         if let Some(held) = self.per_owner.get_mut(owner) {
@@ -333,10 +340,7 @@ impl Shard {
     }
 
     fn lock_counts(&self) -> std::sync::MutexGuard<'_, Counts> {
-        self.context
-            .counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        Counts::lock(&self.context.counts)
     }
 
     /// Hands events to the writer with the replies that wait on them.
@@ -398,23 +402,31 @@ impl Shard {
     }
 
     /// Advances every gathered step in one schedule run and queues the results behind their events.
-    fn run_steps(&mut self, mut round: StepRound) {
-        let mut batch = Vec::with_capacity(round.entries.len());
-        let mut logged_actions = Vec::with_capacity(round.entries.len());
-        for (_, _, id, action) in &round.entries {
-            if let Some(slot) = self.episodes.get(id) {
-                batch.push((slot.key, action.clone()));
-                logged_actions.push(action.clone());
+    fn run_steps(&mut self, round: StepRound) {
+        let StepRound {
+            entries,
+            mut requests,
+            ..
+        } = round;
+        let mut batch = Vec::with_capacity(entries.len());
+        let mut stepped = Vec::with_capacity(entries.len());
+        for (request, position, id, action) in entries {
+            match self.episodes.get(&id) {
+                Some(slot) => {
+                    // The engine takes one copy; the other goes into the event log.
+                    batch.push((slot.key, action.clone()));
+                    stepped.push((request, position, id, action));
+                }
+                None => requests[request]
+                    .1
+                    .push((position, Err(unknown_episode(&id)))),
             }
         }
         let results = self.pool.step_many(batch);
         let now = Instant::now();
         let mut events = Vec::with_capacity(results.len());
         let mut touched = Vec::with_capacity(results.len());
-        let entries = std::mem::take(&mut round.entries);
-        for (((request, position, id, _), result), action) in
-            entries.into_iter().zip(results).zip(logged_actions)
-        {
+        for ((request, position, id, action), result) in stepped.into_iter().zip(results) {
             let answer = match (result, self.episodes.get_mut(&id)) {
                 (Ok(step), Some(slot)) => {
                     slot.seq += 1;
@@ -435,10 +447,9 @@ impl Shard {
                 (Err(error), _) => Err(ApiError::from(error)),
                 (Ok(_), None) => Err(unknown_episode(&id)),
             };
-            round.requests[request].1.push((position, answer));
+            requests[request].1.push((position, answer));
         }
-        let completions = round
-            .requests
+        let completions = requests
             .into_iter()
             .map(|(reply, answers)| Completion::Steps(reply, answers))
             .collect();
@@ -515,14 +526,14 @@ impl Shard {
                 return;
             }
         };
-        let body = reset_body(
-            &id,
+        let body = ResetBody {
+            episode_id: &id,
             mode,
             seed,
-            &observation,
-            &info,
-            discrete_view(mode, &self.pool, key, self.context.table),
-        );
+            observation: &observation,
+            info: &info,
+            discrete_observation: discrete_view(mode, &self.pool, key, self.context.table),
+        };
         let body = JsonBody::with_status(StatusCode::CREATED, &body);
         let events = vec![
             StoreEvent::EpisodeCreated {
@@ -577,14 +588,14 @@ impl Shard {
             }
         };
         self.pool.close(old);
-        let body = reset_body(
-            &id,
+        let body = ResetBody {
+            episode_id: &id,
             mode,
             seed,
-            &observation,
-            &info,
-            discrete_view(mode, &self.pool, key, self.context.table),
-        );
+            observation: &observation,
+            info: &info,
+            discrete_observation: discrete_view(mode, &self.pool, key, self.context.table),
+        };
         let body = JsonBody::ok(&body);
         let Some(slot) = self.episodes.get_mut(&id) else {
             return;
@@ -663,13 +674,7 @@ impl Shard {
         };
         self.write(
             vec![event],
-            vec![Completion::Json(
-                reply,
-                Ok(JsonBody {
-                    status: StatusCode::NO_CONTENT,
-                    body: Vec::new(),
-                }),
-            )],
+            vec![Completion::Json(reply, Ok(JsonBody::no_content()))],
             Vec::new(),
         );
     }
@@ -862,13 +867,7 @@ impl Shard {
                 id,
                 reason: "closed",
             }],
-            vec![Completion::Json(
-                reply,
-                Ok(JsonBody {
-                    status: StatusCode::NO_CONTENT,
-                    body: Vec::new(),
-                }),
-            )],
+            vec![Completion::Json(reply, Ok(JsonBody::no_content()))],
             Vec::new(),
         );
     }
@@ -1027,24 +1026,6 @@ struct ResetBody<'a> {
     info: &'a Info,
     #[serde(skip_serializing_if = "Option::is_none")]
     discrete_observation: Option<Vec<f32>>,
-}
-
-fn reset_body<'a>(
-    id: &'a str,
-    mode: Mode,
-    seed: u64,
-    observation: &'a Observation,
-    info: &'a Info,
-    discrete_observation: Option<Vec<f32>>,
-) -> ResetBody<'a> {
-    ResetBody {
-        episode_id: id,
-        mode,
-        seed,
-        observation,
-        info,
-        discrete_observation,
-    }
 }
 
 fn unknown_episode(id: &str) -> ApiError {
