@@ -12,12 +12,14 @@
 //! - [`episode`]: the episode engine on bevy_ecs — `Env`, `VecEnv`, options and steps.
 //! - [`patient`]: the rule-based patient simulator, answering history questions from the case.
 //! - [`judge`]: scoring a final diagnosis against the reference, 1–5, correct at 4 or more.
+//! - [`eval`]: batch evaluation — agents × cases × biases × seeds, resumable runs and reports.
 //! - [`store`]: the SQLite store of episode event logs.
 //! - [`server`]: the HTTP step API (`dxsim serve`) on tokio and axum.
 
 pub mod action;
 pub mod agents;
 pub mod episode;
+pub mod eval;
 pub mod import;
 pub mod judge;
 pub mod library;

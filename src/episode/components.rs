@@ -66,7 +66,7 @@ pub(crate) struct Revealed {
 pub(crate) struct Bill(pub(crate) Ledger);
 
 /// One line of the transcript: what was done and what was said back.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TranscriptEntry {
     /// The turn number (1-based).
     pub turn: u32,

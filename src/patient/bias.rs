@@ -159,7 +159,7 @@ const EXPENSIVE_CENTS: u64 = 10_000;
 
 /// The patient's view of the encounter at the end, on 1–10 (AgentClinic describes these; its code
 /// does not compute them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PatientMetrics {
     /// Confidence in the doctor.
     pub confidence: u8,
