@@ -5,6 +5,7 @@ mod cases;
 mod catalogue;
 mod embedded;
 mod episode;
+mod eval;
 mod import;
 mod judge;
 mod loadtest;
@@ -38,6 +39,8 @@ enum Command {
     Judge(judge::JudgeCommand),
     /// Play one case with a built-in doctor and print the transcript (optionally writing its log).
     Run(episode::RunArgs),
+    /// Evaluate doctors over cases × patient biases × seeds; results and reports go to --out.
+    Eval(eval::EvalArgs),
     /// Serve the HTTP step API over the built-in case library (see docs/http-api.md).
     Serve(serve::ServeArgs),
     /// Load a running `dxsim serve` on this machine and report throughput and latency.
@@ -90,6 +93,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Judge(command) => judge::run(command),
         Command::Run(args) => episode::run(&args),
         Command::Replay { log } => episode::replay(&log),
+        Command::Eval(args) => eval::run(args),
         Command::Serve(args) => serve::run(&args),
         Command::Loadtest(args) => loadtest::run(&args),
         Command::Play(args) => play::play(args),

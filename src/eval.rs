@@ -2,4 +2,8 @@
 //! combination one episode, run concurrently; every finished episode is committed to the run's store
 //! and appended to `episodes.jsonl`; reports summarise accuracy and cost.
 
+pub mod agent;
+pub mod plan;
 pub mod record;
+pub mod results;
+pub mod run;

@@ -144,6 +144,21 @@ impl DoctorProfile {
             _ => None,
         }
     }
+
+    /// The doctor's attribute an implicit bias of `kind` reacts to, for setting it; `None` for a
+    /// cognitive bias.
+    pub fn attribute_mut(&mut self, kind: BiasKind) -> Option<&mut Option<String>> {
+        match kind {
+            BiasKind::Gender => Some(&mut self.gender),
+            BiasKind::Race => Some(&mut self.race),
+            BiasKind::SexualOrientation => Some(&mut self.sexual_orientation),
+            BiasKind::Cultural => Some(&mut self.cultural),
+            BiasKind::Education => Some(&mut self.education),
+            BiasKind::Religion => Some(&mut self.religion),
+            BiasKind::Socioeconomic => Some(&mut self.socioeconomic),
+            _ => None,
+        }
+    }
 }
 
 /// Topics a distrustful patient deflects the first time they are asked.

@@ -4,6 +4,7 @@ mod bias;
 mod cli;
 mod discrete;
 mod episode;
+mod eval;
 mod gatekeeper;
 mod import;
 mod leakage;

@@ -1,0 +1,245 @@
+//! `dxsim eval`: agents × cases × patient biases × seeds, run concurrently with a progress bar, every
+//! finished episode stored as it ends; reports written at the end.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use clap::Args;
+use dxsim::episode::EpisodeOptions;
+use dxsim::eval::plan::{AgentSpec, BiasSetting, CaseSelection, Shard};
+use dxsim::eval::record::EpisodeRecord;
+use dxsim::eval::run::{Run, RunError, RunManifest, RunOutcome, RunSettings};
+use dxsim::library::CaseLibrary;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Outcome, UserError};
+
+/// Arguments of `dxsim eval`.
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// A doctor to evaluate (repeat for several): `oracle`, `random`, `cmd:PROGRAM [ARGS…]` (JSON
+    /// lines on stdin/stdout, see docs/agents.md) or `http:URL` (the same messages as POST bodies).
+    /// Not needed with `--resume`, which then takes the whole configuration from `run.json`.
+    #[arg(
+        long = "agent",
+        required_unless_present = "resume",
+        value_name = "SPEC"
+    )]
+    agents: Vec<AgentSpec>,
+    /// The cases: `all`, filters `split=train|test`, `specialty=NAME`, `difficulty=NAME`, and case
+    /// ids, comma-separated (filters narrow each other; ids are added).
+    #[arg(long, default_value = "all", value_name = "SELECTOR")]
+    cases: String,
+    /// Patient settings, comma-separated: `none`, a bias (`recency`, `gender`, …) or `bias=value` —
+    /// the belief a cognitive bias pushes, or the group an implicit one distrusts (the evaluated
+    /// doctor is declared a member of it, so the bias acts).
+    #[arg(
+        long = "patient-bias",
+        value_delimiter = ',',
+        default_value = "none",
+        value_name = "LIST"
+    )]
+    biases: Vec<BiasSetting>,
+    /// Seeds per combination: seeds `seed-base`, `seed-base + 1`, … .
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    seed_base: u64,
+    /// Episodes in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// The run directory: run.json, results.sqlite, episodes.jsonl, summary.csv, report.html.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in `--out`, playing only the episodes it lacks. Without `--agent`, its
+    /// configuration is read from `run.json`; with it, the options given must match the run's.
+    #[arg(long)]
+    resume: bool,
+    /// Play only share `i` of `n` of the run (episode k belongs to shard k mod n); merge the shards'
+    /// directories with `dxsim report`.
+    #[arg(long, value_name = "i/n")]
+    shard: Option<Shard>,
+    /// Turns before an episode is truncated.
+    #[arg(long, default_value_t = 40)]
+    turn_limit: u32,
+    /// Truncate an episode once its cost passes this many dollars.
+    #[arg(long, value_name = "USD")]
+    budget: Option<f64>,
+    /// Turns the random doctor takes before diagnosing.
+    #[arg(long, default_value_t = 10)]
+    patience: u32,
+    /// Seconds an external agent may take to answer one message.
+    #[arg(long, default_value_t = 120)]
+    agent_timeout: u64,
+}
+
+/// Running accuracy and cost for the progress bar.
+#[derive(Debug, Default)]
+struct Tally {
+    done: u64,
+    correct: u64,
+    errors: u64,
+    cost: f64,
+}
+
+impl Tally {
+    fn add(&mut self, record: &EpisodeRecord) -> String {
+        self.done += 1;
+        self.correct += u64::from(record.correct);
+        self.errors += u64::from(record.error.is_some());
+        self.cost += record.cost.total_usd;
+        let done = self.done as f64;
+        let mut message = format!(
+            "accuracy {:.1}% · mean cost ${:.0}",
+            100.0 * self.correct as f64 / done,
+            self.cost / done
+        );
+        if self.errors > 0 {
+            message.push_str(&format!(" · {} agent error(s)", self.errors));
+        }
+        message
+    }
+}
+
+pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
+    let library = CaseLibrary::builtin()?;
+    let options = EpisodeOptions {
+        turn_limit: args.turn_limit,
+        budget_cap_usd: args.budget,
+        ..EpisodeOptions::default()
+    };
+    options
+        .validate()
+        .map_err(|error| UserError::new(error.to_string(), None))?;
+    for (index, agent) in args.agents.iter().enumerate() {
+        if args.agents[..index].contains(agent) {
+            return Err(UserError::new(format!("agent `{agent}` is listed twice"), None).into());
+        }
+    }
+    for (index, bias) in args.biases.iter().enumerate() {
+        if args.biases[..index].iter().any(|b| b.name == bias.name) {
+            return Err(UserError::new(
+                format!("patient setting `{}` is listed twice", bias.name),
+                None,
+            )
+            .into());
+        }
+    }
+    let settings = if args.resume && args.agents.is_empty() {
+        RunManifest::load(&args.out)
+            .map_err(|error| {
+                UserError::new(
+                    error.to_string(),
+                    Some("--resume continues a run started with `dxsim eval --out`".into()),
+                )
+            })?
+            .settings(
+                args.concurrency as usize,
+                Duration::from_secs(args.agent_timeout),
+            )
+            .map_err(|error| UserError::new(error.to_string(), None))?
+    } else {
+        RunSettings {
+            agents: args.agents,
+            cases: CaseSelection(args.cases),
+            biases: args.biases,
+            seeds: (0..args.seeds)
+                .map(|offset| args.seed_base.wrapping_add(offset))
+                .collect(),
+            options,
+            random_patience: args.patience,
+            shard: args.shard,
+            concurrency: args.concurrency as usize,
+            agent_timeout: Duration::from_secs(args.agent_timeout),
+        }
+    };
+    let run = Run::prepare(&args.out, settings, library, args.resume).map_err(|error| {
+        let hint = match &error {
+            RunError::AlreadyRun(_) => {
+                Some("pass --resume to continue it, or choose another --out".to_string())
+            }
+            RunError::Mismatch { .. } => {
+                Some("resume with the same options, or choose another --out".to_string())
+            }
+            RunError::Plan(_) => Some("see `dxsim eval --help`".to_string()),
+            _ => None,
+        };
+        UserError::new(error.to_string(), hint)
+    })?;
+    let progress = ProgressBar::with_draw_target(
+        Some(run.planned() as u64),
+        ProgressDrawTarget::stderr_with_hz(4),
+    )
+    .with_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} episodes · ETA {eta} · {msg}")
+            .map_err(anyhow::Error::from)?,
+    );
+    progress.set_position(run.resumed() as u64);
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let bar = progress.clone();
+    let (outcome, store) = runtime.block_on(async {
+        let interrupt_stop = Arc::clone(&stop);
+        let interrupt_bar = bar.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupt_stop.store(true, Ordering::Relaxed);
+                interrupt_bar.println(
+                    "interrupted: finishing the episodes in flight; continue with --resume",
+                );
+            }
+        });
+        run.play(Arc::clone(&stop), move |record| {
+            let message = tally
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(record);
+            bar.set_message(message);
+            bar.inc(1);
+        })
+        .await
+    })?;
+    progress.finish_and_clear();
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let records = store.records()?;
+    report_outcome(&args.out, &outcome, &records)?;
+    Ok(Outcome::Success)
+}
+
+/// Prints what the run did.
+fn report_outcome(
+    dir: &std::path::Path,
+    outcome: &RunOutcome,
+    records: &[EpisodeRecord],
+) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{} of {} episode(s) stored in {} ({} played now, {} from before){}",
+        records.len(),
+        outcome.planned,
+        dir.display(),
+        outcome.played,
+        outcome.resumed,
+        if outcome.interrupted {
+            " — interrupted: continue with --resume"
+        } else {
+            ""
+        }
+    )?;
+    if outcome.errors > 0 {
+        writeln!(
+            out,
+            "{} episode(s) ended with an agent error (see their `error` in episodes.jsonl)",
+            outcome.errors
+        )?;
+    }
+    Ok(())
+}
