@@ -104,12 +104,11 @@ impl ResultStore {
             .connection
             .prepare("SELECT key FROM episodes")
             .map_err(sqlite)?;
-        let keys = statement
+        statement
             .query_map([], |row| row.get::<_, String>(0))
             .map_err(sqlite)?
             .collect::<Result<HashSet<String>, _>>()
-            .map_err(sqlite);
-        keys
+            .map_err(sqlite)
     }
 
     /// Every stored record, in the order they finished.

@@ -2,7 +2,7 @@
 //! shards merged by `dxsim report`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -380,6 +380,6 @@ fn refusing_to_mix_runs() {
     }
 }
 
-fn path(path: &PathBuf) -> &str {
+fn path(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }
