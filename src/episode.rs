@@ -38,7 +38,7 @@ use components::{
 pub use discrete::DiscreteTable;
 pub use fast::{CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv};
 pub use log::{EpisodeLog, LogError};
-pub use options::{CaseSelector, EpisodeOptions, OptionError};
+pub use options::{CaseSelector, EpisodeOptions, OptionError, PatientBackend};
 pub use pool::{EpisodeKey, EpisodePool, EpisodeState, EpisodeStatus};
 pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 
@@ -47,6 +47,7 @@ use crate::judge::RuleJudge;
 use crate::library::{CaseLibrary, CaseSource};
 use crate::patient::RuleBasedPatient;
 use crate::patient::bias::ActiveBias;
+use crate::patient::llm::PatientPrompt;
 
 /// Why an environment call was refused. Nothing changes when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -90,6 +91,12 @@ pub enum EnvError {
     /// An episode key that names no live episode (closed, or from another pool).
     #[error("no such episode: it was closed or never existed")]
     NoSuchEpisode,
+    /// A question to an LLM patient taken without the model's reply (fetch it for the prompt
+    /// [`Env::patient_prompt`] gives, then call [`Env::step_with_reply`]).
+    #[error(
+        "this episode's patient is a language model: ask the model with the patient prompt, then step with its reply"
+    )]
+    ModelReplyNeeded,
     /// Two actions for one episode in one batch.
     #[error("a batch may hold one action per episode; this episode already has one")]
     DuplicateInBatch,
@@ -384,6 +391,23 @@ impl Env {
     pub fn step(&mut self, action: Action) -> Result<Step, EnvError> {
         let key = self.episode.ok_or(EnvError::NotReset)?;
         self.pool.step(key, action)
+    }
+
+    /// The prompt an LLM patient needs to answer `action`, or `None` when the action needs no
+    /// model (see [`EpisodePool::patient_prompt`]).
+    pub fn patient_prompt(&self, action: &Action) -> Result<Option<PatientPrompt>, EnvError> {
+        let key = self.episode.ok_or(EnvError::NotReset)?;
+        self.pool.patient_prompt(key, action)
+    }
+
+    /// Takes one action with the model reply it needed.
+    pub fn step_with_reply(
+        &mut self,
+        action: Action,
+        model_reply: Option<String>,
+    ) -> Result<Step, EnvError> {
+        let key = self.episode.ok_or(EnvError::NotReset)?;
+        self.pool.step_with_reply(key, action, model_reply)
     }
 
     /// Reads an action from text (SDBench tags, AgentClinic lines or a plain question) and takes it.

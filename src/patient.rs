@@ -10,6 +10,7 @@
 
 pub mod bias;
 mod lexicon;
+pub mod llm;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -244,14 +245,8 @@ impl RuleBasedPatient {
             .collect()
     }
 
-    /// Answers a turn's questions; `rng` varies only the wording of "I don't know". A `bias`, when the
-    /// patient has one, may deflect sensitive topics and add the patient's own belief.
-    pub fn answer(
-        &self,
-        text: &str,
-        rng: &mut impl Rng,
-        bias: Option<&mut ActiveBias>,
-    ) -> PatientReply {
+    /// The history items a turn's questions reach.
+    fn items_reached(&self, text: &str) -> (Vec<usize>, bool) {
         let mut items: Vec<usize> = Vec::new();
         let mut unknown = false;
         for question in questions(text) {
@@ -266,6 +261,29 @@ impl RuleBasedPatient {
             }
         }
         items.sort_unstable();
+        (items, unknown)
+    }
+
+    /// Takes a language model's reply to a turn's questions as the patient's answer: the reply passes
+    /// the guard ([`llm::guard_reply`]); the history items the questions reach count as revealed.
+    pub fn answer_from_model(&self, text: &str, model_reply: &str) -> PatientReply {
+        let (items, unknown) = self.items_reached(text);
+        PatientReply {
+            text: llm::guard_reply(&self.case, model_reply),
+            items,
+            unknown,
+        }
+    }
+
+    /// Answers a turn's questions; `rng` varies only the wording of "I don't know". A `bias`, when the
+    /// patient has one, may deflect sensitive topics and add the patient's own belief.
+    pub fn answer(
+        &self,
+        text: &str,
+        rng: &mut impl Rng,
+        bias: Option<&mut ActiveBias>,
+    ) -> PatientReply {
+        let (mut items, unknown) = self.items_reached(text);
         let mut bias = bias;
         let mut deflected = false;
         if let Some(bias) = bias.as_deref_mut() {

@@ -602,6 +602,7 @@ mod tests {
                     text: "pain?".into(),
                 },
                 format!("answer {turn}"),
+                None,
             ),
         };
         store

@@ -74,6 +74,10 @@ pub struct TranscriptEntry {
     pub action: Action,
     /// The observation text it got.
     pub response: String,
+    /// A language model's raw reply this turn was built from (an LLM patient's answer), kept so the
+    /// episode replays exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_reply: Option<String>,
 }
 
 /// Everything said and done, in order.
@@ -114,6 +118,8 @@ pub(crate) enum Route {
 #[derive(Component, Default)]
 pub(crate) struct Turn {
     pub(crate) action: Option<Action>,
+    /// A model's reply supplied with the action (an LLM patient's answer to it).
+    pub(crate) model_reply: Option<String>,
     pub(crate) route: Route,
     pub(crate) findings: Vec<Finding>,
     pub(crate) text: Vec<String>,

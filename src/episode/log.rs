@@ -37,6 +37,9 @@ pub struct LogStep {
     pub action: Action,
     /// The observation text it got.
     pub response: String,
+    /// The language model's raw reply the response was built from, if one was (an LLM patient).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_reply: Option<String>,
 }
 
 /// A whole episode log.
@@ -145,11 +148,17 @@ impl LogHeader {
 
 impl LogStep {
     /// A logged step.
-    pub fn new(turn: u32, action: Action, response: String) -> LogStep {
+    pub fn new(
+        turn: u32,
+        action: Action,
+        response: String,
+        model_reply: Option<String>,
+    ) -> LogStep {
         LogStep {
             turn,
             action,
             response,
+            model_reply,
         }
     }
 }

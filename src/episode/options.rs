@@ -28,6 +28,9 @@ pub struct EpisodeOptions {
     pub shaping_bonus: f64,
     /// A bias the patient carries (see [`crate::patient::bias`]); none by default.
     pub patient_bias: Option<BiasSpec>,
+    /// Who answers the doctor's questions: the rule-based patient, or a language model (the caller
+    /// then fetches each reply, see [`crate::episode::Env::patient_prompt`]).
+    pub patient_backend: PatientBackend,
     /// The doctor's declared attributes, which implicit patient biases react to.
     pub doctor: DoctorProfile,
     /// Multiple-choice mode: a case imported with answer options (AgentClinic's NEJM form) shows
@@ -48,10 +51,24 @@ impl Default for EpisodeOptions {
             dense_shaping: false,
             shaping_bonus: 0.05,
             patient_bias: None,
+            patient_backend: PatientBackend::RuleBased,
             doctor: DoctorProfile::default(),
             multiple_choice: false,
         }
     }
+}
+
+/// Who plays the patient.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PatientBackend {
+    /// Answers from the case's history by rule (deterministic; the default).
+    #[default]
+    RuleBased,
+    /// A language model given only the presentation and the history; its replies are guarded.
+    Llm,
 }
 
 /// Which case an episode plays: a given id, or a seeded random choice among the cases that match.

@@ -10,15 +10,18 @@ use dxsim_gatekeeper::billing::CostTotals;
 use serde::Serialize;
 
 use super::components::{
-    Bill, Budget, EpisodeCase, Parallelism, Settings, Status, Transcript, TranscriptEntry, Turn,
+    Bill, Budget, EpisodeCase, Parallelism, Patient, Settings, Status, Transcript, TranscriptEntry,
+    Turn,
 };
 use super::log::{EpisodeLog, LogError, LogHeader, LogStep};
+use super::options::PatientBackend;
 use super::{
     CaseSelector, DiscreteTable, EnvError, EpisodeOptions, Info, Observation, Step, check_action,
     encode_entity, engine, presentation, reset_info, schedule, select_case, spawn,
 };
 use crate::action::Action;
 use crate::library::{CaseLibrary, CaseSource};
+use crate::patient::llm::{PatientPrompt, patient_prompt};
 
 /// A handle to one episode of an [`EpisodePool`]; valid until the episode is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,14 +128,90 @@ impl EpisodePool {
             .unwrap_or(Err(EnvError::NoSuchEpisode))
     }
 
+    /// What a language model must be asked before `action` can be taken in an episode whose patient
+    /// is an LLM: the patient's prompt for a question, built from the presentation, the history, the
+    /// bias and the conversation so far. `None` when the action needs no model.
+    pub fn patient_prompt(
+        &self,
+        key: EpisodeKey,
+        action: &Action,
+    ) -> Result<Option<PatientPrompt>, EnvError> {
+        let Action::Ask { text } = action else {
+            return Ok(None);
+        };
+        let entity = self
+            .world
+            .get_entity(key.0)
+            .map_err(|_| EnvError::NoSuchEpisode)?;
+        let (Some(settings), Some(case), Some(patient), Some(transcript)) = (
+            entity.get::<Settings>(),
+            entity.get::<EpisodeCase>(),
+            entity.get::<Patient>(),
+            entity.get::<Transcript>(),
+        ) else {
+            return Err(EnvError::NoSuchEpisode);
+        };
+        if settings.options.patient_backend != PatientBackend::Llm {
+            return Ok(None);
+        }
+        let exchanges = transcript
+            .0
+            .iter()
+            .filter_map(|entry| match &entry.action {
+                Action::Ask { text } => Some((text.clone(), entry.response.clone())),
+                _ => None,
+            })
+            .collect();
+        Ok(Some(patient_prompt(
+            &case.0,
+            patient.bias.as_ref(),
+            exchanges,
+            text,
+        )))
+    }
+
+    /// Takes one action with the language model's reply it needed (see
+    /// [`EpisodePool::patient_prompt`]); `model_reply` is ignored by a rule-based patient.
+    pub fn step_with_reply(
+        &mut self,
+        key: EpisodeKey,
+        action: Action,
+        model_reply: Option<String>,
+    ) -> Result<Step, EnvError> {
+        self.step_entries(vec![(key, action, model_reply)])
+            .pop()
+            .unwrap_or(Err(EnvError::NoSuchEpisode))
+    }
+
     /// Takes one action in each of several episodes, all advanced in one schedule run. Results come
     /// back in the order given; a refused entry (unknown or finished episode, empty action, a second
     /// action for the same episode) leaves its episode untouched and does not stop the others.
     pub fn step_many(&mut self, actions: Vec<(EpisodeKey, Action)>) -> Vec<Result<Step, EnvError>> {
+        self.step_entries(
+            actions
+                .into_iter()
+                .map(|(key, action)| (key, action, None))
+                .collect(),
+        )
+    }
+
+    /// [`EpisodePool::step_many`] with each entry's model reply, if it has one.
+    fn step_entries(
+        &mut self,
+        actions: Vec<(EpisodeKey, Action, Option<String>)>,
+    ) -> Vec<Result<Step, EnvError>> {
         let mut results: Vec<Option<Result<Step, EnvError>>> = Vec::with_capacity(actions.len());
         let mut accepted = Vec::with_capacity(actions.len());
-        for (key, action) in actions {
+        for (key, action, model_reply) in actions {
             let checked = self.check_step(key, &action).and_then(|()| {
+                if model_reply.is_none()
+                    && matches!(action, Action::Ask { .. })
+                    && self
+                        .options(key)
+                        .is_some_and(|options| options.patient_backend == PatientBackend::Llm)
+                {
+                    return Err(EnvError::ModelReplyNeeded);
+                }
                 let mut turn = self
                     .world
                     .get_mut::<Turn>(key.0)
@@ -141,6 +220,7 @@ impl EpisodePool {
                     return Err(EnvError::DuplicateInBatch);
                 }
                 turn.action = Some(action);
+                turn.model_reply = model_reply;
                 Ok(())
             });
             match checked {
@@ -224,7 +304,14 @@ impl EpisodePool {
             steps: self
                 .transcript(key)?
                 .iter()
-                .map(|entry| LogStep::new(entry.turn, entry.action.clone(), entry.response.clone()))
+                .map(|entry| {
+                    LogStep::new(
+                        entry.turn,
+                        entry.action.clone(),
+                        entry.response.clone(),
+                        entry.model_reply.clone(),
+                    )
+                })
                 .collect(),
         })
     }
@@ -250,7 +337,11 @@ impl EpisodePool {
             .start(log.header.seed, options)
             .map_err(|source| LogError::Env { turn: 0, source })?;
         for logged in &log.steps {
-            let step = match self.step(key, logged.action.clone()) {
+            let step = match self.step_with_reply(
+                key,
+                logged.action.clone(),
+                logged.model_reply.clone(),
+            ) {
                 Ok(step) => step,
                 Err(source) => {
                     self.close(key);

@@ -76,9 +76,12 @@ pub(crate) fn patient(
         let patient = &mut *patient;
         match (&turn.route, turn.action.clone()) {
             (Route::Patient, Some(Action::Ask { text })) => {
-                let reply = patient
-                    .model
-                    .answer(&text, &mut rng.0, patient.bias.as_mut());
+                let reply = match &turn.model_reply {
+                    Some(model_reply) => patient.model.answer_from_model(&text, model_reply),
+                    None => patient
+                        .model
+                        .answer(&text, &mut rng.0, patient.bias.as_mut()),
+                };
                 revealed.history_items.extend(reply.items.iter().copied());
                 turn.text.push(reply.text.clone());
                 turn.findings.push(Finding::Answer { text: reply.text });
@@ -348,6 +351,7 @@ pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '
             turn: budget.turn,
             action: action.clone(),
             response: text.clone(),
+            model_reply: turn.model_reply.take(),
         });
         let totals = bill.0.totals();
         let ended = *status != Status::Running;

@@ -25,7 +25,7 @@ use super::error::{ApiError, ApiJson, JsonBody};
 use super::shard::{Command, Counts, Mode, Owner, Reply, StepAnswer, StepEntry};
 use super::{AppState, shard_of};
 use crate::action::{Action, parse_text};
-use crate::episode::EpisodeOptions;
+use crate::episode::{EpisodeOptions, PatientBackend};
 use crate::store::VectorSpec;
 
 /// How long a handler waits for a shard before giving up.
@@ -302,11 +302,24 @@ pub(super) struct ResetRequest {
     mode: Option<Mode>,
 }
 
+/// Checks options the server can honour: it has no language model, so an LLM patient is refused.
+fn served(options: EpisodeOptions) -> Result<EpisodeOptions, ApiError> {
+    if options.patient_backend == PatientBackend::Llm {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_options",
+            "option `patient_backend` is llm: this server has no language model; use rule_based",
+        ));
+    }
+    Ok(options)
+}
+
 async fn create_episode(
     State(state): State<AppStateRef>,
     Caller(owner): Caller,
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<JsonBody, ApiError> {
+    let options = served(request.options)?;
     let id = new_id("ep");
     let seed = request.seed.unwrap_or_else(rand::random);
     let shard = shard_for(&state, &id);
@@ -314,7 +327,7 @@ async fn create_episode(
         owner: Arc::clone(&owner),
         id,
         seed,
-        options: request.options,
+        options,
         mode: request.mode.unwrap_or_default(),
         reply,
     })
@@ -327,13 +340,14 @@ async fn reset_episode(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<JsonBody, ApiError> {
+    let options = served(request.options)?;
     let seed = request.seed.unwrap_or_else(rand::random);
     let shard = shard_for(&state, &id);
     ask(&state, shard, |reply| Command::Reset {
         owner,
         id,
         seed,
-        options: request.options,
+        options,
         mode: request.mode,
         reply,
     })
@@ -593,7 +607,7 @@ async fn create_vector(
     let spec = VectorSpec {
         count: request.count,
         seed: request.seed.unwrap_or_else(rand::random),
-        options: request.options,
+        options: served(request.options)?,
     };
     let shard = shard_for(&state, &id);
     ask_reserved(&state, &owner, request.count, shard, |reply| {

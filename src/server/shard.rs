@@ -439,7 +439,12 @@ impl Shard {
                     events.push(StoreEvent::EpisodeStep {
                         id: id.clone(),
                         seq: slot.seq,
-                        step: LogStep::new(step.observation.turn, action, step.observation.text),
+                        step: LogStep::new(
+                            step.observation.turn,
+                            action,
+                            step.observation.text,
+                            None,
+                        ),
                     });
                     touched.push(Touched::Episode(id));
                     body

@@ -10,6 +10,7 @@ mod import;
 mod leakage;
 mod library;
 mod lint;
+mod model_patient;
 mod patient;
 mod play;
 mod server;
