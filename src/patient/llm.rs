@@ -125,10 +125,11 @@ pub fn guard_reply(case: &Case, reply: &str) -> String {
     let kept: Vec<&str> = sentences(reply)
         .filter(|sentence| {
             let normalized = normalize(sentence);
-            !guarded
+            let names_it = guarded
                 .iter()
-                .any(|phrase| contains_phrase(&normalized, phrase))
-                && !(code.len() >= 3 && sentence.to_ascii_lowercase().contains(&code))
+                .any(|phrase| contains_phrase(&normalized, phrase));
+            let codes_it = code.len() >= 3 && sentence.to_ascii_lowercase().contains(&code);
+            !(names_it || codes_it)
         })
         .take(MAX_SENTENCES)
         .collect();
