@@ -3,3 +3,4 @@
 //! and appended to `episodes.jsonl`; reports summarise accuracy and cost.
 
 pub mod record;
+pub mod report;
