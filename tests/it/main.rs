@@ -11,6 +11,7 @@ mod library;
 mod lint;
 mod patient;
 mod play;
+mod report;
 mod server;
 mod validator;
 
