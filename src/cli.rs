@@ -10,6 +10,7 @@ mod import;
 mod judge;
 mod loadtest;
 mod play;
+mod report;
 mod serve;
 
 use std::io::{self, Write};
@@ -54,6 +55,9 @@ enum Command {
     Play(play::PlayArgs),
     /// Print your logbook: accuracy and mean cost by specialty and by month, and every case.
     Logbook(play::LogbookArgs),
+    /// Rebuild the summary (summary.csv) and the HTML report (report.html) of one or more
+    /// evaluation runs, merging shards by episode key.
+    Report(report::ReportArgs),
 }
 
 /// How a command ended, mapped to the process exit code.
@@ -98,6 +102,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Loadtest(args) => loadtest::run(&args),
         Command::Play(args) => play::play(args),
         Command::Logbook(args) => play::logbook(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -5,5 +5,6 @@
 pub mod agent;
 pub mod plan;
 pub mod record;
+pub mod report;
 pub mod results;
 pub mod run;

@@ -13,6 +13,7 @@ mod lint;
 mod model_patient;
 mod patient;
 mod play;
+mod report;
 mod server;
 mod validator;
 
