@@ -11,6 +11,7 @@ use clap::Args;
 use dxsim::episode::EpisodeOptions;
 use dxsim::eval::plan::{AgentSpec, BiasSetting, CaseSelection, Shard};
 use dxsim::eval::record::EpisodeRecord;
+use dxsim::eval::report;
 use dxsim::eval::run::{Run, RunError, RunManifest, RunOutcome, RunSettings};
 use dxsim::library::CaseLibrary;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -209,7 +210,17 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
     progress.finish_and_clear();
     runtime.shutdown_timeout(Duration::from_secs(1));
     let records = store.records()?;
+    let title = format!("dxsim eval — {}", args.out.display());
+    let rows = report::write_reports(&records, &args.out, &title)?;
     report_outcome(&args.out, &outcome, &records)?;
+    let mut out = io::stdout().lock();
+    write!(out, "{}", report::format_summary_table(&rows))?;
+    writeln!(
+        out,
+        "summary: {}  report: {}",
+        args.out.join(report::SUMMARY_FILE).display(),
+        args.out.join(report::REPORT_FILE).display()
+    )?;
     Ok(Outcome::Success)
 }
 

@@ -313,10 +313,60 @@ fn kill_nine_then_resume_gives_one_record_per_episode_and_the_same_results() {
     let uninterrupted = records(&whole);
     assert_eq!(resumed.len(), planned);
     assert_eq!(outcomes(&resumed), outcomes(&uninterrupted));
+    assert_eq!(summary(&killed), summary(&whole));
 
     // Resuming a finished run plays nothing and changes nothing.
     eval(&killed, &["--resume"]);
     assert_eq!(records(&killed).len(), planned);
+}
+
+fn summary(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("summary.csv")).expect("summary.csv")
+}
+
+#[test]
+fn shards_merge_into_the_summary_of_one_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let whole = dir.path().join("whole");
+    let args = [
+        "--agent",
+        "oracle",
+        "--agent",
+        "random",
+        "--cases",
+        "split=test",
+        "--patient-bias",
+        "none,gender",
+        "--seeds",
+        "2",
+    ];
+    eval(&whole, &args);
+    let mut shard_dirs = Vec::new();
+    for index in 0..3 {
+        let shard = dir.path().join(format!("shard-{index}"));
+        let mut with_shard = args.to_vec();
+        let spec = format!("{index}/3");
+        with_shard.extend(["--shard", spec.as_str()]);
+        eval(&shard, &with_shard);
+        shard_dirs.push(shard);
+    }
+    let sizes: Vec<usize> = shard_dirs.iter().map(|d| records(d).len()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), records(&whole).len());
+    assert!(sizes.iter().all(|&size| size > 0), "{sizes:?}");
+    let merged = dir.path().join("merged");
+    let mut report_args = vec!["report"];
+    report_args.extend(shard_dirs.iter().map(|d| path(d)));
+    report_args.extend(["--out", path(&merged)]);
+    let output = dxsim(&report_args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(summary(&merged), summary(&whole));
+    assert!(merged.join("report.html").exists());
+    let html = std::fs::read_to_string(whole.join("report.html")).expect("report.html");
+    assert!(html.contains("id=\"accuracy-cost\""));
 }
 
 /// Complete lines in a run's `episodes.jsonl` (a kill may tear the last one).
