@@ -14,6 +14,8 @@
 //! - [`judge`]: scoring a final diagnosis against the reference, 1–5, correct at 4 or more.
 //! - [`eval`]: batch evaluation — agents × cases × biases × seeds, resumable runs and reports.
 //! - [`store`]: the SQLite store of episode event logs.
+//! - [`llm`]: the client for OpenAI-compatible chat-completions endpoints — per-role configuration,
+//!   retries, concurrency limits, the response cache and token usage.
 //! - [`server`]: the HTTP step API (`dxsim serve`) on tokio and axum.
 
 pub mod action;
@@ -23,6 +25,7 @@ pub mod eval;
 pub mod import;
 pub mod judge;
 pub mod library;
+pub mod llm;
 pub mod patient;
 pub mod server;
 pub mod store;
