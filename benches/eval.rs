@@ -33,6 +33,7 @@ fn settings(agent: AgentSpec, cases: &str, concurrency: usize) -> RunSettings {
         shard: None,
         concurrency,
         agent_timeout: Duration::from_secs(60),
+        llm: None,
     }
 }
 

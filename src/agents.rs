@@ -1,5 +1,8 @@
 //! Built-in doctors: the oracle (reads the hidden case: a labelled upper bound and a test fixture) and
-//! a seeded random doctor (a lower bound, and a fuzzer for the engine).
+//! a seeded random doctor (a lower bound, and a fuzzer for the engine); the LLM doctor and panel are in
+//! [`llm`].
+
+pub mod llm;
 
 use dxsim_gatekeeper::case::HistoryTopic;
 use dxsim_gatekeeper::{Case, Catalogue};

@@ -13,6 +13,7 @@
 //! `judge/calibration.csv` measures how often the judge agrees with clinicians ([`calibration`]).
 
 pub mod calibration;
+pub mod llm;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;

@@ -7,13 +7,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use dxsim::episode::EpisodeOptions;
+use dxsim::episode::PatientBackend;
 use dxsim::eval::plan::{AgentSpec, BiasSetting, CaseSelection, Shard};
 use dxsim::eval::record::EpisodeRecord;
 use dxsim::eval::report;
-use dxsim::eval::run::{Run, RunError, RunManifest, RunOutcome, RunSettings};
+use dxsim::eval::run::{Run, RunError, RunManifest, RunModels, RunOutcome, RunSettings};
 use dxsim::library::CaseLibrary;
+use dxsim::llm::{LlmCache, LlmClients, LlmConfig, Role};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Outcome, UserError};
@@ -76,6 +79,57 @@ pub(crate) struct EvalArgs {
     /// Seconds an external agent may take to answer one message.
     #[arg(long, default_value_t = 120)]
     agent_timeout: u64,
+    /// Who plays the patient: the rule-based simulator, or a language model (the `patient` role of
+    /// `--llm-config`).
+    #[arg(long, value_enum, default_value = "rule-based")]
+    patient: PatientArg,
+    /// The LLM configuration (endpoints and the role each serves; see docs/llm.toml), for the `llm`
+    /// and `panel` agents and `--patient llm`. Give it again with `--resume`.
+    #[arg(long, value_name = "FILE")]
+    llm_config: Option<PathBuf>,
+    /// Where model replies are cached, so a re-run asks nothing twice (default: llm-cache.sqlite in
+    /// the run directory).
+    #[arg(long, value_name = "FILE")]
+    llm_cache: Option<PathBuf>,
+}
+
+/// Who plays the patient.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PatientArg {
+    /// The rule-based patient.
+    RuleBased,
+    /// A language model.
+    Llm,
+}
+
+/// Opens the LLM configuration and cache, if a configuration was given.
+fn models(args: &EvalArgs) -> anyhow::Result<Option<RunModels>> {
+    let Some(path) = &args.llm_config else {
+        return Ok(None);
+    };
+    let config = LlmConfig::load(path).map_err(|error| UserError::new(error.to_string(), None))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let cache_path = args
+        .llm_cache
+        .clone()
+        .unwrap_or_else(|| args.out.join("llm-cache.sqlite"));
+    let cache =
+        LlmCache::open(&cache_path).map_err(|error| UserError::new(error.to_string(), None))?;
+    let clients = LlmClients::new(&config, Some(&cache))
+        .map_err(|error| UserError::new(error.to_string(), None))?;
+    let roles = Role::ALL
+        .into_iter()
+        .filter_map(|role| {
+            config
+                .endpoint_for(role)
+                .map(|(_, endpoint)| (role, format!("{} @ {}", endpoint.model, endpoint.base_url)))
+        })
+        .collect();
+    Ok(Some(RunModels {
+        clients: Arc::new(clients),
+        roles,
+    }))
 }
 
 /// Running accuracy and cost for the progress bar.
@@ -111,8 +165,13 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
     let options = EpisodeOptions {
         turn_limit: args.turn_limit,
         budget_cap_usd: args.budget,
+        patient_backend: match args.patient {
+            PatientArg::RuleBased => PatientBackend::RuleBased,
+            PatientArg::Llm => PatientBackend::Llm,
+        },
         ..EpisodeOptions::default()
     };
+    let models = models(&args)?;
     options
         .validate()
         .map_err(|error| UserError::new(error.to_string(), None))?;
@@ -130,7 +189,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
             .into());
         }
     }
-    let settings = if args.resume && args.agents.is_empty() {
+    let mut settings = if args.resume && args.agents.is_empty() {
         RunManifest::load(&args.out)
             .map_err(|error| {
                 UserError::new(
@@ -156,8 +215,10 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
             shard: args.shard,
             concurrency: args.concurrency as usize,
             agent_timeout: Duration::from_secs(args.agent_timeout),
+            llm: None,
         }
     };
+    settings.llm = models;
     let run = Run::prepare(&args.out, settings, library, args.resume).map_err(|error| {
         let hint = match &error {
             RunError::AlreadyRun(_) => {
@@ -167,6 +228,9 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
                 Some("resume with the same options, or choose another --out".to_string())
             }
             RunError::Plan(_) => Some("see `dxsim eval --help`".to_string()),
+            RunError::NoModel { .. } => {
+                Some("see docs/llm.toml for a configuration with a [roles] table".to_string())
+            }
             _ => None,
         };
         UserError::new(error.to_string(), hint)

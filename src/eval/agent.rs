@@ -20,8 +20,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::action::{Action, parse_text};
+use crate::agents::llm::LlmDoctor;
 use crate::agents::{Doctor, OracleDoctor, RandomDoctor};
 use crate::episode::{Info, Observation};
+use crate::llm::{LlmClients, LlmError, Role};
 
 /// The longest line an external agent may send, in bytes.
 pub const MAX_REPLY_BYTES: u64 = 1 << 20;
@@ -63,6 +65,9 @@ pub enum AgentError {
     /// The HTTP endpoint failed or answered with an error status.
     #[error("the agent's endpoint failed: {0}")]
     Http(String),
+    /// The doctor's language model could not be reached or answered badly.
+    #[error("the doctor's model failed: {0}")]
+    Llm(#[from] LlmError),
 }
 
 /// One message to an external agent (serialised as a JSON object tagged by `event`).
@@ -283,6 +288,11 @@ enum Backend {
         client: reqwest::Client,
         url: String,
     },
+    /// The built-in LLM doctor or panel.
+    Llm {
+        doctor: Box<LlmDoctor>,
+        clients: Arc<LlmClients>,
+    },
 }
 
 /// A doctor playing one episode of a run.
@@ -329,13 +339,40 @@ impl EpisodeAgent {
         }
     }
 
+    /// The built-in LLM doctor (or panel), calling the `doctor` role of `clients`.
+    pub fn llm(doctor: LlmDoctor, clients: Arc<LlmClients>) -> EpisodeAgent {
+        EpisodeAgent {
+            backend: Backend::Llm {
+                doctor: Box::new(doctor),
+                clients,
+            },
+            timeout: Duration::MAX,
+        }
+    }
+
+    /// The LLM panel's deliberation so far (empty for other agents).
+    pub fn deliberation(&self) -> Vec<serde_json::Value> {
+        match &self.backend {
+            Backend::Llm { doctor, .. } => doctor.deliberation().to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Sends a message; returns the agent's action for `reset` and `step`, nothing for `end`.
     pub async fn send(&mut self, message: &AgentMessage<'_>) -> Result<Option<Action>, AgentError> {
         let expects_action = message.expects_action();
-        let observation = match message {
-            AgentMessage::Reset { observation, .. } | AgentMessage::Step { observation, .. } => {
-                observation
+        let (episode, observation, info) = match message {
+            AgentMessage::Reset {
+                episode,
+                observation,
+                info,
             }
+            | AgentMessage::Step {
+                episode,
+                observation,
+                info,
+                ..
+            } => (*episode, *observation, *info),
             AgentMessage::End { .. } => return self.finish(message).await.map(|()| None),
         };
         let reply = match &mut self.backend {
@@ -356,6 +393,10 @@ impl EpisodeAgent {
                 }
             }
             Backend::Http { client, url } => post(client, url, message, self.timeout).await?,
+            Backend::Llm { doctor, clients } => {
+                doctor.observe(&observation.text, info);
+                return ask_doctor(doctor, clients, episode).await.map(Some);
+            }
         };
         parse_reply(&reply).map(Some)
     }
@@ -363,7 +404,7 @@ impl EpisodeAgent {
     /// Tells the agent the episode is over; a program that answered well goes back to the pool.
     async fn finish(&mut self, message: &AgentMessage<'_>) -> Result<(), AgentError> {
         match &mut self.backend {
-            Backend::Oracle(_) | Backend::Random(_) => Ok(()),
+            Backend::Oracle(_) | Backend::Random(_) | Backend::Llm { .. } => Ok(()),
             Backend::Command { pool, process } => {
                 let Some(mut running) = process.take() else {
                     return Ok(());
@@ -381,6 +422,34 @@ impl EpisodeAgent {
             }
             Backend::Http { client, url } => {
                 post(client, url, message, self.timeout).await.map(|_| ())
+            }
+        }
+    }
+}
+
+/// Asks the LLM doctor's model for its next action; a reply that is not an action gets one more try
+/// (the doctor is reminded of the protocol), then the episode fails.
+async fn ask_doctor(
+    doctor: &mut LlmDoctor,
+    clients: &LlmClients,
+    episode: &str,
+) -> Result<Action, AgentError> {
+    let mut attempt = 0;
+    loop {
+        let reply = clients
+            .chat(Role::Doctor, episode, &doctor.request())
+            .await?;
+        match doctor.take_reply(&reply.content) {
+            Ok(action) => return Ok(action),
+            Err(error) if attempt == 0 => {
+                attempt += 1;
+                tracing::debug!(%error, "the doctor's reply was not an action; asking again");
+            }
+            Err(error) => {
+                return Err(AgentError::Malformed {
+                    reason: error.reason,
+                    snippet: error.snippet,
+                });
             }
         }
     }

@@ -10,6 +10,7 @@ use dxsim_gatekeeper::case::{Difficulty, Split};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::agents::llm::DoctorBias;
 use crate::library::CaseLibrary;
 use crate::patient::bias::{BiasKind, BiasSpec};
 
@@ -18,9 +19,17 @@ use crate::patient::bias::{BiasKind, BiasSpec};
 pub enum PlanError {
     /// An agent spec that is not one of the known forms.
     #[error(
-        "unknown agent `{0}`: expected oracle, random, cmd:PROGRAM [ARGS…] or http://URL (http:URL)"
+        "unknown agent `{0}`: expected oracle, random, llm[:DOCTOR_BIAS], panel[:BUDGET_USD], cmd:PROGRAM [ARGS…] or http://URL (http:URL)"
     )]
     UnknownAgent(String),
+    /// An `llm:` or `panel:` spec with a bad parameter.
+    #[error("agent `{spec}`: {problem}")]
+    BadLlmAgent {
+        /// The spec.
+        spec: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A `cmd:` spec with no program, or with unbalanced quotes.
     #[error("agent `{0}`: give the program to run after `cmd:`, e.g. `cmd:python3 agent.py`")]
     BadCommand(String),
@@ -84,6 +93,20 @@ pub enum AgentSpec {
         /// The URL.
         url: String,
     },
+    /// The built-in LLM doctor (the `doctor` role of the LLM configuration), optionally biased.
+    Llm {
+        /// The spec as given.
+        spec: String,
+        /// The doctor bias it carries.
+        bias: Option<DoctorBias>,
+    },
+    /// The built-in five-role LLM panel, optionally held to a budget.
+    Panel {
+        /// The spec as given.
+        spec: String,
+        /// The budget in dollars.
+        budget_usd: Option<u32>,
+    },
 }
 
 impl AgentSpec {
@@ -94,7 +117,13 @@ impl AgentSpec {
             AgentSpec::Random => "random",
             AgentSpec::Command { spec, .. } => spec,
             AgentSpec::Http { url } => url,
+            AgentSpec::Llm { spec, .. } | AgentSpec::Panel { spec, .. } => spec,
         }
+    }
+
+    /// Whether the agent calls a language model (and so needs an LLM configuration).
+    pub fn needs_llm(&self) -> bool {
+        matches!(self, AgentSpec::Llm { .. } | AgentSpec::Panel { .. })
     }
 }
 
@@ -108,6 +137,44 @@ impl FromStr for AgentSpec {
         }
         if spec == "random" {
             return Ok(AgentSpec::Random);
+        }
+        if spec == "llm" || spec.starts_with("llm:") {
+            let bias =
+                match spec.strip_prefix("llm:") {
+                    Some(bias) => Some(bias.parse::<DoctorBias>().map_err(|problem| {
+                        PlanError::BadLlmAgent {
+                            spec: spec.to_string(),
+                            problem,
+                        }
+                    })?),
+                    None => None,
+                };
+            return Ok(AgentSpec::Llm {
+                spec: spec.to_string(),
+                bias,
+            });
+        }
+        if spec == "panel" || spec.starts_with("panel:") {
+            let budget_usd = match spec.strip_prefix("panel:") {
+                Some(budget) => Some(
+                    budget
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|b| *b > 0)
+                        .ok_or_else(|| PlanError::BadLlmAgent {
+                            spec: spec.to_string(),
+                            problem:
+                                "the panel's budget is a whole number of dollars, e.g. panel:2000"
+                                    .into(),
+                        })?,
+                ),
+                None => None,
+            };
+            return Ok(AgentSpec::Panel {
+                spec: spec.to_string(),
+                budget_usd,
+            });
         }
         if let Some(command) = spec.strip_prefix("cmd:") {
             let argv = shlex::split(command)
@@ -389,6 +456,25 @@ mod tests {
         assert!(matches!(
             "http://127.0.0.1:9/a".parse::<AgentSpec>(),
             Ok(AgentSpec::Http { .. })
+        ));
+        assert!(matches!(
+            "llm:confirmation".parse::<AgentSpec>(),
+            Ok(AgentSpec::Llm { bias: Some(_), .. })
+        ));
+        assert!(matches!(
+            "panel:2500".parse::<AgentSpec>(),
+            Ok(AgentSpec::Panel {
+                budget_usd: Some(2500),
+                ..
+            })
+        ));
+        assert!(matches!(
+            "panel:lots".parse::<AgentSpec>(),
+            Err(PlanError::BadLlmAgent { .. })
+        ));
+        assert!(matches!(
+            "llm:grumpy".parse::<AgentSpec>(),
+            Err(PlanError::BadLlmAgent { .. })
         ));
         assert!(matches!(
             "cmd:".parse::<AgentSpec>(),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::episode::TranscriptEntry;
+use crate::llm::EpisodeUsage;
 use crate::patient::bias::PatientMetrics;
 
 /// How an evaluated episode ended.
@@ -92,6 +93,13 @@ pub struct EpisodeRecord {
     pub actions: Vec<Action>,
     /// The transcript: each action and the text it got back.
     pub transcript: Vec<TranscriptEntry>,
+    /// Calls and tokens spent on language models in this episode, by role (LLM agents, an LLM
+    /// patient).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_usage: Option<EpisodeUsage>,
+    /// The LLM panel's deliberation, one JSON object per turn (empty for other agents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliberation: Vec<serde_json::Value>,
     /// Wall-clock time the episode took, milliseconds (not part of any summary).
     pub duration_ms: u64,
 }

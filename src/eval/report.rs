@@ -270,6 +270,8 @@ pub(crate) mod tests {
                 icd10: None,
             }],
             transcript: Vec::new(),
+            llm_usage: None,
+            deliberation: Vec::new(),
             duration_ms: 12,
         }
     }

@@ -1,6 +1,7 @@
 //! Running a plan: concurrent episodes on tokio, each with its own agent, every finished episode
 //! committed to the run's [`ResultStore`] as it ends; `run.json` records what was run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,9 +18,13 @@ use super::plan::{
 };
 use super::record::{EpisodeRecord, RecordCost, RecordStatus};
 use super::results::{ResultStore, ResultsError};
+use crate::agents::llm::{DoctorStyle, LlmDoctor};
 use crate::agents::{OracleDoctor, RandomDoctor};
+use crate::episode::PatientBackend;
 use crate::episode::{CaseSelector, Env, EpisodeOptions, Step};
 use crate::library::CaseLibrary;
+use crate::llm::{ChatMessage, ChatRequest, LlmClients, Role};
+use crate::patient::llm::PatientPrompt;
 
 /// The run description's file name inside a run directory.
 pub const MANIFEST_FILE: &str = "run.json";
@@ -52,6 +57,14 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// An LLM agent or an LLM patient without a model configured for its role.
+    #[error("{what} needs a language model, but {problem}")]
+    NoModel {
+        /// The agent or patient that needs it.
+        what: String,
+        /// What is missing.
+        problem: String,
+    },
     /// `run.json` does not parse.
     #[error("{path}: {source}")]
     Manifest {
@@ -83,6 +96,18 @@ pub struct RunSettings {
     pub concurrency: usize,
     /// How long an external agent may take to answer one message.
     pub agent_timeout: Duration,
+    /// The language models (for `llm` and `panel` agents and an LLM patient), with what each role
+    /// uses, for `run.json`.
+    pub llm: Option<RunModels>,
+}
+
+/// The language models a run uses.
+#[derive(Debug, Clone)]
+pub struct RunModels {
+    /// The clients, by role.
+    pub clients: Arc<LlmClients>,
+    /// Each configured role's model and endpoint (`model @ base_url`), recorded in `run.json`.
+    pub roles: BTreeMap<Role, String>,
 }
 
 /// `run.json`: what was run, with which version of dxsim and of the case library.
@@ -110,6 +135,9 @@ pub struct RunManifest {
     pub random_patience: u32,
     /// This directory's shard, if the run is split.
     pub shard: Option<Shard>,
+    /// The model and endpoint of each LLM role used (`model @ base_url`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<Role, String>,
     /// Episodes in the whole plan.
     pub plan_episodes: usize,
     /// Episodes in this directory's share of it.
@@ -152,6 +180,7 @@ impl RunManifest {
             shard: self.shard,
             concurrency,
             agent_timeout,
+            llm: None,
         })
     }
 
@@ -174,6 +203,7 @@ impl RunManifest {
             "random patience",
         );
         check(self.shard == other.shard, "shard");
+        check(self.models == other.models, "language models");
         fields
     }
 }
@@ -214,6 +244,7 @@ impl Run {
         library: &'static CaseLibrary,
         resume: bool,
     ) -> Result<Run, RunError> {
+        check_models(&settings)?;
         let cases = settings.cases.resolve(library)?;
         let plan = expand(&settings.agents, &cases, &settings.biases, &settings.seeds);
         let plan_episodes = plan.len();
@@ -234,6 +265,11 @@ impl Run {
             options: settings.options.clone(),
             random_patience: settings.random_patience,
             shard: settings.shard,
+            models: settings
+                .llm
+                .as_ref()
+                .map(|models| models.roles.clone())
+                .unwrap_or_default(),
             plan_episodes,
             episodes: share.len(),
         };
@@ -378,6 +414,32 @@ impl Run {
     }
 }
 
+/// Checks every LLM agent, and an LLM patient, has a model for its role.
+fn check_models(settings: &RunSettings) -> Result<(), RunError> {
+    let has = |role: Role| {
+        settings
+            .llm
+            .as_ref()
+            .is_some_and(|models| models.clients.client_for(role).is_some())
+    };
+    let missing = |what: String, role: Role| RunError::NoModel {
+        what,
+        problem: match &settings.llm {
+            None => "no LLM configuration was given (--llm-config FILE)".to_string(),
+            Some(_) => format!("the LLM configuration maps no endpoint to the `{role}` role"),
+        },
+    };
+    if let Some(agent) = settings.agents.iter().find(|agent| agent.needs_llm())
+        && !has(Role::Doctor)
+    {
+        return Err(missing(format!("agent `{agent}`"), Role::Doctor));
+    }
+    if settings.options.patient_backend == PatientBackend::Llm && !has(Role::Patient) {
+        return Err(missing("the LLM patient".into(), Role::Patient));
+    }
+    Ok(())
+}
+
 /// An agent of the run, ready to play episodes.
 #[derive(Debug)]
 enum RunAgent {
@@ -386,6 +448,7 @@ enum RunAgent {
     /// A `cmd:` agent and its running programs.
     Command(Arc<CommandPool>),
     Http(String),
+    Llm(DoctorStyle),
 }
 
 /// What every episode of a run shares.
@@ -411,6 +474,12 @@ impl Context {
                     RunAgent::Command(Arc::new(CommandPool::new(argv.clone(), Some(&stderr_log))))
                 }
                 AgentSpec::Http { url } => RunAgent::Http(url.clone()),
+                AgentSpec::Llm { bias, .. } => {
+                    RunAgent::Llm(DoctorStyle::Single { bias: bias.clone() })
+                }
+                AgentSpec::Panel { budget_usd, .. } => RunAgent::Llm(DoctorStyle::Panel {
+                    budget_usd: *budget_usd,
+                }),
             })
             .collect();
         let mut diagnoses: Vec<String> = library
@@ -429,9 +498,9 @@ impl Context {
         }
     }
 
-    fn agent(&self, episode: &EpisodeSpec) -> EpisodeAgent {
+    fn agent(&self, episode: &EpisodeSpec) -> Result<EpisodeAgent, String> {
         let timeout = self.settings.agent_timeout;
-        match &self.agents[episode.agent] {
+        Ok(match &self.agents[episode.agent] {
             RunAgent::Oracle => EpisodeAgent::oracle(OracleDoctor::new(&episode.case)),
             RunAgent::Random => EpisodeAgent::random(RandomDoctor::new(
                 Catalogue::builtin(),
@@ -441,7 +510,36 @@ impl Context {
             )),
             RunAgent::Command(pool) => EpisodeAgent::command(Arc::clone(pool), timeout),
             RunAgent::Http(url) => EpisodeAgent::http(self.http.clone(), url.clone(), timeout),
+            RunAgent::Llm(style) => EpisodeAgent::llm(
+                LlmDoctor::new(style.clone()),
+                Arc::clone(&self.models()?.clients),
+            ),
+        })
+    }
+
+    /// The run's language models (checked present before the run starts when anything needs them).
+    fn models(&self) -> Result<&RunModels, String> {
+        self.settings
+            .llm
+            .as_ref()
+            .ok_or_else(|| "no language model is configured".to_string())
+    }
+
+    /// Asks the LLM patient's model to answer, for the prompt the engine built.
+    async fn patient_reply(&self, prompt: PatientPrompt, episode: &str) -> Result<String, String> {
+        let mut messages = vec![ChatMessage::system(prompt.system)];
+        for (question, answer) in prompt.exchanges {
+            messages.push(ChatMessage::user(question));
+            messages.push(ChatMessage::assistant(answer));
         }
+        messages.push(ChatMessage::user(prompt.question));
+        let reply = self
+            .models()?
+            .clients
+            .chat(Role::Patient, episode, &ChatRequest::new(messages))
+            .await
+            .map_err(|error| format!("the patient's model failed: {error}"))?;
+        Ok(reply.content)
     }
 
     /// The options of one episode: the run's, with its case and patient setting. An implicit bias
@@ -491,9 +589,17 @@ impl Context {
             synthetic: Vec::new(),
             actions: Vec::new(),
             transcript: Vec::new(),
+            llm_usage: None,
+            deliberation: Vec::new(),
             duration_ms: 0,
         };
         let result = self.drive(env, episode, &mut record).await;
+        if let Some(models) = &self.settings.llm {
+            let usage = models.clients.usage().take_episode(&episode.key);
+            record.llm_usage =
+                (usage.total.calls + usage.total.cached_calls + usage.total.failed_calls > 0)
+                    .then_some(usage);
+        }
         if let Err(error) = result {
             record.status = RecordStatus::Error;
             record.error = Some(error);
@@ -522,7 +628,7 @@ impl Context {
         let (observation, info) = env
             .reset(episode.seed, self.options(episode))
             .map_err(|error| format!("the episode could not start: {error}"))?;
-        let mut agent = self.agent(episode);
+        let mut agent = self.agent(episode)?;
         let mut action = agent
             .send(&AgentMessage::Reset {
                 episode: &episode.key,
@@ -535,9 +641,17 @@ impl Context {
             let Some(next) = action.take() else {
                 return Err("the agent gave no action".into());
             };
+            let model_reply = match env
+                .patient_prompt(&next)
+                .map_err(|error| format!("the agent's action was refused: {error}"))?
+            {
+                Some(prompt) => Some(self.patient_reply(prompt, &episode.key).await?),
+                None => None,
+            };
             let step = env
-                .step(next)
+                .step_with_reply(next, model_reply)
                 .map_err(|error| format!("the agent's action was refused: {error}"))?;
+            record.deliberation = agent.deliberation();
             if step.terminated || step.truncated {
                 fill_outcome(record, &step);
                 agent
@@ -577,9 +691,11 @@ impl Context {
 /// The random doctor's seed for an episode: the episode seed mixed with the case id (FNV-1a), so
 /// cases played with the same seed still get different random work-ups.
 fn random_doctor_seed(seed: u64, case_id: &str) -> u64 {
-    case_id.bytes().fold(seed ^ 0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    case_id
+        .bytes()
+        .fold(seed ^ 0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
 fn cost_of(cost: &dxsim_gatekeeper::billing::CostTotals) -> RecordCost {

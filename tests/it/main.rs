@@ -5,6 +5,7 @@ mod cli;
 mod discrete;
 mod episode;
 mod eval;
+mod eval_llm;
 mod fake_openai;
 mod gatekeeper;
 mod import;

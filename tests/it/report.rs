@@ -115,6 +115,8 @@ fn run_records() -> Vec<EpisodeRecord> {
                             icd10: None,
                         }],
                         transcript: Vec::new(),
+                        llm_usage: None,
+                        deliberation: Vec::new(),
                         duration_ms: 20 + roll,
                     });
                 }

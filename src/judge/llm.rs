@@ -1,0 +1,160 @@
+//! The LLM judge (DESIGN.md §3.7): the same 1–5 rubric as the rule-based judge, asked of a language
+//! model with a JSON reply, and measured on the same calibration set (`dxsim judge calibrate --judge
+//! llm`).
+
+use super::{CORRECT_AT, Reference, Verdict};
+use crate::llm::{ChatMessage, ChatRequest, LlmClients, LlmError, ResponseFormat, Role};
+
+/// The rubric, in our words.
+const RUBRIC: &str = "You grade a doctor's final diagnosis against the reference diagnosis of a \
+clinical case, on this scale:\n\
+5 — the same diagnosis, or a more specific form of it;\n\
+4 — the core disease is right, but a minor qualifier is off (site, acuity, subtype);\n\
+3 — the right category or organ system, but a major element is wrong;\n\
+2 — only a superficial overlap (a shared symptom or a loosely related condition);\n\
+1 — unrelated.\n\
+Synonyms, abbreviations and ICD-10-CM codes of the same condition count as the same diagnosis. Judge \
+only what was written; do not reward hedging across several diagnoses. Reply with one JSON object: \
+{\"score\": <1-5>, \"rationale\": \"<one sentence>\"}.";
+
+/// Why the LLM judge could not score a diagnosis.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmJudgeError {
+    /// The call failed.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// The reply is not the JSON object the rubric asks for.
+    #[error("the judge's reply is not {{\"score\": 1-5, \"rationale\": …}}: {0}")]
+    Malformed(String),
+}
+
+/// Scores diagnoses with the model configured for the `judge` role.
+#[derive(Debug)]
+pub struct LlmJudge<'a> {
+    clients: &'a LlmClients,
+}
+
+impl<'a> LlmJudge<'a> {
+    /// A judge calling through `clients` (which must configure the `judge` role).
+    pub fn new(clients: &'a LlmClients) -> LlmJudge<'a> {
+        LlmJudge { clients }
+    }
+
+    /// Scores `candidate` (with its code, if given) against `reference`; `episode` names the call
+    /// in the usage accounts.
+    pub async fn judge(
+        &self,
+        episode: &str,
+        reference: Reference<'_>,
+        candidate: &str,
+        candidate_icd10: Option<&str>,
+    ) -> Result<Verdict, LlmJudgeError> {
+        let reply = self
+            .clients
+            .chat(
+                Role::Judge,
+                episode,
+                &judge_request(reference, candidate, candidate_icd10),
+            )
+            .await?;
+        parse_verdict(&reply.content)
+    }
+}
+
+/// The request that asks for one verdict (temperature 0: a judge should not vary).
+pub fn judge_request(
+    reference: Reference<'_>,
+    candidate: &str,
+    candidate_icd10: Option<&str>,
+) -> ChatRequest {
+    let synonyms = if reference.synonyms.is_empty() {
+        String::from("none listed")
+    } else {
+        reference.synonyms.join("; ")
+    };
+    let user = format!(
+        "Reference diagnosis: {} (ICD-10-CM {}). Accepted synonyms: {synonyms}.\n\
+Doctor's diagnosis: {candidate}{code}.",
+        reference.name,
+        reference.icd10,
+        code = candidate_icd10
+            .map(|code| format!(" (ICD-10-CM {code})"))
+            .unwrap_or_default(),
+    );
+    ChatRequest {
+        messages: vec![ChatMessage::system(RUBRIC), ChatMessage::user(user)],
+        temperature: Some(0.0),
+        max_tokens: Some(200),
+        response_format: Some(ResponseFormat::JsonObject),
+    }
+}
+
+/// Reads a verdict from the model's reply (a JSON object, possibly wrapped in a code fence).
+pub fn parse_verdict(reply: &str) -> Result<Verdict, LlmJudgeError> {
+    let start = reply.find('{');
+    let end = reply.rfind('}');
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err(LlmJudgeError::Malformed(snippet(reply)));
+    };
+    let value: serde_json::Value = serde_json::from_str(&reply[start..=end])
+        .map_err(|_| LlmJudgeError::Malformed(snippet(reply)))?;
+    let score = value
+        .get("score")
+        .and_then(|score| {
+            score
+                .as_u64()
+                .or_else(|| score.as_str().and_then(|text| text.trim().parse().ok()))
+        })
+        .filter(|score| (1..=5).contains(score))
+        .ok_or_else(|| LlmJudgeError::Malformed(snippet(reply)))?;
+    let rationale = value
+        .get("rationale")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let score = u8::try_from(score).unwrap_or(1);
+    Ok(Verdict {
+        score,
+        correct: score >= CORRECT_AT,
+        rationale,
+    })
+}
+
+fn snippet(reply: &str) -> String {
+    reply.chars().take(160).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_parse_from_plain_or_fenced_json() {
+        let verdict = parse_verdict(r#"{"score": 4, "rationale": "site off"}"#).expect("parses");
+        assert_eq!((verdict.score, verdict.correct), (4, true));
+        let fenced = "```json\n{\"score\": \"2\", \"rationale\": \"overlap\"}\n```";
+        assert_eq!(parse_verdict(fenced).expect("parses").score, 2);
+        for bad in ["", "five", r#"{"score": 9}"#, r#"{"rationale": "x"}"#] {
+            assert!(parse_verdict(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_request_carries_the_reference_and_candidate() {
+        let synonyms = vec!["PE".to_string()];
+        let request = judge_request(
+            Reference {
+                name: "Pulmonary embolism",
+                icd10: "I26.99",
+                synonyms: &synonyms,
+            },
+            "Saddle embolus",
+            Some("I26.92"),
+        );
+        let user = &request.messages[1].content;
+        assert!(user.contains("Pulmonary embolism") && user.contains("Saddle embolus"));
+        assert!(user.contains("I26.92"));
+        assert_eq!(request.temperature, Some(0.0));
+    }
+}

@@ -1,0 +1,282 @@
+//! `dxsim eval` with language models: the LLM doctor and panel and the LLM patient against fake
+//! OpenAI-compatible servers on loopback — per-role routing, the patient's information boundary, the
+//! cache making a re-run free, usage in the records, and exact replay of an LLM-backed episode.
+
+use std::path::Path;
+use std::process::Output;
+
+use dxsim::episode::log::{LogHeader, LogStep};
+use dxsim::episode::{EpisodeLog, EpisodeOptions};
+use dxsim::eval::record::{EpisodeRecord, RecordStatus};
+use dxsim::library::CaseLibrary;
+use dxsim::llm::Role;
+
+use crate::fake_openai::{FakeOpenAi, Reply};
+
+const CASE: &str = "cardio-chest-pressure-snow";
+
+/// A configuration file: the doctor on `doctor`, the patient on `patient`.
+fn write_config(dir: &Path, doctor: &FakeOpenAi, patient: &FakeOpenAi) -> String {
+    let path = dir.join("llm.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[endpoints.doctor_server]\nbase_url = \"{}\"\nmodel = \"doctor-model\"\n\n\
+             [endpoints.patient_server]\nbase_url = \"{}\"\nmodel = \"patient-model\"\n\n\
+             [roles]\ndoctor = \"doctor_server\"\npatient = \"patient_server\"\n",
+            doctor.base_url(),
+            patient.base_url()
+        ),
+    )
+    .expect("config written");
+    path.display().to_string()
+}
+
+/// Runs `dxsim eval` off the async runtime (the fake servers live on it).
+async fn eval(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dxsim"))
+            .arg("eval")
+            .args(&args)
+            .output()
+            .expect("dxsim runs")
+    })
+    .await
+    .expect("joined")
+}
+
+fn records(dir: &Path) -> Vec<EpisodeRecord> {
+    std::fs::read_to_string(dir.join("episodes.jsonl"))
+        .expect("episodes.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a record"))
+        .collect()
+}
+
+fn succeeded(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_doctor_and_patient_play_route_by_role_cache_and_replay() {
+    let doctor = FakeOpenAi::start().await;
+    let patient = FakeOpenAi::start().await;
+    doctor.script([
+        Reply::Text("<question>When did the pain start?</question>".into()),
+        Reply::Text("I think we should <test>troponin</test>".into()),
+        Reply::Text("<diagnosis>Inferior STEMI</diagnosis>".into()),
+    ]);
+    // The patient's model tries to name the diagnosis: the guard drops that sentence.
+    let library = CaseLibrary::builtin().expect("library");
+    let case = library.get(CASE).expect("case");
+    patient.script([Reply::Text(format!(
+        "About an hour ago, clearing the snow. Is it an {}?",
+        case.diagnosis.synonyms[0]
+    ))]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &doctor, &patient);
+    let cache = dir.path().join("cache.sqlite").display().to_string();
+    let first = dir.path().join("first");
+    let args = |out: &Path| {
+        vec![
+            "--agent".to_string(),
+            "llm".into(),
+            "--cases".into(),
+            CASE.into(),
+            "--patient".into(),
+            "llm".into(),
+            "--llm-config".into(),
+            config.clone(),
+            "--llm-cache".into(),
+            cache.clone(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    succeeded(&eval(args(&first)).await);
+    let played = records(&first);
+    assert_eq!(played.len(), 1);
+    let record = &played[0];
+    assert_eq!(record.status, RecordStatus::Diagnosed, "{:?}", record.error);
+    assert!(record.correct, "{:?}", record.rationale);
+    assert_eq!(
+        record.transcript[0].response,
+        "About an hour ago, clearing the snow."
+    );
+    assert!(record.transcript[1].response.contains("Troponin"));
+
+    // Per-role routing and usage: three doctor calls, one patient call, each on its own server.
+    assert_eq!(doctor.requests().len(), 3);
+    assert_eq!(patient.requests().len(), 1);
+    assert!(
+        doctor
+            .requests()
+            .iter()
+            .all(|request| request.body["model"] == "doctor-model")
+    );
+    let usage = record.llm_usage.as_ref().expect("usage recorded");
+    assert_eq!(usage.roles[&Role::Doctor].calls, 3);
+    assert_eq!(usage.roles[&Role::Patient].calls, 1);
+    assert!(usage.total.prompt_tokens > 0);
+
+    // The patient's prompt holds the history and nothing of the exam, tests or diagnosis.
+    let prompt = patient.requests()[0].body.to_string().to_lowercase();
+    assert!(prompt.contains(&case.history[0].text.to_lowercase().replace('"', "\\\"")));
+    assert!(!prompt.contains(&case.diagnosis.name.to_lowercase()));
+    for name in &case.diagnosis.synonyms {
+        assert!(!prompt.contains(&name.to_lowercase()), "{name}");
+    }
+    for finding in &case.exam {
+        assert!(
+            !prompt.contains(&finding.text.to_lowercase()),
+            "{}",
+            finding.system
+        );
+    }
+    for test in &case.tests {
+        if let Some(report) = &test.report {
+            assert!(
+                !prompt.contains(&report.to_lowercase()),
+                "{} leaked",
+                test.id
+            );
+        }
+    }
+    for item in &case.differential {
+        assert!(!prompt.contains(&item.name.to_lowercase()), "{}", item.name);
+    }
+
+    // The episode replays exactly from its log (the model's replies are in it).
+    let log = EpisodeLog {
+        header: LogHeader::new(
+            CASE.into(),
+            record.seed,
+            EpisodeOptions {
+                patient_backend: dxsim::episode::PatientBackend::Llm,
+                ..EpisodeOptions::default()
+            },
+        ),
+        steps: record
+            .transcript
+            .iter()
+            .map(|entry| {
+                LogStep::new(
+                    entry.turn,
+                    entry.action.clone(),
+                    entry.response.clone(),
+                    entry.model_reply.clone(),
+                )
+            })
+            .collect(),
+    };
+    let replayed = EpisodeLog::from_jsonl(&log.to_jsonl())
+        .expect("parses")
+        .replay(library)
+        .expect("replays exactly");
+    assert_eq!(replayed, record.transcript);
+
+    // A second run with the same cache asks the servers nothing and plays the same episode.
+    let second = dir.path().join("second");
+    succeeded(&eval(args(&second)).await);
+    assert_eq!(doctor.requests().len(), 3);
+    assert_eq!(patient.requests().len(), 1);
+    let again = &records(&second)[0];
+    assert_eq!(again.transcript, record.transcript);
+    let cached = again.llm_usage.as_ref().expect("usage recorded");
+    assert_eq!(cached.total.cached_calls, 4);
+    assert_eq!(cached.total.calls, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panel_keeps_its_deliberation_and_a_broken_model_fails_only_its_episode() {
+    let doctor = FakeOpenAi::start().await;
+    let patient = FakeOpenAi::start().await;
+    let panel_turn = |action: &str| {
+        Reply::Text(
+            serde_json::json!({
+                "hypotheses": [{"diagnosis": "acute coronary syndrome", "probability": 0.7}],
+                "next_steps": ["ecg"],
+                "challenge": "aortic dissection must be excluded",
+                "cost": "an ECG is cheap",
+                "checklist": "one action, valid test names",
+                "action": action,
+            })
+            .to_string(),
+        )
+    };
+    doctor.script([
+        panel_turn("<test>ecg</test>"),
+        panel_turn("<diagnosis>Inferior STEMI</diagnosis>"),
+    ]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &doctor, &patient);
+    let out = dir.path().join("panel");
+    succeeded(
+        &eval(vec![
+            "--agent".into(),
+            "panel:1500".into(),
+            "--cases".into(),
+            CASE.into(),
+            "--llm-config".into(),
+            config.clone(),
+            "--out".into(),
+            out.display().to_string(),
+        ])
+        .await,
+    );
+    let record = &records(&out)[0];
+    assert_eq!(record.status, RecordStatus::Diagnosed, "{:?}", record.error);
+    assert_eq!(record.deliberation.len(), 2);
+    assert_eq!(
+        record.deliberation[0]["challenge"],
+        "aortic dissection must be excluded"
+    );
+    let system = doctor.requests()[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(system.contains("$1500"), "{system}");
+
+    // A model that never answers with an action: the episode is an error, the run goes on.
+    doctor.script([
+        Reply::Text("hmm".into()),
+        Reply::Malformed("{not json".into()),
+    ]);
+    let broken = dir.path().join("broken");
+    succeeded(
+        &eval(vec![
+            "--agent".into(),
+            "panel".into(),
+            "--cases".into(),
+            CASE.into(),
+            "--llm-config".into(),
+            config,
+            "--out".into(),
+            broken.display().to_string(),
+        ])
+        .await,
+    );
+    let record = &records(&broken)[0];
+    assert_eq!(record.status, RecordStatus::Error);
+    assert!(record.error.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_agents_without_a_model_are_refused_up_front() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = eval(vec![
+        "--agent".into(),
+        "llm".into(),
+        "--out".into(),
+        dir.path().join("run").display().to_string(),
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--llm-config"), "{stderr}");
+}
