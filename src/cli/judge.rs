@@ -4,7 +4,11 @@ use std::io::{self, Write};
 
 use clap::Subcommand;
 use dxsim::judge::calibration;
+use std::sync::Arc;
+
+use dxsim::judge::llm::LlmJudge;
 use dxsim::judge::{Reference, RuleJudge};
+use dxsim::llm::{LlmCache, LlmClients, LlmConfig, Role};
 use dxsim_gatekeeper::icd10::{Icd10, is_well_formed};
 
 use super::{Outcome, UserError};
@@ -40,10 +44,60 @@ pub(crate) enum JudgeCommand {
         /// Also list every pair where correct/incorrect disagrees.
         #[arg(long)]
         verbose: bool,
+        /// Which judge to measure: the rule-based one, or the LLM judge (the `judge` role of
+        /// `--llm-config`).
+        #[arg(long, value_enum, default_value = "rule")]
+        judge: JudgeArg,
+        /// The LLM configuration (see docs/llm.toml), for `--judge llm`.
+        #[arg(long, value_name = "FILE", required_if_eq("judge", "llm"))]
+        llm_config: Option<std::path::PathBuf>,
+        /// Cache the LLM judge's replies in this SQLite file, so a re-run asks nothing twice.
+        #[arg(long, value_name = "FILE")]
+        llm_cache: Option<std::path::PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Which judge `dxsim judge calibrate` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum JudgeArg {
+    /// The rule-based judge.
+    Rule,
+    /// The LLM judge.
+    Llm,
+}
+
+/// Scores the pairs with the LLM judge of the configuration at `config`.
+fn llm_agreement(
+    config: &std::path::Path,
+    cache: Option<&std::path::Path>,
+    pairs: &[calibration::CalibrationPair],
+) -> anyhow::Result<calibration::Agreement> {
+    let config =
+        LlmConfig::load(config).map_err(|error| UserError::new(error.to_string(), None))?;
+    if config.endpoint_for(Role::Judge).is_none() {
+        return Err(UserError::new(
+            "the LLM configuration maps no endpoint to the `judge` role",
+            Some("add `judge = \"NAME\"` under [roles] (see docs/llm.toml)".into()),
+        )
+        .into());
+    }
+    let cache = cache
+        .map(LlmCache::open)
+        .transpose()
+        .map_err(|error| UserError::new(error.to_string(), None))?;
+    let clients = LlmClients::new(&config, cache.as_ref())
+        .map_err(|error| UserError::new(error.to_string(), None))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let judge = LlmJudge::new(Arc::new(clients));
+    let agreement = runtime
+        .block_on(judge.calibrate(pairs))
+        .map_err(|error| UserError::new(error.to_string(), None))?;
+    Ok(agreement)
 }
 
 pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
@@ -93,7 +147,14 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Success)
         }
-        JudgeCommand::Calibrate { set, verbose, json } => {
+        JudgeCommand::Calibrate {
+            set,
+            verbose,
+            json,
+            judge,
+            llm_config,
+            llm_cache,
+        } => {
             let pairs = match &set {
                 None => calibration::pairs(),
                 Some(path) => {
@@ -111,14 +172,27 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
             if pairs.is_empty() {
                 return Err(UserError::new("the calibration set has no pairs", None).into());
             }
-            let agreement = calibration::measure(&RuleJudge::new(), &pairs);
+            let agreement = match (judge, &llm_config) {
+                (JudgeArg::Llm, Some(config)) => {
+                    llm_agreement(config, llm_cache.as_deref(), &pairs)?
+                }
+                _ => calibration::measure(&RuleJudge::new(), &pairs),
+            };
+            let name = match judge {
+                JudgeArg::Rule => "rule",
+                JudgeArg::Llm => "LLM",
+            };
             let mut out = io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &agreement)?;
                 writeln!(out)?;
                 return Ok(Outcome::Success);
             }
-            writeln!(out, "rule judge on {} calibration pairs:", agreement.pairs)?;
+            writeln!(
+                out,
+                "{name} judge on {} calibration pairs:",
+                agreement.pairs
+            )?;
             writeln!(
                 out,
                 "  correct/incorrect agreement  {:.1}%",
@@ -138,6 +212,16 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
             for (row, counts) in agreement.confusion.iter().enumerate() {
                 let cells: Vec<String> = counts.iter().map(|count| format!("{count:>4}")).collect();
                 writeln!(out, "  {:>17} {}", row + 1, cells.join(" "))?;
+            }
+            if judge == JudgeArg::Llm {
+                let rule = calibration::measure(&RuleJudge::new(), &pairs);
+                writeln!(
+                    out,
+                    "rule judge on the same pairs: correct/incorrect agreement {:.1}%, identical score {:.1}%, within one point {:.1}%",
+                    100.0 * rule.binary_rate(),
+                    100.0 * rule.exact_rate(),
+                    100.0 * rule.within_one_rate()
+                )?;
             }
             if verbose {
                 for (pair, verdict) in &agreement.disagreements {

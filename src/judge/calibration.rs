@@ -80,24 +80,52 @@ impl Agreement {
     }
 }
 
-/// Scores every pair with `judge` and counts the agreement.
-pub fn measure(judge: &RuleJudge, pairs: &[CalibrationPair]) -> Agreement {
-    let mut agreement = Agreement::default();
-    for pair in pairs {
-        let synonyms: Vec<String> = pair
-            .reference_synonyms
+impl CalibrationPair {
+    /// The reference's accepted synonyms.
+    pub fn synonyms(&self) -> Vec<String> {
+        self.reference_synonyms
             .split('|')
             .map(str::trim)
             .filter(|synonym| !synonym.is_empty())
             .map(str::to_string)
-            .collect();
-        let reference = Reference {
-            name: &pair.reference,
-            icd10: &pair.reference_icd10,
-            synonyms: &synonyms,
-        };
-        let code = Some(pair.candidate_icd10.as_str()).filter(|code| !code.trim().is_empty());
-        let verdict = judge.judge(reference, &pair.candidate, code);
+            .collect()
+    }
+
+    /// The reference, borrowing `synonyms` (from [`CalibrationPair::synonyms`]).
+    pub fn reference<'a>(&'a self, synonyms: &'a [String]) -> Reference<'a> {
+        Reference {
+            name: &self.reference,
+            icd10: &self.reference_icd10,
+            synonyms,
+        }
+    }
+
+    /// The code the candidate gave, if any.
+    pub fn candidate_code(&self) -> Option<&str> {
+        Some(self.candidate_icd10.as_str()).filter(|code| !code.trim().is_empty())
+    }
+}
+
+/// Scores every pair with the rule-based `judge` and counts the agreement.
+pub fn measure(judge: &RuleJudge, pairs: &[CalibrationPair]) -> Agreement {
+    let verdicts = pairs
+        .iter()
+        .map(|pair| {
+            let synonyms = pair.synonyms();
+            judge.judge(
+                pair.reference(&synonyms),
+                &pair.candidate,
+                pair.candidate_code(),
+            )
+        })
+        .collect();
+    tally(pairs, verdicts)
+}
+
+/// Counts the agreement of `verdicts` (one per pair, in order) with the pairs' expected scores.
+pub fn tally(pairs: &[CalibrationPair], verdicts: Vec<Verdict>) -> Agreement {
+    let mut agreement = Agreement::default();
+    for (pair, verdict) in pairs.iter().zip(verdicts) {
         agreement.pairs += 1;
         let expected = pair.expected_score.clamp(1, 5);
         agreement.confusion[usize::from(expected - 1)][usize::from(verdict.score - 1)] += 1;

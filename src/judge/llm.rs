@@ -2,6 +2,9 @@
 //! model with a JSON reply, and measured on the same calibration set (`dxsim judge calibrate --judge
 //! llm`).
 
+use std::sync::Arc;
+
+use super::calibration::{self, Agreement, CalibrationPair};
 use super::{CORRECT_AT, Reference, Verdict};
 use crate::llm::{ChatMessage, ChatRequest, LlmClients, LlmError, ResponseFormat, Role};
 
@@ -26,18 +29,68 @@ pub enum LlmJudgeError {
     /// The reply is not the JSON object the rubric asks for.
     #[error("the judge's reply is not {{\"score\": 1-5, \"rationale\": …}}: {0}")]
     Malformed(String),
+    /// Scoring one calibration pair failed.
+    #[error("scoring `{candidate}` against `{reference}`: {source}")]
+    Pair {
+        /// The pair's reference.
+        reference: String,
+        /// The pair's candidate.
+        candidate: String,
+        /// Why.
+        source: Box<LlmJudgeError>,
+    },
+    /// A scoring task stopped without a verdict.
+    #[error("a calibration pair was left unscored")]
+    Incomplete,
 }
 
 /// Scores diagnoses with the model configured for the `judge` role.
-#[derive(Debug)]
-pub struct LlmJudge<'a> {
-    clients: &'a LlmClients,
+#[derive(Debug, Clone)]
+pub struct LlmJudge {
+    clients: Arc<LlmClients>,
 }
 
-impl<'a> LlmJudge<'a> {
+impl LlmJudge {
     /// A judge calling through `clients` (which must configure the `judge` role).
-    pub fn new(clients: &'a LlmClients) -> LlmJudge<'a> {
+    pub fn new(clients: Arc<LlmClients>) -> LlmJudge {
         LlmJudge { clients }
+    }
+
+    /// Scores every calibration pair (all in flight at once, within the endpoint's concurrency
+    /// limit) and counts the agreement; the first failure names its pair.
+    pub async fn calibrate(&self, pairs: &[CalibrationPair]) -> Result<Agreement, LlmJudgeError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, pair) in pairs.iter().enumerate() {
+            let judge = self.clone();
+            let pair = pair.clone();
+            tasks.spawn(async move {
+                let synonyms = pair.synonyms();
+                let verdict = judge
+                    .judge(
+                        &format!("calibration-{index}"),
+                        pair.reference(&synonyms),
+                        &pair.candidate,
+                        pair.candidate_code(),
+                    )
+                    .await
+                    .map_err(|error| LlmJudgeError::Pair {
+                        reference: pair.reference.clone(),
+                        candidate: pair.candidate.clone(),
+                        source: Box::new(error),
+                    });
+                (index, verdict)
+            });
+        }
+        let mut verdicts: Vec<Option<Verdict>> = vec![None; pairs.len()];
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((index, verdict)) = joined else {
+                continue;
+            };
+            verdicts[index] = Some(verdict?);
+        }
+        let verdicts: Option<Vec<Verdict>> = verdicts.into_iter().collect();
+        let verdicts = verdicts.ok_or(LlmJudgeError::Incomplete)?;
+        Ok(calibration::tally(pairs, verdicts))
     }
 
     /// Scores `candidate` (with its code, if given) against `reference`; `episode` names the call

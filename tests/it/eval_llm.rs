@@ -280,3 +280,63 @@ async fn llm_agents_without_a_model_are_refused_up_front() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--llm-config"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge() {
+    let judge = FakeOpenAi::start().await;
+    let verdict = r#"{"score": 5, "rationale": "same disease"}"#;
+    judge.script((0..4).map(|_| Reply::Text(verdict.into())));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("llm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[endpoints.local]\nbase_url = \"{}\"\nmodel = \"judge-model\"\n\n[roles]\njudge = \"local\"\n",
+            judge.base_url()
+        ),
+    )
+    .expect("config");
+    let set = dir.path().join("set.csv");
+    std::fs::write(
+        &set,
+        "reference,reference_icd10,reference_synonyms,candidate,candidate_icd10,expected_score,why\n\
+         Pulmonary embolism,I26.99,PE,PE,,5,abbreviation\n\
+         Pulmonary embolism,I26.99,PE,Pulmonary thromboembolism,,5,synonym\n\
+         Acute appendicitis,K35.80,,Appendicitis,,5,same\n\
+         Acute appendicitis,K35.80,,Migraine,,1,unrelated\n",
+    )
+    .expect("set");
+    let args = vec![
+        "judge".to_string(),
+        "calibrate".into(),
+        "--judge".into(),
+        "llm".into(),
+        "--llm-config".into(),
+        config.display().to_string(),
+        "--set".into(),
+        set.display().to_string(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dxsim"))
+            .args(&args)
+            .output()
+            .expect("dxsim runs")
+    })
+    .await
+    .expect("joined");
+    succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("LLM judge on 4 calibration pairs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("correct/incorrect agreement  75.0%"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rule judge on the same pairs"), "{stdout}");
+    assert_eq!(judge.requests().len(), 4);
+    let first = judge.requests()[0].body.clone();
+    assert_eq!(first["response_format"]["type"], "json_object");
+    assert_eq!(first["temperature"], 0.0);
+}
