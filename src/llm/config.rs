@@ -78,7 +78,8 @@ pub struct EndpointConfig {
     /// Most tokens a reply may have (default 1024).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: u32,
-    /// Seconds one attempt may take, reply body included (default 120).
+    /// Seconds one attempt may take, reply body included, not counting the wait for a concurrency
+    /// permit (default 120).
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: f64,
     /// Most requests in flight to this endpoint at once (default 8).

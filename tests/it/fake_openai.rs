@@ -223,7 +223,8 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    lock(&shared.requests).push((at, body, authorization));
+    // A copy: the body may share hyper's read buffer, which must not be kept alive by the record.
+    lock(&shared.requests).push((at, Bytes::copy_from_slice(&body), authorization));
     let reply = lock(&shared.script).pop_front().unwrap_or(Reply::Echo);
     match reply {
         Reply::Echo => {

@@ -1,0 +1,204 @@
+//! LLM client speed against the fake OpenAI-compatible server on loopback (the integration tests'
+//! `tests/it/fake_openai.rs`, included here by path), in one process on one tokio runtime.
+//!
+//! - `llm_call/raw_reqwest`: one bare reqwest POST of the same body, reading the reply bytes — the
+//!   floor: loopback HTTP plus the fake server's work.
+//! - `llm_call/endpoint_client`: one `LlmClients::chat` without a cache (body building, the
+//!   concurrency permit, the typed reply parse, usage accounting). Its time minus the floor is the
+//!   client's overhead per call.
+//! - `llm_call/cache_hit`: one call answered from the SQLite response cache.
+//! - `llm_concurrent`: 256 concurrent calls against a server that takes 200 ms per reply, with a
+//!   concurrency limit of 256; the ideal is one batch per 200 ms, 1,280 calls/s. The bench prints the
+//!   achieved rate against the ideal.
+//!
+//! Run with `cargo bench --bench llm`.
+#![expect(
+    missing_docs,
+    reason = "criterion's macros generate undocumented functions"
+)]
+
+#[path = "../tests/it/fake_openai.rs"]
+#[allow(
+    dead_code,
+    reason = "the tests' fake server; the bench uses only its default echo replies"
+)]
+mod fake_openai;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dxsim::llm::{ChatMessage, ChatRequest, EndpointConfig, LlmCache, LlmClients, LlmConfig, Role};
+use fake_openai::FakeOpenAi;
+
+/// Concurrent calls in the throughput run.
+const CONCURRENT: usize = 256;
+
+/// The fake server's reply delay in the throughput run.
+const DELAY: Duration = Duration::from_millis(200);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn clients(server: &FakeOpenAi, max_concurrency: usize, cache: Option<&LlmCache>) -> LlmClients {
+    let config = LlmConfig {
+        endpoints: [(
+            "fake".to_string(),
+            EndpointConfig {
+                max_concurrency,
+                max_retries: 0,
+                timeout_secs: 30.0,
+                ..EndpointConfig::new(server.base_url(), "fake-model")
+            },
+        )]
+        .into(),
+        roles: [(Role::Doctor, "fake".to_string())].into(),
+    };
+    LlmClients::new(&config, cache).expect("clients")
+}
+
+fn request(text: &str) -> ChatRequest {
+    ChatRequest::new(vec![
+        ChatMessage::system("You are a patient in a diagnostic interview. Answer briefly."),
+        ChatMessage::user(text),
+    ])
+}
+
+fn single_calls(c: &mut Criterion) {
+    let runtime = runtime();
+    let server = runtime.block_on(FakeOpenAi::start());
+    let llm = clients(&server, 8, None);
+    let ask = request("When did the chest pain start?");
+
+    let raw = reqwest::Client::new();
+    let url = format!("{}/chat/completions", server.base_url());
+    let body = serde_json::json!({
+        "model": "fake-model",
+        "messages": ask.messages,
+        "temperature": 0.0,
+        "max_tokens": 1024,
+        "stream": false,
+    })
+    .to_string();
+
+    let directory = tempfile::tempdir().expect("temp dir");
+    let cache = LlmCache::open(&directory.path().join("cache.sqlite")).expect("cache");
+    let cached = clients(&server, 8, Some(&cache));
+    runtime
+        .block_on(cached.chat(Role::Doctor, "warm", &ask))
+        .expect("fills the cache");
+
+    let mut group = c.benchmark_group("llm_call");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("raw_reqwest", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let response = raw
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("reply");
+                black_box(response.bytes().await.expect("body"))
+            })
+        });
+    });
+    group.bench_function("endpoint_client", |b| {
+        b.iter(|| {
+            black_box(
+                runtime
+                    .block_on(llm.chat(Role::Doctor, "bench", &ask))
+                    .expect("reply"),
+            )
+        });
+    });
+    group.bench_function("cache_hit", |b| {
+        b.iter(|| {
+            black_box(
+                runtime
+                    .block_on(cached.chat(Role::Doctor, "bench", &ask))
+                    .expect("cached reply"),
+            )
+        });
+    });
+    group.finish();
+}
+
+/// One batch of [`CONCURRENT`] calls, all started at once; returns its wall time.
+async fn batch(llm: &Arc<LlmClients>, round: u64) -> Duration {
+    let start = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for call in 0..CONCURRENT {
+        let llm = Arc::clone(llm);
+        calls.spawn(async move {
+            llm.chat(
+                Role::Doctor,
+                "bench",
+                &request(&format!("round {round} call {call}")),
+            )
+            .await
+        });
+    }
+    while let Some(result) = calls.join_next().await {
+        black_box(result.expect("task").expect("reply"));
+    }
+    start.elapsed()
+}
+
+fn concurrent_calls(c: &mut Criterion) {
+    let runtime = runtime();
+    let server = runtime.block_on(FakeOpenAi::with_delay(DELAY));
+    let llm = Arc::new(clients(&server, CONCURRENT, None));
+    let mut batches = Vec::new();
+
+    let mut group = c.benchmark_group("llm_concurrent");
+    group.throughput(Throughput::Elements(CONCURRENT as u64));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("256_calls_200ms_delay", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for round in 0..iterations {
+                let took = runtime.block_on(batch(&llm, round));
+                batches.push(took);
+                total += took;
+            }
+            total
+        });
+    });
+    group.finish();
+
+    batches.sort();
+    if let (Some(best), Some(median)) = (batches.first(), batches.get(batches.len() / 2)) {
+        let ideal = CONCURRENT as f64 / DELAY.as_secs_f64();
+        let rate = |batch: &Duration| CONCURRENT as f64 / batch.as_secs_f64();
+        eprintln!(
+            "llm_concurrent: {} batches of {CONCURRENT} calls with a {} ms reply delay: median \
+             {:.1} ms = {:.0} calls/s ({:.1}% of the ideal {ideal:.0}/s); best {:.1} ms = {:.0} \
+             calls/s ({:.1}%)",
+            batches.len(),
+            DELAY.as_millis(),
+            median.as_secs_f64() * 1e3,
+            rate(median),
+            100.0 * rate(median) / ideal,
+            best.as_secs_f64() * 1e3,
+            rate(best),
+            100.0 * rate(best) / ideal,
+        );
+    }
+    assert_eq!(
+        server.max_in_flight(),
+        CONCURRENT,
+        "every call of a batch was in flight at once"
+    );
+}
+
+criterion_group!(benches, single_calls, concurrent_calls);
+criterion_main!(benches);
