@@ -11,6 +11,10 @@
 //!   concurrency limit of 256; the ideal is one batch per 200 ms, 1,280 calls/s. The bench prints the
 //!   achieved rate against the ideal.
 //!
+//! - `llm_episodes`: 256 LLM-doctor episodes of `dxsim eval` in flight at once (each four doctor turns
+//!   against the same 200 ms server, then truncated; records stored as in any run); the ideal is
+//!   256 episodes per 0.8 s, 320 episodes/s. The bench prints the achieved rate against the ideal.
+//!
 //! Run with `cargo bench --bench llm`.
 #![expect(
     missing_docs,
@@ -24,11 +28,17 @@
 )]
 mod fake_openai;
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dxsim::episode::EpisodeOptions;
+use dxsim::eval::plan::CaseSelection;
+use dxsim::eval::run::{Run, RunModels, RunSettings};
+use dxsim::library::CaseLibrary;
 use dxsim::llm::{ChatMessage, ChatRequest, EndpointConfig, LlmCache, LlmClients, LlmConfig, Role};
 use fake_openai::FakeOpenAi;
 
@@ -200,5 +210,87 @@ fn concurrent_calls(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, single_calls, concurrent_calls);
+/// Doctor turns per episode in the episode run (the turn limit).
+const EPISODE_TURNS: u32 = 4;
+
+/// One `dxsim eval` run of [`CONCURRENT`] LLM-doctor episodes, all in flight at once; returns its
+/// wall time.
+fn episode_run(runtime: &tokio::runtime::Runtime, llm: &Arc<LlmClients>) -> Duration {
+    let library = CaseLibrary::builtin().expect("library");
+    let cases: Vec<String> = library
+        .cases()
+        .iter()
+        .take(CONCURRENT / 2)
+        .map(|case| case.id.clone())
+        .collect();
+    let settings = RunSettings {
+        agents: vec!["llm".parse().expect("agent")],
+        cases: CaseSelection(cases.join(",")),
+        biases: vec!["none".parse().expect("bias")],
+        seeds: vec![0, 1],
+        options: EpisodeOptions {
+            turn_limit: EPISODE_TURNS,
+            ..EpisodeOptions::default()
+        },
+        random_patience: 10,
+        shard: None,
+        concurrency: CONCURRENT,
+        agent_timeout: Duration::from_secs(60),
+        llm: Some(RunModels {
+            clients: Arc::clone(llm),
+            roles: BTreeMap::new(),
+        }),
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = Run::prepare(dir.path(), settings, library, false).expect("run prepares");
+    assert_eq!(run.planned(), CONCURRENT);
+    let start = Instant::now();
+    let (outcome, _) = runtime
+        .block_on(run.play(Arc::new(AtomicBool::new(false)), |_| ()))
+        .expect("run plays");
+    let took = start.elapsed();
+    assert_eq!((outcome.played, outcome.errors), (CONCURRENT, 0));
+    took
+}
+
+fn concurrent_episodes(c: &mut Criterion) {
+    let runtime = runtime();
+    let server = runtime.block_on(FakeOpenAi::with_delay(DELAY));
+    let llm = Arc::new(clients(&server, CONCURRENT, None));
+    // The judge and the patient's tables are built on first use; keep that out of the timings.
+    episode_run(&runtime, &llm);
+    let mut runs = Vec::new();
+    let mut group = c.benchmark_group("llm_episodes");
+    group.throughput(Throughput::Elements(CONCURRENT as u64));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("256_episodes_4_turns_200ms_delay", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let took = episode_run(&runtime, &llm);
+                runs.push(took);
+                total += took;
+            }
+            total
+        });
+    });
+    group.finish();
+    runs.sort();
+    if let Some(median) = runs.get(runs.len() / 2) {
+        let ideal = CONCURRENT as f64 / (f64::from(EPISODE_TURNS) * DELAY.as_secs_f64());
+        let rate = CONCURRENT as f64 / median.as_secs_f64();
+        eprintln!(
+            "llm_episodes: {} runs of {CONCURRENT} episodes x {EPISODE_TURNS} doctor turns with a {} ms \
+             reply delay: median {:.0} ms = {rate:.0} episodes/s ({:.1}% of the ideal {ideal:.0}/s)",
+            runs.len(),
+            DELAY.as_millis(),
+            median.as_secs_f64() * 1e3,
+            100.0 * rate / ideal,
+        );
+    }
+}
+
+criterion_group!(benches, single_calls, concurrent_calls, concurrent_episodes);
 criterion_main!(benches);
