@@ -14,6 +14,7 @@ mod components;
 pub mod discrete;
 pub mod fast;
 pub mod log;
+mod model;
 pub mod options;
 mod pool;
 mod render;
@@ -38,7 +39,8 @@ use components::{
 pub use discrete::DiscreteTable;
 pub use fast::{CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv};
 pub use log::{EpisodeLog, LogError};
-pub use options::{CaseSelector, EpisodeOptions, OptionError, PatientBackend};
+pub use model::{GatekeeperPrompt, ModelPrompt};
+pub use options::{CaseSelector, EpisodeOptions, GatekeeperBackend, OptionError, PatientBackend};
 pub use pool::{EpisodeKey, EpisodePool, EpisodeState, EpisodeStatus};
 pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 
@@ -47,7 +49,6 @@ use crate::judge::RuleJudge;
 use crate::library::{CaseLibrary, CaseSource};
 use crate::patient::RuleBasedPatient;
 use crate::patient::bias::ActiveBias;
-use crate::patient::llm::PatientPrompt;
 
 /// Why an environment call was refused. Nothing changes when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -92,7 +93,7 @@ pub enum EnvError {
     #[error("no such episode: it was closed or never existed")]
     NoSuchEpisode,
     /// A question to an LLM patient taken without the model's reply (fetch it for the prompt
-    /// [`Env::patient_prompt`] gives, then call [`Env::step_with_reply`]).
+    /// [`Env::model_prompt`] gives, then call [`Env::step_with_reply`]).
     #[error(
         "this episode's patient is a language model: ask the model with the patient prompt, then step with its reply"
     )]
@@ -393,11 +394,11 @@ impl Env {
         self.pool.step(key, action)
     }
 
-    /// The prompt an LLM patient needs to answer `action`, or `None` when the action needs no
-    /// model (see [`EpisodePool::patient_prompt`]).
-    pub fn patient_prompt(&self, action: &Action) -> Result<Option<PatientPrompt>, EnvError> {
+    /// The prompt a language model must answer before `action` can be taken, or `None` when the
+    /// action needs no model (see [`EpisodePool::model_prompt`]).
+    pub fn model_prompt(&self, action: &Action) -> Result<Option<ModelPrompt>, EnvError> {
         let key = self.episode.ok_or(EnvError::NotReset)?;
-        self.pool.patient_prompt(key, action)
+        self.pool.model_prompt(key, action)
     }
 
     /// Takes one action with the model reply it needed.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use dxsim::episode::EpisodeOptions;
-use dxsim::episode::PatientBackend;
+use dxsim::episode::{GatekeeperBackend, PatientBackend};
 use dxsim::eval::plan::{AgentSpec, BiasSetting, CaseSelection, Shard};
 use dxsim::eval::record::EpisodeRecord;
 use dxsim::eval::report;
@@ -82,9 +82,14 @@ pub(crate) struct EvalArgs {
     /// Who plays the patient: the rule-based simulator, or a language model (the `patient` role of
     /// `--llm-config`).
     #[arg(long, value_enum, default_value = "rule-based")]
-    patient: PatientArg,
+    patient: BackendArg,
+    /// Who writes the examination findings and text reports a case does not record: the rule-based
+    /// gatekeeper's normal templates, or a language model that sees the whole case (the `gatekeeper`
+    /// role of `--llm-config`).
+    #[arg(long, value_enum, default_value = "rule-based")]
+    gatekeeper: BackendArg,
     /// The LLM configuration (endpoints and the role each serves; see docs/llm.toml), for the `llm`
-    /// and `panel` agents and `--patient llm`. Give it again with `--resume`.
+    /// and `panel` agents, `--patient llm` and `--gatekeeper llm`. Give it again with `--resume`.
     #[arg(long, value_name = "FILE")]
     llm_config: Option<PathBuf>,
     /// Where model replies are cached, so a re-run asks nothing twice (default: llm-cache.sqlite in
@@ -93,10 +98,10 @@ pub(crate) struct EvalArgs {
     llm_cache: Option<PathBuf>,
 }
 
-/// Who plays the patient.
+/// Who plays the patient or the gatekeeper.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum PatientArg {
-    /// The rule-based patient.
+enum BackendArg {
+    /// The rule-based simulator.
     RuleBased,
     /// A language model.
     Llm,
@@ -166,8 +171,12 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         turn_limit: args.turn_limit,
         budget_cap_usd: args.budget,
         patient_backend: match args.patient {
-            PatientArg::RuleBased => PatientBackend::RuleBased,
-            PatientArg::Llm => PatientBackend::Llm,
+            BackendArg::RuleBased => PatientBackend::RuleBased,
+            BackendArg::Llm => PatientBackend::Llm,
+        },
+        gatekeeper_backend: match args.gatekeeper {
+            BackendArg::RuleBased => GatekeeperBackend::RuleBased,
+            BackendArg::Llm => GatekeeperBackend::Llm,
         },
         ..EpisodeOptions::default()
     };

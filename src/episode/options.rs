@@ -31,6 +31,10 @@ pub struct EpisodeOptions {
     /// Who answers the doctor's questions: the rule-based patient, or a language model (the caller
     /// then fetches each reply, see [`crate::episode::Env::patient_prompt`]).
     pub patient_backend: PatientBackend,
+    /// Who writes the examination findings and text reports the case does not record: the
+    /// rule-based gatekeeper's normal templates, or a language model that sees the whole case (the
+    /// caller fetches each reply, see [`crate::episode::Env::model_prompt`]).
+    pub gatekeeper_backend: GatekeeperBackend,
     /// The doctor's declared attributes, which implicit patient biases react to.
     pub doctor: DoctorProfile,
     /// Multiple-choice mode: a case imported with answer options (AgentClinic's NEJM form) shows
@@ -52,6 +56,7 @@ impl Default for EpisodeOptions {
             shaping_bonus: 0.05,
             patient_bias: None,
             patient_backend: PatientBackend::RuleBased,
+            gatekeeper_backend: GatekeeperBackend::RuleBased,
             doctor: DoctorProfile::default(),
             multiple_choice: false,
         }
@@ -68,6 +73,20 @@ pub enum PatientBackend {
     #[default]
     RuleBased,
     /// A language model given only the presentation and the history; its replies are guarded.
+    Llm,
+}
+
+/// Who writes the findings the case does not record.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GatekeeperBackend {
+    /// Normal-finding templates (deterministic; the default).
+    #[default]
+    RuleBased,
+    /// A language model given the whole case, for examinations and text-reported tests; numeric
+    /// results stay seeded normal values.
     Llm,
 }
 

@@ -10,18 +10,20 @@ use dxsim_gatekeeper::billing::CostTotals;
 use serde::Serialize;
 
 use super::components::{
-    Bill, Budget, EpisodeCase, Parallelism, Patient, Settings, Status, Transcript, TranscriptEntry,
-    Turn,
+    Bill, Budget, Engine, EpisodeCase, Parallelism, Patient, Revealed, Settings, Status,
+    Transcript, TranscriptEntry, Turn,
 };
 use super::log::{EpisodeLog, LogError, LogHeader, LogStep};
-use super::options::PatientBackend;
+use super::model::{ModelPrompt, gatekeeper_prompt, synthetic_exam_item, synthetic_report_item};
+use super::options::{GatekeeperBackend, PatientBackend};
 use super::{
     CaseSelector, DiscreteTable, EnvError, EpisodeOptions, Info, Observation, Step, check_action,
     encode_entity, engine, presentation, reset_info, schedule, select_case, spawn,
 };
 use crate::action::Action;
 use crate::library::{CaseLibrary, CaseSource};
-use crate::patient::llm::{PatientPrompt, patient_prompt};
+use crate::patient::llm::patient_prompt;
+use dxsim_gatekeeper::Gatekeeper;
 
 /// A handle to one episode of an [`EpisodePool`]; valid until the episode is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,50 +130,75 @@ impl EpisodePool {
             .unwrap_or(Err(EnvError::NoSuchEpisode))
     }
 
-    /// What a language model must be asked before `action` can be taken in an episode whose patient
-    /// is an LLM: the patient's prompt for a question, built from the presentation, the history, the
-    /// bias and the conversation so far. `None` when the action needs no model.
-    pub fn patient_prompt(
+    /// What a language model must be asked before `action` can be taken: for an LLM patient, its
+    /// prompt for a question (the presentation, the history, the bias and the conversation so far);
+    /// for an LLM gatekeeper, the findings the case lacks among the examinations or text-reported
+    /// tests requested. `None` when the action needs no model.
+    pub fn model_prompt(
         &self,
         key: EpisodeKey,
         action: &Action,
-    ) -> Result<Option<PatientPrompt>, EnvError> {
-        let Action::Ask { text } = action else {
-            return Ok(None);
-        };
+    ) -> Result<Option<ModelPrompt>, EnvError> {
         let entity = self
             .world
             .get_entity(key.0)
             .map_err(|_| EnvError::NoSuchEpisode)?;
-        let (Some(settings), Some(case), Some(patient), Some(transcript)) = (
+        let (Some(settings), Some(case), Some(patient), Some(transcript), Some(revealed)) = (
             entity.get::<Settings>(),
             entity.get::<EpisodeCase>(),
             entity.get::<Patient>(),
             entity.get::<Transcript>(),
+            entity.get::<Revealed>(),
         ) else {
             return Err(EnvError::NoSuchEpisode);
         };
-        if settings.options.patient_backend != PatientBackend::Llm {
+        let options = &settings.options;
+        if let Action::Ask { text } = action {
+            if options.patient_backend != PatientBackend::Llm {
+                return Ok(None);
+            }
+            let exchanges = transcript
+                .0
+                .iter()
+                .filter_map(|entry| match &entry.action {
+                    Action::Ask { text } => Some((text.clone(), entry.response.clone())),
+                    _ => None,
+                })
+                .collect();
+            return Ok(Some(ModelPrompt::Patient(patient_prompt(
+                &case.0,
+                patient.bias.as_ref(),
+                exchanges,
+                text,
+            ))));
+        }
+        if options.gatekeeper_backend != GatekeeperBackend::Llm {
             return Ok(None);
         }
-        let exchanges = transcript
-            .0
-            .iter()
-            .filter_map(|entry| match &entry.action {
-                Action::Ask { text } => Some((text.clone(), entry.response.clone())),
-                _ => None,
-            })
-            .collect();
-        Ok(Some(patient_prompt(
-            &case.0,
-            patient.bias.as_ref(),
-            exchanges,
-            text,
-        )))
+        let engine = self.world.resource::<Engine>();
+        let gatekeeper = Gatekeeper::new(engine.resolver, &case.0, settings.seed);
+        let mut items: Vec<(String, String)> = match action {
+            Action::Examine { system } => gatekeeper
+                .examine(system)
+                .iter()
+                .filter_map(synthetic_exam_item)
+                .collect(),
+            Action::Order { tests } => {
+                let mut dry_run = revealed.disclosure.clone();
+                gatekeeper
+                    .order_items(tests, &mut dry_run)
+                    .iter()
+                    .filter_map(synthetic_report_item)
+                    .collect()
+            }
+            Action::Ask { .. } | Action::Diagnose { .. } => Vec::new(),
+        };
+        items.dedup();
+        Ok((!items.is_empty()).then(|| ModelPrompt::Gatekeeper(gatekeeper_prompt(&case.0, items))))
     }
 
     /// Takes one action with the language model's reply it needed (see
-    /// [`EpisodePool::patient_prompt`]); `model_reply` is ignored by a rule-based patient.
+    /// [`EpisodePool::model_prompt`]); a reply is ignored where no model plays.
     pub fn step_with_reply(
         &mut self,
         key: EpisodeKey,
@@ -205,10 +232,11 @@ impl EpisodePool {
         for (key, action, model_reply) in actions {
             let checked = self.check_step(key, &action).and_then(|()| {
                 if model_reply.is_none()
-                    && matches!(action, Action::Ask { .. })
-                    && self
-                        .options(key)
-                        .is_some_and(|options| options.patient_backend == PatientBackend::Llm)
+                    && self.options(key).is_some_and(|options| {
+                        options.patient_backend == PatientBackend::Llm
+                            || options.gatekeeper_backend == GatekeeperBackend::Llm
+                    })
+                    && self.model_prompt(key, &action)?.is_some()
                 {
                     return Err(EnvError::ModelReplyNeeded);
                 }

@@ -16,11 +16,15 @@ use super::components::{
     Bill, Budget, Engine, EpisodeCase, EpisodeRng, Parallelism, Patient, Revealed, Route, Settings,
     Status, Transcript, TranscriptEntry, Turn,
 };
+use super::model::{gatekeeper_findings, synthetic_exam_item, synthetic_report_item};
+use super::options::{GatekeeperBackend, PatientBackend};
 use super::render;
 use super::step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 use crate::action::Action;
 use crate::judge::Reference;
 use crate::patient::bias;
+use dxsim_gatekeeper::text::normalize;
+use std::collections::BTreeMap;
 
 /// Runs `$body` for every episode of `$query`: on the compute task pool when the world holds a batch
 /// ([`Parallelism`] on), in order on this thread otherwise (one episode gains nothing from threads).
@@ -64,7 +68,13 @@ pub(crate) fn route(mut episodes: Query<&mut Turn>) {
 pub(crate) fn patient(
     engine: Res<Engine>,
     parallel: Res<Parallelism>,
-    mut episodes: Query<(&mut Turn, &mut Patient, &mut Revealed, &mut EpisodeRng)>,
+    mut episodes: Query<(
+        &mut Turn,
+        &mut Patient,
+        &mut Revealed,
+        &mut EpisodeRng,
+        &Settings,
+    )>,
 ) {
     let engine = &*engine;
     for_each_episode!(parallel, episodes, |(
@@ -72,11 +82,16 @@ pub(crate) fn patient(
         mut patient,
         mut revealed,
         mut rng,
+        settings,
     )| {
         let patient = &mut *patient;
+        let model_reply = turn
+            .model_reply
+            .as_ref()
+            .filter(|_| settings.options.patient_backend == PatientBackend::Llm);
         match (&turn.route, turn.action.clone()) {
             (Route::Patient, Some(Action::Ask { text })) => {
-                let reply = match &turn.model_reply {
+                let reply = match model_reply {
                     Some(model_reply) => patient.model.answer_from_model(&text, model_reply),
                     None => patient
                         .model
@@ -141,9 +156,16 @@ pub(crate) fn gatekeeper(
             return;
         }
         let gatekeeper = Gatekeeper::new(engine.resolver, &case.0, settings.seed);
+        let written = turn
+            .model_reply
+            .as_ref()
+            .filter(|_| settings.options.gatekeeper_backend == GatekeeperBackend::Llm)
+            .map(|reply| gatekeeper_findings(&case.0, reply))
+            .unwrap_or_default();
         match turn.action.clone() {
             Some(Action::Examine { system }) => {
-                for reply in gatekeeper.examine(&system) {
+                for mut reply in gatekeeper.examine(&system) {
+                    write_exam_finding(&mut reply, &written);
                     if let ExamReply::Finding {
                         system, abnormal, ..
                     } = &reply.public
@@ -159,7 +181,8 @@ pub(crate) fn gatekeeper(
             }
             Some(Action::Order { tests }) => {
                 let replies = gatekeeper.order_items(&tests, &mut revealed.disclosure);
-                for reply in replies {
+                for mut reply in replies {
+                    write_report(&mut reply, &written);
                     if let Some((test, price)) = reply.public.billable() {
                         turn.billable.push((test.to_string(), price));
                     }
@@ -178,6 +201,38 @@ pub(crate) fn gatekeeper(
             _ => {}
         }
     });
+}
+
+/// Puts the LLM gatekeeper's finding for a system the case does not record in place of the
+/// template (the system stays marked synthetic).
+fn write_exam_finding(
+    reply: &mut dxsim_gatekeeper::disclosure::Revealed<ExamReply>,
+    written: &BTreeMap<String, String>,
+) {
+    let Some((id, _)) = synthetic_exam_item(reply) else {
+        return;
+    };
+    if let (ExamReply::Finding { text, .. }, Some(finding)) =
+        (&mut reply.public, written.get(&normalize(&id)))
+    {
+        text.clone_from(finding);
+    }
+}
+
+/// Puts the LLM gatekeeper's report for a text-reported test the case does not record in place of
+/// the template.
+fn write_report(
+    reply: &mut dxsim_gatekeeper::disclosure::Revealed<OrderReply>,
+    written: &BTreeMap<String, String>,
+) {
+    let Some((id, _)) = synthetic_report_item(reply) else {
+        return;
+    };
+    if let (OrderReply::Reported { report, .. }, Some(finding)) =
+        (&mut reply.public, written.get(&normalize(&id)))
+    {
+        report.text = Some(finding.clone());
+    }
 }
 
 /// Charges the visit fee for questions and examinations, and each test ordered.

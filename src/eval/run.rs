@@ -20,8 +20,8 @@ use super::record::{EpisodeRecord, RecordCost, RecordStatus};
 use super::results::{ResultStore, ResultsError};
 use crate::agents::llm::{DoctorStyle, LlmDoctor};
 use crate::agents::{OracleDoctor, RandomDoctor};
-use crate::episode::PatientBackend;
 use crate::episode::{CaseSelector, Env, EpisodeOptions, Step};
+use crate::episode::{GatekeeperBackend, GatekeeperPrompt, ModelPrompt, PatientBackend};
 use crate::library::CaseLibrary;
 use crate::llm::{ChatMessage, ChatRequest, LlmClients, Role};
 use crate::patient::llm::PatientPrompt;
@@ -437,6 +437,9 @@ fn check_models(settings: &RunSettings) -> Result<(), RunError> {
     if settings.options.patient_backend == PatientBackend::Llm && !has(Role::Patient) {
         return Err(missing("the LLM patient".into(), Role::Patient));
     }
+    if settings.options.gatekeeper_backend == GatekeeperBackend::Llm && !has(Role::Gatekeeper) {
+        return Err(missing("the LLM gatekeeper".into(), Role::Gatekeeper));
+    }
     Ok(())
 }
 
@@ -523,6 +526,29 @@ impl Context {
             .llm
             .as_ref()
             .ok_or_else(|| "no language model is configured".to_string())
+    }
+
+    /// Asks the LLM gatekeeper's model for the findings the case lacks, for the prompt the engine
+    /// built (temperature 0: findings should not vary).
+    async fn gatekeeper_reply(
+        &self,
+        prompt: GatekeeperPrompt,
+        episode: &str,
+    ) -> Result<String, String> {
+        let request = ChatRequest {
+            temperature: Some(0.0),
+            ..ChatRequest::new(vec![
+                ChatMessage::system(prompt.system),
+                ChatMessage::user(prompt.request),
+            ])
+        };
+        let reply = self
+            .models()?
+            .clients
+            .chat(Role::Gatekeeper, episode, &request)
+            .await
+            .map_err(|error| format!("the gatekeeper's model failed: {error}"))?;
+        Ok(reply.content)
     }
 
     /// Asks the LLM patient's model to answer, for the prompt the engine built.
@@ -642,10 +668,15 @@ impl Context {
                 return Err("the agent gave no action".into());
             };
             let model_reply = match env
-                .patient_prompt(&next)
+                .model_prompt(&next)
                 .map_err(|error| format!("the agent's action was refused: {error}"))?
             {
-                Some(prompt) => Some(self.patient_reply(prompt, &episode.key).await?),
+                Some(ModelPrompt::Patient(prompt)) => {
+                    Some(self.patient_reply(prompt, &episode.key).await?)
+                }
+                Some(ModelPrompt::Gatekeeper(prompt)) => {
+                    Some(self.gatekeeper_reply(prompt, &episode.key).await?)
+                }
                 None => None,
             };
             let step = env

@@ -25,7 +25,7 @@ use super::error::{ApiError, ApiJson, JsonBody};
 use super::shard::{Command, Counts, Mode, Owner, Reply, StepAnswer, StepEntry};
 use super::{AppState, shard_of};
 use crate::action::{Action, parse_text};
-use crate::episode::{EpisodeOptions, PatientBackend};
+use crate::episode::{EpisodeOptions, GatekeeperBackend, PatientBackend};
 use crate::store::VectorSpec;
 
 /// How long a handler waits for a shard before giving up.
@@ -309,6 +309,13 @@ fn served(options: EpisodeOptions) -> Result<EpisodeOptions, ApiError> {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_options",
             "option `patient_backend` is llm: this server has no language model; use rule_based",
+        ));
+    }
+    if options.gatekeeper_backend == GatekeeperBackend::Llm {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_options",
+            "option `gatekeeper_backend` is llm: this server has no language model; use rule_based",
         ));
     }
     Ok(options)

@@ -340,3 +340,57 @@ async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge()
     assert_eq!(first["response_format"]["type"], "json_object");
     assert_eq!(first["temperature"], 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_gatekeeper_writes_missing_findings_through_its_own_endpoint() {
+    let doctor = FakeOpenAi::start().await;
+    let gatekeeper = FakeOpenAi::start().await;
+    doctor.script([
+        Reply::Text("<exam>skin</exam>".into()),
+        Reply::Text("<diagnosis>Inferior STEMI</diagnosis>".into()),
+    ]);
+    gatekeeper.script([Reply::Text("skin: Pale, cool and clammy.".into())]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("llm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[endpoints.a]\nbase_url = \"{}\"\nmodel = \"doctor-model\"\n\n\
+             [endpoints.b]\nbase_url = \"{}\"\nmodel = \"gatekeeper-model\"\n\n\
+             [roles]\ndoctor = \"a\"\ngatekeeper = \"b\"\n",
+            doctor.base_url(),
+            gatekeeper.base_url()
+        ),
+    )
+    .expect("config");
+    let out = dir.path().join("run");
+    succeeded(
+        &eval(vec![
+            "--agent".into(),
+            "llm".into(),
+            "--cases".into(),
+            CASE.into(),
+            "--gatekeeper".into(),
+            "llm".into(),
+            "--llm-config".into(),
+            config.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ])
+        .await,
+    );
+    let record = &records(&out)[0];
+    assert_eq!(record.status, RecordStatus::Diagnosed, "{:?}", record.error);
+    assert!(
+        record.transcript[0]
+            .response
+            .contains("Pale, cool and clammy."),
+        "{}",
+        record.transcript[0].response
+    );
+    assert!(record.synthetic.contains(&"skin".to_string()));
+    let usage = record.llm_usage.as_ref().expect("usage");
+    assert_eq!(usage.roles[&Role::Gatekeeper].calls, 1);
+    assert_eq!(gatekeeper.requests().len(), 1);
+    assert_eq!(gatekeeper.requests()[0].body["model"], "gatekeeper-model");
+}

@@ -13,7 +13,7 @@ mod leakage;
 mod library;
 mod lint;
 mod llm;
-mod model_patient;
+mod model_backed;
 mod patient;
 mod play;
 mod report;
