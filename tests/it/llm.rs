@@ -592,7 +592,7 @@ async fn each_role_reaches_its_own_endpoint() {
 
 #[tokio::test]
 async fn the_concurrency_limit_holds() {
-    let server = FakeOpenAi::with_delay(Duration::from_millis(100)).await;
+    let server = FakeOpenAi::with_delay(Duration::from_millis(250)).await;
     let clients = Arc::new(doctor(EndpointConfig {
         max_concurrency: 3,
         ..endpoint(&server)
