@@ -34,6 +34,7 @@ fn settings(agent: AgentSpec, cases: &str, concurrency: usize) -> RunSettings {
         concurrency,
         agent_timeout: Duration::from_secs(60),
         llm: None,
+        llm_judge: false,
     }
 }
 

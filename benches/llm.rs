@@ -240,6 +240,7 @@ fn episode_run(runtime: &tokio::runtime::Runtime, llm: &Arc<LlmClients>) -> Dura
             clients: Arc::clone(llm),
             roles: BTreeMap::new(),
         }),
+        llm_judge: false,
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let run = Run::prepare(dir.path(), settings, library, false).expect("run prepares");

@@ -88,6 +88,10 @@ pub(crate) struct EvalArgs {
     /// role of `--llm-config`).
     #[arg(long, value_enum, default_value = "rule-based")]
     gatekeeper: BackendArg,
+    /// Who scores the diagnoses: the rule-based judge, or the LLM judge (the `judge` role of
+    /// `--llm-config`; the rule-based score is kept beside it as `rule_score`).
+    #[arg(long, value_enum, default_value = "rule")]
+    judge: JudgeArg,
     /// The LLM configuration (endpoints and the role each serves; see docs/llm.toml), for the `llm`
     /// and `panel` agents, `--patient llm` and `--gatekeeper llm`. Give it again with `--resume`.
     #[arg(long, value_name = "FILE")]
@@ -96,6 +100,15 @@ pub(crate) struct EvalArgs {
     /// the run directory).
     #[arg(long, value_name = "FILE")]
     llm_cache: Option<PathBuf>,
+}
+
+/// Who scores the diagnoses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum JudgeArg {
+    /// The rule-based judge.
+    Rule,
+    /// A language model.
+    Llm,
 }
 
 /// Who plays the patient or the gatekeeper.
@@ -225,6 +238,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
             concurrency: args.concurrency as usize,
             agent_timeout: Duration::from_secs(args.agent_timeout),
             llm: None,
+            llm_judge: args.judge == JudgeArg::Llm,
         }
     };
     settings.llm = models;

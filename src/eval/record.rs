@@ -74,6 +74,9 @@ pub struct EpisodeRecord {
     /// The judge's one-line reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rationale: Option<String>,
+    /// When the LLM judge scored the episode, the rule-based judge's score, for comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_score: Option<u8>,
     /// Costs.
     pub cost: RecordCost,
     /// Turns taken.

@@ -270,6 +270,7 @@ pub(crate) mod tests {
                 icd10: None,
             }],
             transcript: Vec::new(),
+            rule_score: None,
             llm_usage: None,
             deliberation: Vec::new(),
             duration_ms: 12,

@@ -18,10 +18,13 @@ use super::plan::{
 };
 use super::record::{EpisodeRecord, RecordCost, RecordStatus};
 use super::results::{ResultStore, ResultsError};
+use crate::action::Action;
 use crate::agents::llm::{DoctorStyle, LlmDoctor};
 use crate::agents::{OracleDoctor, RandomDoctor};
 use crate::episode::{CaseSelector, Env, EpisodeOptions, Step};
 use crate::episode::{GatekeeperBackend, GatekeeperPrompt, ModelPrompt, PatientBackend};
+use crate::judge::Reference;
+use crate::judge::llm::LlmJudge;
 use crate::library::CaseLibrary;
 use crate::llm::{ChatMessage, ChatRequest, LlmClients, Role};
 use crate::patient::llm::PatientPrompt;
@@ -99,6 +102,8 @@ pub struct RunSettings {
     /// The language models (for `llm` and `panel` agents and an LLM patient), with what each role
     /// uses, for `run.json`.
     pub llm: Option<RunModels>,
+    /// Whether the LLM judge (the `judge` role) scores the diagnoses instead of the rule-based one.
+    pub llm_judge: bool,
 }
 
 /// The language models a run uses.
@@ -135,6 +140,9 @@ pub struct RunManifest {
     pub random_patience: u32,
     /// This directory's shard, if the run is split.
     pub shard: Option<Shard>,
+    /// Whether the LLM judge scored the diagnoses.
+    #[serde(default)]
+    pub llm_judge: bool,
     /// The model and endpoint of each LLM role used (`model @ base_url`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<Role, String>,
@@ -181,6 +189,7 @@ impl RunManifest {
             concurrency,
             agent_timeout,
             llm: None,
+            llm_judge: self.llm_judge,
         })
     }
 
@@ -204,6 +213,7 @@ impl RunManifest {
         );
         check(self.shard == other.shard, "shard");
         check(self.models == other.models, "language models");
+        check(self.llm_judge == other.llm_judge, "judge");
         fields
     }
 }
@@ -265,6 +275,7 @@ impl Run {
             options: settings.options.clone(),
             random_patience: settings.random_patience,
             shard: settings.shard,
+            llm_judge: settings.llm_judge,
             models: settings
                 .llm
                 .as_ref()
@@ -440,6 +451,9 @@ fn check_models(settings: &RunSettings) -> Result<(), RunError> {
     if settings.options.gatekeeper_backend == GatekeeperBackend::Llm && !has(Role::Gatekeeper) {
         return Err(missing("the LLM gatekeeper".into(), Role::Gatekeeper));
     }
+    if settings.llm_judge && !has(Role::Judge) {
+        return Err(missing("the LLM judge".into(), Role::Judge));
+    }
     Ok(())
 }
 
@@ -528,6 +542,36 @@ impl Context {
             .ok_or_else(|| "no language model is configured".to_string())
     }
 
+    /// Scores the record's diagnosis with the LLM judge, keeping the rule-based score beside it.
+    async fn judge_with_model(
+        &self,
+        episode: &EpisodeSpec,
+        record: &mut EpisodeRecord,
+    ) -> Result<(), String> {
+        let Some(diagnosis) = record.diagnosis.clone() else {
+            return Ok(());
+        };
+        let code = record.actions.last().and_then(|action| match action {
+            Action::Diagnose { icd10, .. } => icd10.clone(),
+            _ => None,
+        });
+        let judge = LlmJudge::new(Arc::clone(&self.models()?.clients));
+        let verdict = judge
+            .judge(
+                &episode.key,
+                Reference::from(&episode.case.diagnosis),
+                &diagnosis,
+                code.as_deref(),
+            )
+            .await
+            .map_err(|error| format!("the judge's model failed: {error}"))?;
+        record.rule_score = record.score;
+        record.score = Some(verdict.score);
+        record.correct = verdict.correct;
+        record.rationale = Some(verdict.rationale);
+        Ok(())
+    }
+
     /// Asks the LLM gatekeeper's model for the findings the case lacks, for the prompt the engine
     /// built (temperature 0: findings should not vary).
     async fn gatekeeper_reply(
@@ -606,6 +650,7 @@ impl Context {
             score: None,
             correct: false,
             rationale: None,
+            rule_score: None,
             cost: RecordCost::default(),
             turns: 0,
             patient: None,
@@ -685,6 +730,9 @@ impl Context {
             record.deliberation = agent.deliberation();
             if step.terminated || step.truncated {
                 fill_outcome(record, &step);
+                if self.settings.llm_judge {
+                    self.judge_with_model(episode, record).await?;
+                }
                 agent
                     .send(&AgentMessage::End {
                         episode: &episode.key,

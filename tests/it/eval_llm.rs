@@ -394,3 +394,48 @@ async fn an_llm_gatekeeper_writes_missing_findings_through_its_own_endpoint() {
     assert_eq!(gatekeeper.requests().len(), 1);
     assert_eq!(gatekeeper.requests()[0].body["model"], "gatekeeper-model");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_llm_judge_can_score_an_evaluation_with_the_rule_score_kept() {
+    let doctor = FakeOpenAi::start().await;
+    let judge = FakeOpenAi::start().await;
+    doctor.script([Reply::Text("<diagnosis>Inferior STEMI</diagnosis>".into())]);
+    judge.script([Reply::Text(
+        r#"{"score": 3, "rationale": "a strict grader"}"#.into(),
+    )]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("llm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[endpoints.a]\nbase_url = \"{}\"\nmodel = \"m\"\n\n[endpoints.b]\nbase_url = \"{}\"\nmodel = \"j\"\n\n\
+             [roles]\ndoctor = \"a\"\njudge = \"b\"\n",
+            doctor.base_url(),
+            judge.base_url()
+        ),
+    )
+    .expect("config");
+    let out = dir.path().join("run");
+    succeeded(
+        &eval(vec![
+            "--agent".into(),
+            "llm".into(),
+            "--cases".into(),
+            CASE.into(),
+            "--judge".into(),
+            "llm".into(),
+            "--llm-config".into(),
+            config.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ])
+        .await,
+    );
+    let record = &records(&out)[0];
+    assert_eq!(record.score, Some(3));
+    assert!(!record.correct);
+    assert_eq!(record.rule_score, Some(5));
+    assert_eq!(record.rationale.as_deref(), Some("a strict grader"));
+    let manifest = std::fs::read_to_string(out.join("run.json")).expect("run.json");
+    assert!(manifest.contains("\"llm_judge\": true"), "{manifest}");
+}

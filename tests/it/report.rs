@@ -115,6 +115,7 @@ fn run_records() -> Vec<EpisodeRecord> {
                             icd10: None,
                         }],
                         transcript: Vec::new(),
+                        rule_score: None,
                         llm_usage: None,
                         deliberation: Vec::new(),
                         duration_ms: 20 + roll,
