@@ -25,6 +25,8 @@ pub(crate) enum Reply {
     Echo,
     /// 200 with a completion of this text, at once.
     Text(String),
+    /// 200 with a completion of this text, after the server's delay (as an echo would take).
+    Slow(String),
     /// 429 Too Many Requests with this `Retry-After` value.
     RateLimited(String),
     /// 500 Internal Server Error.
@@ -234,6 +236,12 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             completion(&request, &echo(&request))
         }
         Reply::Text(text) => completion(&request, &text),
+        Reply::Slow(text) => {
+            if !shared.delay.is_zero() {
+                tokio::time::sleep(shared.delay).await;
+            }
+            completion(&request, &text)
+        }
         Reply::RateLimited(retry_after) => (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, retry_after)],
