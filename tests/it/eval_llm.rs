@@ -194,10 +194,11 @@ async fn an_llm_doctor_and_patient_play_route_by_role_cache_and_replay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_panel_keeps_its_deliberation_and_a_broken_model_fails_only_its_episode() {
-    let doctor = FakeOpenAi::start().await;
+    // The panel's model takes a while to answer: the episode waits for each reply.
+    let doctor = FakeOpenAi::with_delay(std::time::Duration::from_millis(50)).await;
     let patient = FakeOpenAi::start().await;
     let panel_turn = |action: &str| {
-        Reply::Text(
+        Reply::Slow(
             serde_json::json!({
                 "hypotheses": [{"diagnosis": "acute coronary syndrome", "probability": 0.7}],
                 "next_steps": ["ecg"],
