@@ -14,11 +14,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use super::record::EpisodeRecord;
+use super::report::EPISODES_FILE;
 
 /// The store's file name inside a run directory.
 pub const STORE_FILE: &str = "results.sqlite";
-/// The JSON-lines file's name inside a run directory.
-pub const JSONL_FILE: &str = "episodes.jsonl";
 
 /// A failure reading or writing a run's results.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +83,7 @@ impl ResultStore {
                 );",
             )
             .map_err(sqlite)?;
-        let jsonl_path = dir.join(JSONL_FILE);
+        let jsonl_path = dir.join(EPISODES_FILE);
         let jsonl = open_append(&jsonl_path)?;
         Ok(ResultStore {
             connection,
