@@ -62,7 +62,13 @@ struct PreparedHistory {
     item_keywords: Vec<Vec<String>>,
     /// Per history item: whether it may be said (it never names the diagnosis).
     sayable: Vec<bool>,
+    /// Turns already asked of this case: their text → the history items reached and whether some
+    /// question reached nothing (agents ask the same questions across many episodes).
+    reached: std::sync::Mutex<HashMap<String, (Vec<usize>, bool)>>,
 }
+
+/// Most distinct turns remembered per case; later new ones are matched afresh.
+const REACHED_MEMO_LIMIT: usize = 4096;
 
 /// Prepared histories by case, keyed by the case's address and checked against a weak reference, so
 /// a case dropped and another allocated in its place is never confused with it.
@@ -129,6 +135,7 @@ impl PreparedHistory {
         PreparedHistory {
             item_keywords,
             sayable,
+            reached: std::sync::Mutex::default(),
         }
     }
 }
@@ -245,8 +252,29 @@ impl RuleBasedPatient {
             .collect()
     }
 
-    /// The history items a turn's questions reach.
+    /// The history items a turn's questions reach, and whether some question reached nothing;
+    /// remembered per case.
     fn items_reached(&self, text: &str) -> (Vec<usize>, bool) {
+        let memo = &self.history.reached;
+        if let Some(known) = memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(text)
+        {
+            return known.clone();
+        }
+        let reached = self.match_questions(text);
+        let mut memo = memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if memo.len() < REACHED_MEMO_LIMIT {
+            memo.insert(text.to_string(), reached.clone());
+        }
+        reached
+    }
+
+    /// Matches a turn's questions to the history items they reach.
+    fn match_questions(&self, text: &str) -> (Vec<usize>, bool) {
         let mut items: Vec<usize> = Vec::new();
         let mut unknown = false;
         for question in questions(text) {

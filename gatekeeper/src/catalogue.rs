@@ -5,6 +5,8 @@
 //! with the same columns, and both check every cross-reference before handing out a catalogue.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -191,9 +193,11 @@ pub struct Catalogue {
     tests: Vec<TestDef>,
     analytes: Vec<AnalyteDef>,
     systems: Vec<ExamSystem>,
-    test_index: HashMap<String, usize>,
-    analyte_index: HashMap<String, usize>,
-    system_index: HashMap<String, usize>,
+    // Looked up on every order and report: hashed with FxHash, much cheaper than SipHash on short
+    // ids (the keys are our own catalogue ids, so there is nothing to guard against).
+    test_index: FxHashMap<String, usize>,
+    analyte_index: FxHashMap<String, usize>,
+    system_index: FxHashMap<String, usize>,
     /// For each analyte, the tests that report it, cheapest first.
     analyte_tests: Vec<Vec<usize>>,
 }
@@ -310,9 +314,9 @@ impl Catalogue {
             tests: Vec::new(),
             analytes: Vec::new(),
             systems: Vec::new(),
-            test_index: HashMap::new(),
-            analyte_index: HashMap::new(),
-            system_index: HashMap::new(),
+            test_index: FxHashMap::default(),
+            analyte_index: FxHashMap::default(),
+            system_index: FxHashMap::default(),
             analyte_tests: Vec::new(),
         };
         catalogue.load_tests(sources.tests, &prices)?;

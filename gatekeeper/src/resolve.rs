@@ -13,6 +13,9 @@
 //! The same machinery resolves exam systems ("listen to the heart" → `cardiovascular`).
 
 use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -419,12 +422,45 @@ const VAGUE_EXAM: &[&str] = &[
 ];
 
 /// Resolves requests against one catalogue. Build once (it indexes every name) and share.
+///
+/// Resolution depends on the request text and the catalogue alone, so whole requests are remembered
+/// (up to [`RESOLUTION_MEMO_LIMIT`] of each kind): agents repeat the same orders and examinations
+/// across thousands of episodes, and a repeat costs one lookup instead of normalising and matching.
 #[derive(Debug)]
 pub struct Resolver<'c> {
     catalogue: &'c Catalogue,
     orders: Index,
     exam: Index,
     vague: HashMap<String, Vec<usize>>,
+    order_memo: Memo<OrderOutcome>,
+    exam_memo: Memo<ExamOutcome>,
+}
+
+/// Most requests of each kind a [`Resolver`] remembers; later new requests are resolved afresh.
+pub const RESOLUTION_MEMO_LIMIT: usize = 65_536;
+
+/// Resolved requests by their text.
+type Memo<T> = RwLock<FxHashMap<String, Vec<(String, T)>>>;
+
+/// The remembered resolution of `request`, or `resolve(request)` remembered while there is room.
+fn memoized<T: Clone>(
+    memo: &Memo<T>,
+    request: &str,
+    resolve: impl FnOnce() -> Vec<(String, T)>,
+) -> Vec<(String, T)> {
+    if let Some(known) = memo
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(request)
+    {
+        return known.clone();
+    }
+    let resolved = resolve();
+    let mut memo = memo.write().unwrap_or_else(PoisonError::into_inner);
+    if memo.len() < RESOLUTION_MEMO_LIMIT {
+        memo.insert(request.to_string(), resolved.clone());
+    }
+    resolved
 }
 
 #[derive(Debug, Default)]
@@ -702,6 +738,8 @@ impl<'c> Resolver<'c> {
             orders,
             exam,
             vague,
+            order_memo: Memo::default(),
+            exam_memo: Memo::default(),
         }
     }
 
@@ -734,6 +772,13 @@ impl<'c> Resolver<'c> {
 
     /// Splits an order request into items and resolves each; returns `(item as typed, outcome)` pairs.
     pub fn resolve_order_request(&self, request: &str) -> Vec<(String, OrderOutcome)> {
+        memoized(&self.order_memo, request, || {
+            self.resolve_order_request_afresh(request)
+        })
+    }
+
+    /// [`Resolver::resolve_order_request`] without the memo.
+    fn resolve_order_request_afresh(&self, request: &str) -> Vec<(String, OrderOutcome)> {
         let mut resolved = Vec::new();
         for item in split_items(request) {
             let normalized = normalize(&item);
@@ -875,6 +920,13 @@ impl<'c> Resolver<'c> {
 
     /// Splits an examination request into items and resolves each.
     pub fn resolve_exam_request(&self, request: &str) -> Vec<(String, ExamOutcome)> {
+        memoized(&self.exam_memo, request, || {
+            self.resolve_exam_request_afresh(request)
+        })
+    }
+
+    /// [`Resolver::resolve_exam_request`] without the memo.
+    fn resolve_exam_request_afresh(&self, request: &str) -> Vec<(String, ExamOutcome)> {
         let mut resolved = Vec::new();
         for item in split_items(request) {
             let normalized = normalize(&item);
@@ -953,5 +1005,33 @@ mod tests {
             "potassium"
         );
         assert_eq!(strip_filler("listen to the heart"), "heart");
+    }
+
+    #[test]
+    fn remembered_resolutions_are_the_fresh_ones() {
+        let resolver = Resolver::new(Catalogue::builtin());
+        for request in [
+            "cbc, lipase and a chest x-ray",
+            "bloods",
+            "what is the diagnosis?",
+            "trop",
+        ] {
+            let fresh = resolver.resolve_order_request_afresh(request);
+            assert_eq!(resolver.resolve_order_request(request), fresh);
+            assert_eq!(
+                resolver.resolve_order_request(request),
+                fresh,
+                "from the memo"
+            );
+        }
+        for request in ["heart and lungs", "everything", "abdomen"] {
+            let fresh = resolver.resolve_exam_request_afresh(request);
+            assert_eq!(resolver.resolve_exam_request(request), fresh);
+            assert_eq!(
+                resolver.resolve_exam_request(request),
+                fresh,
+                "from the memo"
+            );
+        }
     }
 }

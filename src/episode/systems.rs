@@ -341,9 +341,15 @@ pub(crate) fn reward(
             continue;
         }
         let before = revealed.key_findings.len();
-        for (index, finding) in case.0.key_findings.iter().enumerate() {
-            if key_finding_revealed(finding, &case.0, &revealed, catalogue) {
-                revealed.key_findings.insert(index);
+        // Only a question, an examination or an order can uncover a finding; each is checked until
+        // it is found.
+        if turn.route != Route::Judge {
+            for (index, finding) in case.0.key_findings.iter().enumerate() {
+                if !revealed.key_findings.contains(&index)
+                    && key_finding_revealed(finding, &case.0, &revealed, catalogue)
+                {
+                    revealed.key_findings.insert(index);
+                }
             }
         }
         turn.new_key_findings = revealed.key_findings.len() - before;
