@@ -8,6 +8,7 @@ mod episode;
 mod eval;
 mod import;
 mod judge;
+mod llm;
 mod loadtest;
 mod play;
 mod report;

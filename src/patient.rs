@@ -117,20 +117,10 @@ impl PreparedHistory {
                     .collect()
             })
             .collect();
-        let guard: Vec<String> = std::iter::once(&case.diagnosis.name)
-            .chain(&case.diagnosis.synonyms)
-            .map(|name| normalize(name))
-            .filter(|name| !name.is_empty())
-            .collect();
         let sayable = case
             .history
             .iter()
-            .map(|item| {
-                let normalized = normalize(&item.text);
-                !guard
-                    .iter()
-                    .any(|phrase| contains_phrase(&normalized, phrase))
-            })
+            .map(|item| !llm::names_diagnosis(case, &item.text))
             .collect();
         PreparedHistory {
             item_keywords,

@@ -16,7 +16,9 @@ use dxsim::eval::record::EpisodeRecord;
 use dxsim::eval::report;
 use dxsim::eval::run::{Run, RunError, RunManifest, RunModels, RunOutcome, RunSettings};
 use dxsim::library::CaseLibrary;
-use dxsim::llm::{LlmCache, LlmClients, LlmConfig, Role};
+use dxsim::llm::Role;
+
+use super::judge::JudgeArg;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Outcome, UserError};
@@ -102,15 +104,6 @@ pub(crate) struct EvalArgs {
     llm_cache: Option<PathBuf>,
 }
 
-/// Who scores the diagnoses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum JudgeArg {
-    /// The rule-based judge.
-    Rule,
-    /// A language model.
-    Llm,
-}
-
 /// Who plays the patient or the gatekeeper.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum BackendArg {
@@ -125,17 +118,13 @@ fn models(args: &EvalArgs) -> anyhow::Result<Option<RunModels>> {
     let Some(path) = &args.llm_config else {
         return Ok(None);
     };
-    let config = LlmConfig::load(path).map_err(|error| UserError::new(error.to_string(), None))?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let cache_path = args
         .llm_cache
         .clone()
         .unwrap_or_else(|| args.out.join("llm-cache.sqlite"));
-    let cache =
-        LlmCache::open(&cache_path).map_err(|error| UserError::new(error.to_string(), None))?;
-    let clients = LlmClients::new(&config, Some(&cache))
-        .map_err(|error| UserError::new(error.to_string(), None))?;
+    let (config, clients) = super::llm::open_clients(path, Some(&cache_path))?;
     let roles = Role::ALL
         .into_iter()
         .filter_map(|role| {
@@ -197,20 +186,6 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
     options
         .validate()
         .map_err(|error| UserError::new(error.to_string(), None))?;
-    for (index, agent) in args.agents.iter().enumerate() {
-        if args.agents[..index].contains(agent) {
-            return Err(UserError::new(format!("agent `{agent}` is listed twice"), None).into());
-        }
-    }
-    for (index, bias) in args.biases.iter().enumerate() {
-        if args.biases[..index].iter().any(|b| b.name == bias.name) {
-            return Err(UserError::new(
-                format!("patient setting `{}` is listed twice", bias.name),
-                None,
-            )
-            .into());
-        }
-    }
     let mut settings = if args.resume && args.agents.is_empty() {
         RunManifest::load(&args.out)
             .map_err(|error| {

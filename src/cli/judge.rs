@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dxsim::judge::llm::LlmJudge;
 use dxsim::judge::{Reference, RuleJudge};
-use dxsim::llm::{LlmCache, LlmClients, LlmConfig, Role};
+use dxsim::llm::Role;
 use dxsim_gatekeeper::icd10::{Icd10, is_well_formed};
 
 use super::{Outcome, UserError};
@@ -75,8 +75,7 @@ fn llm_agreement(
     cache: Option<&std::path::Path>,
     pairs: &[calibration::CalibrationPair],
 ) -> anyhow::Result<calibration::Agreement> {
-    let config =
-        LlmConfig::load(config).map_err(|error| UserError::new(error.to_string(), None))?;
+    let (config, clients) = super::llm::open_clients(config, cache)?;
     if config.endpoint_for(Role::Judge).is_none() {
         return Err(UserError::new(
             "the LLM configuration maps no endpoint to the `judge` role",
@@ -84,12 +83,6 @@ fn llm_agreement(
         )
         .into());
     }
-    let cache = cache
-        .map(LlmCache::open)
-        .transpose()
-        .map_err(|error| UserError::new(error.to_string(), None))?;
-    let clients = LlmClients::new(&config, cache.as_ref())
-        .map_err(|error| UserError::new(error.to_string(), None))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

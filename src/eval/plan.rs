@@ -360,6 +360,21 @@ impl fmt::Display for Shard {
     }
 }
 
+/// Checks no agent and no patient setting is listed twice (their names key the episodes).
+pub fn check_unique(agents: &[AgentSpec], biases: &[BiasSetting]) -> Result<(), PlanError> {
+    let names = agents
+        .iter()
+        .map(AgentSpec::name)
+        .chain(biases.iter().map(|bias| bias.name.as_str()));
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(PlanError::Duplicate(name.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// One episode of a run.
 #[derive(Debug, Clone)]
 pub struct EpisodeSpec {
@@ -531,6 +546,24 @@ mod tests {
             CaseSelection("specialty=astrology".into()).resolve(library),
             Err(PlanError::NoCases(_))
         ));
+    }
+
+    #[test]
+    fn an_agent_or_bias_listed_twice_is_refused() {
+        let biases: Vec<BiasSetting> = vec!["none".parse().expect("none")];
+        assert_eq!(
+            check_unique(&[AgentSpec::Oracle, AgentSpec::Random], &biases),
+            Ok(())
+        );
+        assert_eq!(
+            check_unique(&[AgentSpec::Oracle, AgentSpec::Oracle], &biases),
+            Err(PlanError::Duplicate("oracle".into()))
+        );
+        let twice = vec![biases[0].clone(), biases[0].clone()];
+        assert_eq!(
+            check_unique(&[AgentSpec::Oracle], &twice),
+            Err(PlanError::Duplicate("none".into()))
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 
 use super::agent::{AgentMessage, CommandPool, EpisodeAgent};
 use super::plan::{
-    AgentSpec, BiasSetting, CaseSelection, EpisodeSpec, PlanError, Shard, expand, library_hash,
-    shard_of,
+    AgentSpec, BiasSetting, CaseSelection, EpisodeSpec, PlanError, Shard, check_unique, expand,
+    library_hash, shard_of,
 };
 use super::record::{EpisodeRecord, RecordCost, RecordStatus};
 use super::results::{ResultStore, ResultsError};
@@ -254,6 +254,7 @@ impl Run {
         library: &'static CaseLibrary,
         resume: bool,
     ) -> Result<Run, RunError> {
+        check_unique(&settings.agents, &settings.biases)?;
         check_models(&settings)?;
         let cases = settings.cases.resolve(library)?;
         let plan = expand(&settings.agents, &cases, &settings.biases, &settings.seeds);
@@ -664,7 +665,14 @@ impl Context {
             deliberation: Vec::new(),
             duration_ms: 0,
         };
-        let result = self.drive(env, episode, &mut record).await;
+        let result = match self.agent(episode) {
+            Ok(mut agent) => {
+                let result = self.drive(env, episode, &mut agent, &mut record).await;
+                record.deliberation = agent.deliberation();
+                result
+            }
+            Err(error) => Err(error),
+        };
         if let Some(models) = &self.settings.llm {
             let usage = models.clients.usage().take_episode(&episode.key);
             record.llm_usage =
@@ -694,12 +702,12 @@ impl Context {
         &self,
         env: &mut Env,
         episode: &EpisodeSpec,
+        agent: &mut EpisodeAgent,
         record: &mut EpisodeRecord,
     ) -> Result<(), String> {
         let (observation, info) = env
             .reset(episode.seed, self.options(episode))
             .map_err(|error| format!("the episode could not start: {error}"))?;
-        let mut agent = self.agent(episode)?;
         let mut action = agent
             .send(&AgentMessage::Reset {
                 episode: &episode.key,
@@ -727,7 +735,6 @@ impl Context {
             let step = env
                 .step_with_reply(next, model_reply)
                 .map_err(|error| format!("the agent's action was refused: {error}"))?;
-            record.deliberation = agent.deliberation();
             if step.terminated || step.truncated {
                 fill_outcome(record, &step);
                 if self.settings.llm_judge {

@@ -15,20 +15,22 @@ use crate::fake_openai::{FakeOpenAi, Reply};
 
 const CASE: &str = "cardio-chest-pressure-snow";
 
-/// A configuration file: the doctor on `doctor`, the patient on `patient`.
-fn write_config(dir: &Path, doctor: &FakeOpenAi, patient: &FakeOpenAi) -> String {
+/// Writes a configuration giving each role its own endpoint on its server (`ROLE_server`, model
+/// `ROLE-model`); returns its path.
+fn write_config(dir: &Path, roles: &[(&str, &FakeOpenAi)]) -> String {
+    let mut text = String::new();
+    for (role, server) in roles {
+        text.push_str(&format!(
+            "[endpoints.{role}_server]\nbase_url = \"{}\"\nmodel = \"{role}-model\"\n\n",
+            server.base_url()
+        ));
+    }
+    text.push_str("[roles]\n");
+    for (role, _) in roles {
+        text.push_str(&format!("{role} = \"{role}_server\"\n"));
+    }
     let path = dir.join("llm.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[endpoints.doctor_server]\nbase_url = \"{}\"\nmodel = \"doctor-model\"\n\n\
-             [endpoints.patient_server]\nbase_url = \"{}\"\nmodel = \"patient-model\"\n\n\
-             [roles]\ndoctor = \"doctor_server\"\npatient = \"patient_server\"\n",
-            doctor.base_url(),
-            patient.base_url()
-        ),
-    )
-    .expect("config written");
+    std::fs::write(&path, text).expect("config written");
     path.display().to_string()
 }
 
@@ -79,7 +81,7 @@ async fn an_llm_doctor_and_patient_play_route_by_role_cache_and_replay() {
         case.diagnosis.synonyms[0]
     ))]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), &doctor, &patient);
+    let config = write_config(dir.path(), &[("doctor", &doctor), ("patient", &patient)]);
     let cache = dir.path().join("cache.sqlite").display().to_string();
     let first = dir.path().join("first");
     let args = |out: &Path| {
@@ -215,7 +217,7 @@ async fn the_panel_keeps_its_deliberation_and_a_broken_model_fails_only_its_epis
         panel_turn("<diagnosis>Inferior STEMI</diagnosis>"),
     ]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), &doctor, &patient);
+    let config = write_config(dir.path(), &[("doctor", &doctor), ("patient", &patient)]);
     let out = dir.path().join("panel");
     succeeded(
         &eval(vec![
@@ -288,15 +290,7 @@ async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge()
     let verdict = r#"{"score": 5, "rationale": "same disease"}"#;
     judge.script((0..4).map(|_| Reply::Text(verdict.into())));
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("llm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[endpoints.local]\nbase_url = \"{}\"\nmodel = \"judge-model\"\n\n[roles]\njudge = \"local\"\n",
-            judge.base_url()
-        ),
-    )
-    .expect("config");
+    let config = write_config(dir.path(), &[("judge", &judge)]);
     let set = dir.path().join("set.csv");
     std::fs::write(
         &set,
@@ -313,7 +307,7 @@ async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge()
         "--judge".into(),
         "llm".into(),
         "--llm-config".into(),
-        config.display().to_string(),
+        config.clone(),
         "--set".into(),
         set.display().to_string(),
     ];
@@ -352,18 +346,10 @@ async fn an_llm_gatekeeper_writes_missing_findings_through_its_own_endpoint() {
     ]);
     gatekeeper.script([Reply::Text("skin: Pale, cool and clammy.".into())]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("llm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[endpoints.a]\nbase_url = \"{}\"\nmodel = \"doctor-model\"\n\n\
-             [endpoints.b]\nbase_url = \"{}\"\nmodel = \"gatekeeper-model\"\n\n\
-             [roles]\ndoctor = \"a\"\ngatekeeper = \"b\"\n",
-            doctor.base_url(),
-            gatekeeper.base_url()
-        ),
-    )
-    .expect("config");
+    let config = write_config(
+        dir.path(),
+        &[("doctor", &doctor), ("gatekeeper", &gatekeeper)],
+    );
     let out = dir.path().join("run");
     succeeded(
         &eval(vec![
@@ -374,7 +360,7 @@ async fn an_llm_gatekeeper_writes_missing_findings_through_its_own_endpoint() {
             "--gatekeeper".into(),
             "llm".into(),
             "--llm-config".into(),
-            config.display().to_string(),
+            config.clone(),
             "--out".into(),
             out.display().to_string(),
         ])
@@ -405,17 +391,7 @@ async fn the_llm_judge_can_score_an_evaluation_with_the_rule_score_kept() {
         r#"{"score": 3, "rationale": "a strict grader"}"#.into(),
     )]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("llm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[endpoints.a]\nbase_url = \"{}\"\nmodel = \"m\"\n\n[endpoints.b]\nbase_url = \"{}\"\nmodel = \"j\"\n\n\
-             [roles]\ndoctor = \"a\"\njudge = \"b\"\n",
-            doctor.base_url(),
-            judge.base_url()
-        ),
-    )
-    .expect("config");
+    let config = write_config(dir.path(), &[("doctor", &doctor), ("judge", &judge)]);
     let out = dir.path().join("run");
     succeeded(
         &eval(vec![
@@ -426,7 +402,7 @@ async fn the_llm_judge_can_score_an_evaluation_with_the_rule_score_kept() {
             "--judge".into(),
             "llm".into(),
             "--llm-config".into(),
-            config.display().to_string(),
+            config.clone(),
             "--out".into(),
             out.display().to_string(),
         ])
