@@ -208,14 +208,19 @@ fn select_case(
             .find(|case| selected(selector, case))
             .ok_or_else(no_match);
     };
-    let matching: Vec<&Arc<Case>> = cases
-        .iter()
-        .filter(|case| selected(selector, case))
-        .collect();
-    matching
-        .choose(&mut rng)
-        .map(|case| Arc::clone(case))
-        .ok_or_else(no_match)
+    let unfiltered =
+        selector.split.is_none() && selector.specialty.is_none() && selector.difficulty.is_none();
+    let chosen = if unfiltered {
+        // The same draw as over the filtered list, which would hold every case.
+        cases.choose(&mut rng)
+    } else {
+        let matching: Vec<&Arc<Case>> = cases
+            .iter()
+            .filter(|case| selected(selector, case))
+            .collect();
+        matching.choose(&mut rng).copied()
+    };
+    chosen.map(Arc::clone).ok_or_else(no_match)
 }
 
 /// The text and findings shown at reset; in multiple-choice mode, with the source's question,
@@ -543,7 +548,10 @@ impl VecEnv {
         for (index, step) in stepped.into_iter().zip(self.pool.step_many(batch)) {
             results[index] = Some(step?);
         }
-        Ok(results.into_iter().flatten().collect())
+        // Steps are large: size the result once rather than growing it step by step.
+        let mut steps = Vec::with_capacity(results.len());
+        steps.extend(results.into_iter().flatten());
+        Ok(steps)
     }
 
     /// Takes the discrete action `indices[i]` in episode `i`; returns the steps and the observations of

@@ -115,7 +115,10 @@ impl Ledger {
     pub fn order<'t>(&mut self, tests: impl IntoIterator<Item = (&'t str, Money)>) -> Vec<Charge> {
         let mut billed = Vec::new();
         for (test, price) in tests {
-            let repeat = !self.ordered.insert(test.to_string());
+            let repeat = self.ordered.contains(test);
+            if !repeat {
+                self.ordered.insert(test.to_string());
+            }
             let amount = price.scaled(self.config.price_multiplier);
             self.totals.test_count += 1;
             self.totals.repeat_count += u32::from(repeat);

@@ -596,9 +596,14 @@ impl Case {
     /// The case's result for a test or, failing that, for an equivalent study of the same family.
     pub fn study(&self, catalogue: &crate::Catalogue, test_id: &str) -> Option<&TestResult> {
         self.test(test_id).or_else(|| {
-            self.tests
-                .iter()
-                .find(|listed| catalogue.same_study(&listed.id, test_id))
+            // Only a test with a family has equivalents: look its family up once.
+            let family = catalogue.test(test_id)?.family.as_deref()?;
+            self.tests.iter().find(|listed| {
+                catalogue
+                    .test(&listed.id)
+                    .and_then(|test| test.family.as_deref())
+                    == Some(family)
+            })
         })
     }
 

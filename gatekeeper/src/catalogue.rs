@@ -5,12 +5,13 @@
 //! with the same columns, and both check every cross-reference before handing out a catalogue.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use rustc_hash::FxHashMap;
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::case::Sex;
 use crate::money::Money;
 
 const TESTS_CSV: &str = include_str!("../data/tests.csv");
@@ -122,6 +123,25 @@ pub struct AnalyteDef {
     pub synonyms: Vec<String>,
     /// Numeric or qualitative.
     pub kind: AnalyteKind,
+    /// What every report of this analyte shows, made once and shared by all of them.
+    #[serde(skip)]
+    #[schemars(skip)]
+    labels: AnalyteLabels,
+}
+
+/// The text a report shows for an analyte, shared: cloning a label counts a reference rather than
+/// copying a string, so a panel's report costs no allocation per label.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnalyteLabels {
+    /// The analyte id.
+    pub id: Arc<str>,
+    /// The display name.
+    pub name: Arc<str>,
+    /// The unit, empty for a qualitative analyte.
+    pub unit: Arc<str>,
+    /// The reference as printed for a male patient, and for a female one: the range ("3.5–5.1"), or
+    /// the normal result of a qualitative analyte.
+    reference: [Arc<str>; 2],
 }
 
 /// What kind of value an analyte has.
@@ -151,14 +171,14 @@ pub enum AnalyteKind {
 
 impl AnalyteDef {
     /// The reference range for a patient of the given sex, if numeric.
-    pub fn range_for(&self, sex: crate::case::Sex) -> Option<[f64; 2]> {
+    pub fn range_for(&self, sex: Sex) -> Option<[f64; 2]> {
         match &self.kind {
             AnalyteKind::Numeric {
                 range,
                 female_range,
                 ..
             } => Some(match (sex, female_range) {
-                (crate::case::Sex::Female, Some(female)) => *female,
+                (Sex::Female, Some(female)) => *female,
                 _ => *range,
             }),
             AnalyteKind::Qualitative { .. } => None,
@@ -172,6 +192,57 @@ impl AnalyteDef {
             AnalyteKind::Qualitative { .. } => "",
         }
     }
+
+    /// A definition with its report labels made.
+    fn new(id: String, name: String, synonyms: Vec<String>, kind: AnalyteKind) -> AnalyteDef {
+        let mut definition = AnalyteDef {
+            id,
+            name,
+            synonyms,
+            kind,
+            labels: AnalyteLabels::default(),
+        };
+        let reference = |sex| -> Arc<str> {
+            match (&definition.kind, definition.range_for(sex)) {
+                (AnalyteKind::Numeric { decimals, .. }, Some(range)) => {
+                    reference_range(range, *decimals).into()
+                }
+                (AnalyteKind::Qualitative { normal_text }, _) => normal_text.as_str().into(),
+                (AnalyteKind::Numeric { .. }, None) => "".into(),
+            }
+        };
+        let labels = AnalyteLabels {
+            id: definition.id.as_str().into(),
+            name: definition.name.as_str().into(),
+            unit: definition.unit().into(),
+            reference: [reference(Sex::Male), reference(Sex::Female)],
+        };
+        definition.labels = labels;
+        definition
+    }
+
+    /// The labels every report of this analyte shows.
+    pub fn labels(&self) -> &AnalyteLabels {
+        &self.labels
+    }
+
+    /// The reference as printed for a patient of this sex: the range ("3.5–5.1"), or the normal
+    /// result of a qualitative analyte.
+    pub fn reference_text(&self, sex: Sex) -> &Arc<str> {
+        match sex {
+            Sex::Male => &self.labels.reference[0],
+            Sex::Female => &self.labels.reference[1],
+        }
+    }
+}
+
+/// A reference range as printed, with the analyte's decimals ("3.5–5.1").
+pub fn reference_range([low, high]: [f64; 2], decimals: u8) -> String {
+    format!(
+        "{}–{}",
+        crate::synthetic::format_value(low, decimals),
+        crate::synthetic::format_value(high, decimals)
+    )
 }
 
 /// A system the examiner can examine.
@@ -446,12 +517,12 @@ impl Catalogue {
                     )));
                 }
             };
-            let definition = AnalyteDef {
-                id: row.analyte.clone(),
-                name: row.name.trim().to_string(),
-                synonyms: split_synonyms(&row.synonyms),
+            let definition = AnalyteDef::new(
+                row.analyte.clone(),
+                row.name.trim().to_string(),
+                split_synonyms(&row.synonyms),
                 kind,
-            };
+            );
             let analyte = match self.analyte_index.get(&row.analyte) {
                 Some(&existing) => {
                     let known = &self.analytes[existing];

@@ -8,11 +8,12 @@
 //! an observation may carry, and beside it, for the post-episode record only, what was synthesised.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::case::{AnalyteResult, Case, Flag, TestResult};
-use crate::catalogue::{AnalyteDef, AnalyteKind, Catalogue, Reporting, TestDef};
+use crate::catalogue::{AnalyteDef, AnalyteKind, Catalogue, Reporting, TestDef, reference_range};
 use crate::money::Money;
 use crate::resolve::{ExamOutcome, MatchKind, OrderOutcome, Resolver};
 use crate::synthetic::{format_value, normal_value};
@@ -26,8 +27,9 @@ use crate::text::normalize;
 pub struct Revealed<T> {
     /// What the doctor sees.
     pub public: T,
-    /// Ids of the analytes, tests or exam systems whose findings were synthesised for this reply.
-    pub synthetic: Vec<String>,
+    /// Ids of the analytes, tests or exam systems whose findings were synthesised for this reply
+    /// (shared strings: an analyte's id is its catalogue label, counted rather than copied).
+    pub synthetic: Vec<Arc<str>>,
 }
 
 /// Why a request was refused.
@@ -56,18 +58,18 @@ pub struct Suggestion {
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AnalyteValue {
     /// Analyte id.
-    pub analyte: String,
+    pub analyte: Arc<str>,
     /// Display name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The numeric value, for a numeric analyte.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
     /// The value as the lab prints it ("14.2", "positive").
     pub text: String,
     /// Unit, empty for qualitative results.
-    pub unit: String,
+    pub unit: Arc<str>,
     /// Reference range as printed ("3.5–5.1"), or the normal result for a qualitative analyte.
-    pub reference: String,
+    pub reference: Arc<str>,
     /// Result flag.
     pub flag: Flag,
 }
@@ -464,22 +466,21 @@ impl<'a> Gatekeeper<'a> {
         };
         let flag = computed_flag(definition, value, &text, range);
         let reference = match (&definition.kind, range) {
-            (AnalyteKind::Numeric { decimals, .. }, Some([low, high])) => {
-                format!(
-                    "{}–{}",
-                    format_value(low, *decimals),
-                    format_value(high, *decimals)
-                )
+            // A range the case gives for this patient, unlike the catalogue's.
+            (AnalyteKind::Numeric { decimals, .. }, Some(range))
+                if Some(range) != definition.range_for(sex) =>
+            {
+                reference_range(range, *decimals).into()
             }
-            (AnalyteKind::Qualitative { normal_text }, _) => normal_text.clone(),
-            _ => String::new(),
+            _ => Arc::clone(definition.reference_text(sex)),
         };
+        let labels = definition.labels();
         let shown = AnalyteValue {
-            analyte: definition.id.clone(),
-            name: definition.name.clone(),
+            analyte: Arc::clone(&labels.id),
+            name: Arc::clone(&labels.name),
             value,
             text,
-            unit: definition.unit().to_string(),
+            unit: Arc::clone(&labels.unit),
             reference,
             flag,
         };
@@ -522,7 +523,7 @@ impl<'a> Gatekeeper<'a> {
                 {
                     Some((text, abnormal)) => (text.clone(), abnormal),
                     None => {
-                        synthetic.push(test.id.clone());
+                        synthetic.push(test.id.as_str().into());
                         (self.fill_template(normal), false)
                     }
                 };
@@ -544,17 +545,18 @@ impl<'a> Gatekeeper<'a> {
                     abnormal: listed.is_some_and(|result| result.abnormal),
                 }
             }
-            Reporting::Analytes(_) => {
-                let mut values = Vec::new();
+            Reporting::Analytes(list) => {
+                let mut values = Vec::with_capacity(list.len());
                 for definition in self.catalogue().test_analytes(test) {
                     let (value, made_up) = self.analyte_value(definition);
                     if made_up {
-                        synthetic.push(definition.id.clone());
+                        synthetic.push(Arc::clone(&definition.labels().id));
                     }
-                    state
-                        .reported_analytes
-                        .entry(definition.id.clone())
-                        .or_insert_with(|| test.id.clone());
+                    if !state.reported_analytes.contains_key(&definition.id) {
+                        state
+                            .reported_analytes
+                            .insert(definition.id.clone(), test.id.clone());
+                    }
                     values.push(value);
                 }
                 TestReport {
@@ -660,7 +662,7 @@ impl<'a> Gatekeeper<'a> {
                 (
                     definition.normal_text.clone(),
                     false,
-                    vec![definition.id.clone()],
+                    vec![definition.id.as_str().into()],
                 )
             };
         Revealed {
@@ -702,7 +704,7 @@ pub fn computed_flag(
             }
         }
         (AnalyteKind::Qualitative { normal_text }, _, _)
-            if normalize(text) != normalize(normal_text) =>
+            if text != normal_text && normalize(text) != normalize(normal_text) =>
         {
             Flag::Abnormal
         }

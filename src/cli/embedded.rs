@@ -249,10 +249,10 @@ fn presentation(case: &PublicCase) -> Presentation {
 
 fn value(value: &AnalyteValue) -> Value {
     Value {
-        name: value.name.clone(),
+        name: value.name.to_string(),
         text: value.text.clone(),
-        unit: value.unit.clone(),
-        reference: value.reference.clone(),
+        unit: value.unit.to_string(),
+        reference: value.reference.to_string(),
         flag: value.flag,
     }
 }

@@ -58,7 +58,7 @@ pub(crate) struct Revealed {
     /// Test id → whether its report was abnormal (every test carried out).
     pub(crate) test_flags: std::collections::BTreeMap<String, bool>,
     pub(crate) key_findings: BTreeSet<usize>,
-    pub(crate) synthetic: BTreeSet<String>,
+    pub(crate) synthetic: BTreeSet<Arc<str>>,
 }
 
 /// The running bill.
@@ -122,11 +122,25 @@ pub(crate) struct Turn {
     pub(crate) model_reply: Option<String>,
     pub(crate) route: Route,
     pub(crate) findings: Vec<Finding>,
-    pub(crate) text: Vec<String>,
+    /// What is said back this turn, one line per answer, finding or report.
+    pub(crate) text: String,
+    /// Lines written into `text` so far (a line may be empty).
+    pub(crate) lines: usize,
     pub(crate) billable: Vec<(String, Money)>,
     pub(crate) charges: Vec<Charge>,
     pub(crate) verdict: Option<Verdict>,
     pub(crate) new_key_findings: usize,
     pub(crate) reward: f64,
     pub(crate) output: Option<Step>,
+}
+
+impl Turn {
+    /// Starts a new line of the turn's text and returns the text to write it into.
+    pub(crate) fn new_line(&mut self) -> &mut String {
+        if self.lines > 0 {
+            self.text.push('\n');
+        }
+        self.lines += 1;
+        &mut self.text
+    }
 }

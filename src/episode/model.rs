@@ -45,7 +45,9 @@ pub(crate) fn synthetic_exam_item(
     reply: &dxsim_gatekeeper::disclosure::Revealed<ExamReply>,
 ) -> Option<(String, String)> {
     match &reply.public {
-        ExamReply::Finding { system, name, .. } if reply.synthetic.contains(system) => {
+        ExamReply::Finding { system, name, .. }
+            if reply.synthetic.iter().any(|id| **id == **system) =>
+        {
             Some((system.clone(), name.clone()))
         }
         _ => None,
@@ -58,7 +60,7 @@ pub(crate) fn synthetic_report_item(
 ) -> Option<(String, String)> {
     match &reply.public {
         OrderReply::Reported { report, .. }
-            if report.text.is_some() && reply.synthetic.contains(&report.test) =>
+            if report.text.is_some() && reply.synthetic.iter().any(|id| **id == *report.test) =>
         {
             Some((report.test.clone(), report.name.clone()))
         }

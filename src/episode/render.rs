@@ -1,44 +1,57 @@
-//! Replies rendered as the text an agent or a trainee reads.
+//! Replies rendered as the text an agent or a trainee reads, written straight into the turn's text
+//! (a step's observation is built without a string per line or per value).
 
 use dxsim_gatekeeper::disclosure::{AnalyteValue, ExamReply, OrderReply, Suggestion};
 
-fn suggestions(list: &[Suggestion]) -> String {
-    list.iter()
-        .map(|suggestion| match suggestion.price {
-            Some(price) => format!("{} [{}] {price}", suggestion.name, suggestion.id),
-            None => format!("{} [{}]", suggestion.name, suggestion.id),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Writes `list` as "name [id] price; …".
+fn suggestions(list: &[Suggestion], out: &mut String) {
+    for (index, suggestion) in list.iter().enumerate() {
+        if index > 0 {
+            out.push_str("; ");
+        }
+        out.push_str(&suggestion.name);
+        out.push_str(" [");
+        out.push_str(&suggestion.id);
+        out.push(']');
+        if let Some(price) = suggestion.price {
+            out.push(' ');
+            out.push_str(&price.to_string());
+        }
+    }
 }
 
-fn value(value: &AnalyteValue) -> String {
+/// Writes one value as "name text unit flag (ref range)".
+fn value(value: &AnalyteValue, out: &mut String) {
+    out.push_str(&value.name);
+    out.push(' ');
+    out.push_str(&value.text);
+    if !value.unit.is_empty() {
+        out.push(' ');
+        out.push_str(&value.unit);
+    }
     let mark = value.flag.mark();
-    let unit = if value.unit.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", value.unit)
-    };
-    let flag = if mark.is_empty() {
-        String::new()
-    } else {
-        format!(" {mark}")
-    };
-    format!(
-        "{} {}{unit}{flag} (ref {})",
-        value.name, value.text, value.reference
-    )
+    if !mark.is_empty() {
+        out.push(' ');
+        out.push_str(mark);
+    }
+    out.push_str(" (ref ");
+    out.push_str(&value.reference);
+    out.push(')');
 }
 
-/// An examination reply as one line.
-pub(crate) fn exam(reply: &ExamReply) -> String {
+/// Writes an examination reply as one line.
+pub(crate) fn exam(reply: &ExamReply, out: &mut String) {
     match reply {
-        ExamReply::Finding { name, text, .. } => format!("{name}: {text}"),
+        ExamReply::Finding { name, text, .. } => {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(text);
+        }
         ExamReply::Refused {
             message,
             suggestions: list,
             ..
-        } if list.is_empty() => message.clone(),
+        } if list.is_empty() => out.push_str(message),
         ExamReply::Refused {
             message,
             suggestions: list,
@@ -49,27 +62,35 @@ pub(crate) fn exam(reply: &ExamReply) -> String {
             suggestions: list,
             ..
         } => {
-            format!("{message} Systems: {}.", suggestions(list))
+            out.push_str(message);
+            out.push_str(" Systems: ");
+            suggestions(list, out);
+            out.push('.');
         }
     }
 }
 
-/// An order reply as one line.
-pub(crate) fn order(reply: &OrderReply) -> String {
+/// Writes an order reply as one line.
+pub(crate) fn order(reply: &OrderReply, out: &mut String) {
     match reply {
         OrderReply::Reported { report, note, .. } => {
-            let body = match &report.text {
-                Some(text) => text.clone(),
-                None => report
-                    .values
-                    .iter()
-                    .map(value)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            };
-            match note {
-                Some(note) => format!("{}: {body} ({note})", report.name),
-                None => format!("{}: {body}", report.name),
+            out.push_str(&report.name);
+            out.push_str(": ");
+            match &report.text {
+                Some(text) => out.push_str(text),
+                None => {
+                    for (index, shown) in report.values.iter().enumerate() {
+                        if index > 0 {
+                            out.push_str("; ");
+                        }
+                        value(shown, out);
+                    }
+                }
+            }
+            if let Some(note) = note {
+                out.push_str(" (");
+                out.push_str(note);
+                out.push(')');
             }
         }
         OrderReply::AlreadyReported {
@@ -77,14 +98,17 @@ pub(crate) fn order(reply: &OrderReply) -> String {
             reported_in,
             ..
         } => {
-            format!("{}, already reported on the {reported_in}.", value(shown))
+            value(shown, out);
+            out.push_str(", already reported on the ");
+            out.push_str(reported_in);
+            out.push('.');
         }
-        OrderReply::NotRecorded { message, .. } => message.clone(),
+        OrderReply::NotRecorded { message, .. } => out.push_str(message),
         OrderReply::Refused {
             message,
             suggestions: list,
             ..
-        } if list.is_empty() => message.clone(),
+        } if list.is_empty() => out.push_str(message),
         OrderReply::Refused {
             message,
             suggestions: list,
@@ -95,7 +119,10 @@ pub(crate) fn order(reply: &OrderReply) -> String {
             suggestions: list,
             ..
         } => {
-            format!("{message} Consider: {}.", suggestions(list))
+            out.push_str(message);
+            out.push_str(" Consider: ");
+            suggestions(list, out);
+            out.push('.');
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Each system touches only the episodes with a [`Turn`] in flight, so many episodes advance in one
 //! schedule run; each reads its randomness from the episode's own generator. The heavy stages
-//! (patient, gatekeeper, record) work on episodes in parallel on the compute task pool: episodes share
+//! (patient, gatekeeper, billing, reward, record) work on episodes in parallel on the compute task pool: episodes share
 //! nothing mutable, so the result never depends on which thread took which episode.
 
 use bevy_ecs::prelude::*;
@@ -85,12 +85,16 @@ pub(crate) fn patient(
         settings,
     )| {
         let patient = &mut *patient;
-        let model_reply = turn
-            .model_reply
-            .as_ref()
-            .filter(|_| settings.options.patient_backend == PatientBackend::Llm);
-        match (&turn.route, turn.action.clone()) {
-            (Route::Patient, Some(Action::Ask { text })) => {
+        // The action is taken out while it is answered (no copy of it) and put back, as consented to.
+        let Some(action) = turn.action.take() else {
+            return;
+        };
+        let action = match (turn.route, action) {
+            (Route::Patient, Action::Ask { text }) => {
+                let model_reply = turn
+                    .model_reply
+                    .as_ref()
+                    .filter(|_| settings.options.patient_backend == PatientBackend::Llm);
                 let reply = match model_reply {
                     Some(model_reply) => patient.model.answer_from_model(&text, model_reply),
                     None => patient
@@ -98,40 +102,41 @@ pub(crate) fn patient(
                         .answer(&text, &mut rng.0, patient.bias.as_mut()),
                 };
                 revealed.history_items.extend(reply.items.iter().copied());
-                turn.text.push(reply.text.clone());
+                turn.new_line().push_str(&reply.text);
                 turn.findings.push(Finding::Answer { text: reply.text });
+                Action::Ask { text }
             }
-            (Route::Gatekeeper, Some(Action::Order { tests })) => {
-                let Some(bias) = patient.bias.as_mut() else {
-                    return;
-                };
+            (Route::Gatekeeper, Action::Order { tests }) if patient.bias.is_some() => {
                 let catalogue = engine.resolver.catalogue();
                 let mut consented = Vec::new();
                 for item in tests {
-                    let refused = engine
-                        .resolver
-                        .resolve_order_request(&item)
-                        .iter()
-                        .find_map(|(_, outcome)| match outcome {
-                            OrderOutcome::Test { test, .. } => {
-                                let test = &catalogue.tests()[*test];
-                                bias.refuses(&test.id, test.price.0, &mut rng.0)
-                                    .then(|| bias.refusal(&test.name))
-                            }
-                            _ => None,
-                        });
+                    let refused = patient.bias.as_mut().and_then(|bias| {
+                        engine
+                            .resolver
+                            .resolve_order_request(&item)
+                            .iter()
+                            .find_map(|(_, outcome)| match outcome {
+                                OrderOutcome::Test { test, .. } => {
+                                    let test = &catalogue.tests()[*test];
+                                    bias.refuses(&test.id, test.price.0, &mut rng.0)
+                                        .then(|| bias.refusal(&test.name))
+                                }
+                                _ => None,
+                            })
+                    });
                     match refused {
                         Some(words) => {
-                            turn.text.push(words.clone());
+                            turn.new_line().push_str(&words);
                             turn.findings.push(Finding::Answer { text: words });
                         }
                         None => consented.push(item),
                     }
                 }
-                turn.action = Some(Action::Order { tests: consented });
+                Action::Order { tests: consented }
             }
-            _ => {}
-        }
+            (_, action) => action,
+        };
+        turn.action = Some(action);
     });
 }
 
@@ -162,45 +167,57 @@ pub(crate) fn gatekeeper(
             .filter(|_| settings.options.gatekeeper_backend == GatekeeperBackend::Llm)
             .map(|reply| gatekeeper_findings(&case.0, reply))
             .unwrap_or_default();
-        match turn.action.clone() {
-            Some(Action::Examine { system }) => {
-                for mut reply in gatekeeper.examine(&system) {
+        let Some(action) = turn.action.take() else {
+            return;
+        };
+        match &action {
+            Action::Examine { system } => {
+                for mut reply in gatekeeper.examine(system) {
                     write_exam_finding(&mut reply, &written);
                     if let ExamReply::Finding {
                         system, abnormal, ..
                     } = &reply.public
                     {
-                        revealed.system_flags.insert(system.clone(), *abnormal);
+                        set_flag(&mut revealed.system_flags, system, *abnormal);
                     }
                     revealed.synthetic.extend(reply.synthetic);
-                    turn.text.push(render::exam(&reply.public));
+                    render::exam(&reply.public, turn.new_line());
                     turn.findings.push(Finding::Exam {
                         reply: reply.public,
                     });
                 }
             }
-            Some(Action::Order { tests }) => {
-                let replies = gatekeeper.order_items(&tests, &mut revealed.disclosure);
+            Action::Order { tests } => {
+                let replies = gatekeeper.order_items(tests, &mut revealed.disclosure);
                 for mut reply in replies {
                     write_report(&mut reply, &written);
                     if let Some((test, price)) = reply.public.billable() {
                         turn.billable.push((test.to_string(), price));
                     }
                     if let OrderReply::Reported { report, .. } = &reply.public {
-                        revealed
-                            .test_flags
-                            .insert(report.test.clone(), report.abnormal);
+                        set_flag(&mut revealed.test_flags, &report.test, report.abnormal);
                     }
                     revealed.synthetic.extend(reply.synthetic);
-                    turn.text.push(render::order(&reply.public));
+                    render::order(&reply.public, turn.new_line());
                     turn.findings.push(Finding::Order {
                         reply: reply.public,
                     });
                 }
             }
-            _ => {}
+            Action::Ask { .. } | Action::Diagnose { .. } => {}
         }
+        turn.action = Some(action);
     });
+}
+
+/// Records whether `key` was abnormal, copying the key only the first time.
+fn set_flag(flags: &mut BTreeMap<String, bool>, key: &str, abnormal: bool) {
+    match flags.get_mut(key) {
+        Some(flag) => *flag = abnormal,
+        None => {
+            flags.insert(key.to_string(), abnormal);
+        }
+    }
 }
 
 /// Puts the LLM gatekeeper's finding for a system the case does not record in place of the
@@ -209,6 +226,9 @@ fn write_exam_finding(
     reply: &mut dxsim_gatekeeper::disclosure::Revealed<ExamReply>,
     written: &BTreeMap<String, String>,
 ) {
+    if written.is_empty() {
+        return;
+    }
     let Some((id, _)) = synthetic_exam_item(reply) else {
         return;
     };
@@ -225,6 +245,9 @@ fn write_report(
     reply: &mut dxsim_gatekeeper::disclosure::Revealed<OrderReply>,
     written: &BTreeMap<String, String>,
 ) {
+    if written.is_empty() {
+        return;
+    }
     let Some((id, _)) = synthetic_report_item(reply) else {
         return;
     };
@@ -236,8 +259,12 @@ fn write_report(
 }
 
 /// Charges the visit fee for questions and examinations, and each test ordered.
-pub(crate) fn billing(mut episodes: Query<(&mut Turn, &mut Bill)>) {
-    for (mut turn, mut bill) in &mut episodes {
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "bevy systems take their parameters by value"
+)]
+pub(crate) fn billing(parallel: Res<Parallelism>, mut episodes: Query<(&mut Turn, &mut Bill)>) {
+    for_each_episode!(parallel, episodes, |(mut turn, mut bill)| {
         match turn.route {
             Route::Patient => turn.charges.extend(bill.0.consultation()),
             Route::Gatekeeper if matches!(turn.action, Some(Action::Examine { .. })) => {
@@ -252,7 +279,7 @@ pub(crate) fn billing(mut episodes: Query<(&mut Turn, &mut Bill)>) {
             }
             Route::Idle | Route::Judge => {}
         }
-    }
+    });
 }
 
 /// Scores a diagnosis against the case's reference.
@@ -273,7 +300,10 @@ pub(crate) fn judge(engine: Res<Engine>, mut episodes: Query<(&mut Turn, &Episod
             &diagnosis,
             icd10.as_deref(),
         );
-        turn.text.push(format!("Diagnosis recorded: {diagnosis}."));
+        let line = turn.new_line();
+        line.push_str("Diagnosis recorded: ");
+        line.push_str(&diagnosis);
+        line.push('.');
         turn.findings.push(Finding::DiagnosisRecorded { diagnosis });
         turn.verdict = Some(verdict);
     }
@@ -295,34 +325,44 @@ pub(crate) fn termination(mut episodes: Query<(&Turn, &Budget, &Bill, &mut Statu
     }
 }
 
-/// Whether a key finding's source has been uncovered: a history item of the topic, the system
-/// examined, the test (or an equivalent study of its family) carried out, or the analyte's value shown
-/// on any report.
-fn key_finding_revealed(
+/// Whether this turn uncovered a key finding's source: a history item of the topic (a question), the
+/// system examined (an examination), or the test, an equivalent study of its family, or the analyte's
+/// value on a report (an order). What an episode has uncovered grows only by the turn's own kind of
+/// action, so each kind is checked only on its own turns, and a test only against this turn's reports.
+fn key_finding_uncovered(
     finding: &KeyFinding,
     case: &dxsim_gatekeeper::Case,
     revealed: &Revealed,
+    turn: &Turn,
     catalogue: &dxsim_gatekeeper::Catalogue,
 ) -> bool {
-    let Some((kind, target)) = finding.source.split_once(':') else {
-        return false;
-    };
-    match kind {
-        "history" => revealed.history_items.iter().any(|&item| {
-            case.history
-                .get(item)
-                .is_some_and(|h| h.topic.as_str() == target)
+    let source = finding.source.as_str();
+    match &turn.action {
+        Some(Action::Ask { .. }) => source.strip_prefix("history:").is_some_and(|topic| {
+            revealed.history_items.iter().any(|&item| {
+                case.history
+                    .get(item)
+                    .is_some_and(|h| h.topic.as_str() == topic)
+            })
         }),
-        "exam" => revealed.system_flags.contains_key(target),
-        "vitals" => revealed.system_flags.contains_key("vitals"),
-        "test" => match target.split_once('/') {
-            Some((_, analyte)) => revealed.disclosure.has_reported(analyte),
-            None => revealed
-                .test_flags
-                .keys()
-                .any(|test| catalogue.same_study(test, target)),
+        Some(Action::Examine { .. }) => match source.strip_prefix("exam:") {
+            Some(system) => revealed.system_flags.contains_key(system),
+            None => source.starts_with("vitals:") && revealed.system_flags.contains_key("vitals"),
         },
-        _ => false,
+        Some(Action::Order { .. }) => {
+            source
+                .strip_prefix("test:")
+                .is_some_and(|target| match target.split_once('/') {
+                    Some((_, analyte)) => revealed.disclosure.has_reported(analyte),
+                    None => turn.findings.iter().any(|finding| match finding {
+                        Finding::Order {
+                            reply: OrderReply::Reported { report, .. },
+                        } => catalogue.same_study(&report.test, target),
+                        _ => false,
+                    }),
+                })
+        }
+        Some(Action::Diagnose { .. }) | None => false,
     }
 }
 
@@ -333,23 +373,26 @@ fn key_finding_revealed(
 )]
 pub(crate) fn reward(
     engine: Res<Engine>,
+    parallel: Res<Parallelism>,
     mut episodes: Query<(&mut Turn, &Settings, &EpisodeCase, &mut Revealed)>,
 ) {
     let catalogue = engine.resolver.catalogue();
-    for (mut turn, settings, case, mut revealed) in &mut episodes {
+    for_each_episode!(parallel, episodes, |(
+        mut turn,
+        settings,
+        case,
+        mut revealed,
+    )| {
         if turn.action.is_none() {
-            continue;
+            return;
         }
         let before = revealed.key_findings.len();
-        // Only a question, an examination or an order can uncover a finding; each is checked until
-        // it is found.
-        if turn.route != Route::Judge {
-            for (index, finding) in case.0.key_findings.iter().enumerate() {
-                if !revealed.key_findings.contains(&index)
-                    && key_finding_revealed(finding, &case.0, &revealed, catalogue)
-                {
-                    revealed.key_findings.insert(index);
-                }
+        // Each key finding is checked until it is found.
+        for (index, finding) in case.0.key_findings.iter().enumerate() {
+            if !revealed.key_findings.contains(&index)
+                && key_finding_uncovered(finding, &case.0, &revealed, &turn, catalogue)
+            {
+                revealed.key_findings.insert(index);
             }
         }
         turn.new_key_findings = revealed.key_findings.len() - before;
@@ -367,7 +410,7 @@ pub(crate) fn reward(
             reward += 1.0;
         }
         turn.reward = reward;
-    }
+    });
 }
 
 /// What the record system reads and writes for each episode.
@@ -407,24 +450,20 @@ pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '
         let Some(action) = turn.action.take() else {
             return;
         };
-        let text = turn.text.join("\n");
-        transcript.0.push(TranscriptEntry {
-            turn: budget.turn,
-            action: action.clone(),
-            response: text.clone(),
-            model_reply: turn.model_reply.take(),
-        });
+        // Copied out rather than taken, so the turn's buffer keeps its size for the next step.
+        let text = turn.text.clone();
+        turn.text.clear();
+        turn.lines = 0;
         let totals = bill.0.totals();
         let ended = *status != Status::Running;
-        let outcome = ended.then(|| {
-            outcome(
-                &case.0,
-                revealed,
-                &action,
-                turn.verdict.clone(),
-                voice,
-                budget.turn,
-            )
+        let verdict = turn.verdict.take();
+        let outcome =
+            ended.then(|| outcome(&case.0, revealed, &action, verdict, voice, budget.turn));
+        transcript.0.push(TranscriptEntry {
+            turn: budget.turn,
+            action,
+            response: text.clone(),
+            model_reply: turn.model_reply.take(),
         });
         let step = Step {
             observation: Observation {
@@ -448,9 +487,7 @@ pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '
                 outcome,
             },
         };
-        turn.text.clear();
         turn.route = Route::Idle;
-        turn.verdict = None;
         turn.output = Some(step);
     });
 }
@@ -491,7 +528,7 @@ pub(crate) fn outcome(
             .into_iter()
             .map(|(_, finding)| finding.finding.clone())
             .collect(),
-        synthetic: revealed.synthetic.iter().cloned().collect(),
+        synthetic: revealed.synthetic.iter().map(|id| id.to_string()).collect(),
     }
 }
 
