@@ -25,7 +25,6 @@ mod systems;
 use std::sync::{Arc, OnceLock};
 
 use bevy_ecs::prelude::*;
-use dxsim_gatekeeper::case::Split;
 use dxsim_gatekeeper::{Case, Catalogue, Ledger, Resolver};
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
@@ -162,20 +161,6 @@ fn check_action(action: &Action) -> Result<(), EnvError> {
     }
 }
 
-/// Whether a case matches a selector's filters (the id aside).
-fn selected(selector: &CaseSelector, case: &Case) -> bool {
-    selector
-        .split
-        .is_none_or(|split| Split::of(&case.id) == split)
-        && selector
-            .specialty
-            .as_ref()
-            .is_none_or(|specialty| &case.specialty == specialty)
-        && selector
-            .difficulty
-            .is_none_or(|difficulty| case.difficulty == difficulty)
-}
-
 /// How many seeded draws a lazy source gets before selection falls back to a scan.
 const LAZY_DRAWS: usize = 256;
 
@@ -205,19 +190,15 @@ fn select_case(
         return draws
             .chain(scan)
             .filter_map(|index| source.case_at(index))
-            .find(|case| selected(selector, case))
+            .find(|case| selector.matches(case))
             .ok_or_else(no_match);
     };
-    let unfiltered =
-        selector.split.is_none() && selector.specialty.is_none() && selector.difficulty.is_none();
-    let chosen = if unfiltered {
+    let chosen = if selector.is_unfiltered() {
         // The same draw as over the filtered list, which would hold every case.
         cases.choose(&mut rng)
     } else {
-        let matching: Vec<&Arc<Case>> = cases
-            .iter()
-            .filter(|case| selected(selector, case))
-            .collect();
+        let matching: Vec<&Arc<Case>> =
+            cases.iter().filter(|case| selector.matches(case)).collect();
         matching.choose(&mut rng).copied()
     };
     chosen.map(Arc::clone).ok_or_else(no_match)

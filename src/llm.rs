@@ -126,3 +126,21 @@ impl LlmClients {
         &self.ledger
     }
 }
+
+/// The JSON object in a model's reply, which may wrap it in prose or a code fence: from the first `{`
+/// to the last `}`. The error says what was wrong, for the model or the record.
+pub fn json_object(reply: &str) -> Result<serde_json::Value, String> {
+    let span = reply
+        .find('{')
+        .zip(reply.rfind('}'))
+        .filter(|(start, end)| start < end);
+    let Some((start, end)) = span else {
+        return Err("expected a JSON object".into());
+    };
+    serde_json::from_str(&reply[start..=end]).map_err(|error| format!("not JSON: {error}"))
+}
+
+/// The start of a model's reply, to quote in an error.
+pub fn snippet(reply: &str) -> String {
+    reply.chars().take(160).collect()
+}

@@ -18,7 +18,8 @@ use std::sync::{Arc, OnceLock};
 use bias::ActiveBias;
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::case::HistoryTopic;
+use dxsim_gatekeeper::case::{DiagnosisNames, HistoryTopic};
+use dxsim_gatekeeper::memo::TextMemo;
 use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -64,7 +65,7 @@ struct PreparedHistory {
     sayable: Vec<bool>,
     /// Turns already asked of this case: their text → the history items reached and whether some
     /// question reached nothing (agents ask the same questions across many episodes).
-    reached: std::sync::Mutex<HashMap<String, (Vec<usize>, bool)>>,
+    reached: TextMemo<(Vec<usize>, bool)>,
 }
 
 /// Most distinct turns remembered per case; later new ones are matched afresh.
@@ -117,15 +118,16 @@ impl PreparedHistory {
                     .collect()
             })
             .collect();
+        let names = DiagnosisNames::of(case);
         let sayable = case
             .history
             .iter()
-            .map(|item| !llm::names_diagnosis(case, &item.text))
+            .map(|item| names.found_in(&item.text).is_none())
             .collect();
         PreparedHistory {
             item_keywords,
             sayable,
-            reached: std::sync::Mutex::default(),
+            reached: TextMemo::new(REACHED_MEMO_LIMIT),
         }
     }
 }
@@ -245,22 +247,9 @@ impl RuleBasedPatient {
     /// The history items a turn's questions reach, and whether some question reached nothing;
     /// remembered per case.
     fn items_reached(&self, text: &str) -> (Vec<usize>, bool) {
-        let memo = &self.history.reached;
-        if let Some(known) = memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(text)
-        {
-            return known.clone();
-        }
-        let reached = self.match_questions(text);
-        let mut memo = memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if memo.len() < REACHED_MEMO_LIMIT {
-            memo.insert(text.to_string(), reached.clone());
-        }
-        reached
+        self.history
+            .reached
+            .get_or_compute(text, || self.match_questions(text))
     }
 
     /// Matches a turn's questions to the history items they reach.

@@ -10,6 +10,8 @@ pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{contains_phrase, normalize};
+
 pub use lint::{LintFinding, lint_case};
 pub use validate::{Problem, ProblemKind, parse_case, validate_case, validate_library};
 
@@ -582,6 +584,57 @@ impl TestResult {
     }
 }
 
+/// The ways a text can name a case's diagnosis before the episode ends: the diagnosis and its
+/// synonyms, and its ICD-10-CM code (dot dropped), each matched as whole words of the normalised
+/// text. Built once per case, checked against many texts: by validation, and by the guards on what a
+/// language model writes.
+#[derive(Debug, Clone)]
+pub struct DiagnosisNames {
+    phrases: Vec<String>,
+    code: String,
+}
+
+/// How a text names the diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming<'a> {
+    /// By its name or a synonym (normalised).
+    Phrase(&'a str),
+    /// By its ICD-10-CM code.
+    Code,
+}
+
+impl DiagnosisNames {
+    /// The names of `case`'s diagnosis.
+    pub fn of(case: &Case) -> DiagnosisNames {
+        DiagnosisNames {
+            phrases: std::iter::once(&case.diagnosis.name)
+                .chain(&case.diagnosis.synonyms)
+                .map(|name| normalize(name))
+                .filter(|name| !name.is_empty())
+                .collect(),
+            code: case.diagnosis.icd10.to_lowercase().replace('.', ""),
+        }
+    }
+
+    /// The diagnosis and its synonyms, normalised.
+    pub fn phrases(&self) -> &[String] {
+        &self.phrases
+    }
+
+    /// How `text` names the diagnosis, if it does.
+    pub fn found_in(&self, text: &str) -> Option<Naming<'_>> {
+        let normalized = normalize(text);
+        if let Some(phrase) = self
+            .phrases
+            .iter()
+            .find(|phrase| contains_phrase(&normalized, phrase))
+        {
+            return Some(Naming::Phrase(phrase));
+        }
+        (!self.code.is_empty() && contains_phrase(&normalized, &self.code)).then_some(Naming::Code)
+    }
+}
+
 impl Case {
     /// Whether the case was imported from a public case set.
     pub fn is_imported(&self) -> bool {
@@ -597,13 +650,10 @@ impl Case {
     pub fn study(&self, catalogue: &crate::Catalogue, test_id: &str) -> Option<&TestResult> {
         self.test(test_id).or_else(|| {
             // Only a test with a family has equivalents: look its family up once.
-            let family = catalogue.test(test_id)?.family.as_deref()?;
-            self.tests.iter().find(|listed| {
-                catalogue
-                    .test(&listed.id)
-                    .and_then(|test| test.family.as_deref())
-                    == Some(family)
-            })
+            let family = catalogue.family(test_id)?;
+            self.tests
+                .iter()
+                .find(|listed| catalogue.family(&listed.id) == Some(family))
         })
     }
 

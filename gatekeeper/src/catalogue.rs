@@ -132,13 +132,13 @@ pub struct AnalyteDef {
 /// The text a report shows for an analyte, shared: cloning a label counts a reference rather than
 /// copying a string, so a panel's report costs no allocation per label.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct AnalyteLabels {
+pub(crate) struct AnalyteLabels {
     /// The analyte id.
-    pub id: Arc<str>,
+    pub(crate) id: Arc<str>,
     /// The display name.
-    pub name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// The unit, empty for a qualitative analyte.
-    pub unit: Arc<str>,
+    pub(crate) unit: Arc<str>,
     /// The reference as printed for a male patient, and for a female one: the range ("3.5–5.1"), or
     /// the normal result of a qualitative analyte.
     reference: [Arc<str>; 2],
@@ -203,12 +203,13 @@ impl AnalyteDef {
             labels: AnalyteLabels::default(),
         };
         let reference = |sex| -> Arc<str> {
-            match (&definition.kind, definition.range_for(sex)) {
-                (AnalyteKind::Numeric { decimals, .. }, Some(range)) => {
-                    reference_range(range, *decimals).into()
-                }
-                (AnalyteKind::Qualitative { normal_text }, _) => normal_text.as_str().into(),
-                (AnalyteKind::Numeric { .. }, None) => "".into(),
+            match &definition.kind {
+                AnalyteKind::Numeric { decimals, .. } => definition
+                    .range_for(sex)
+                    .map(|range| reference_range(range, *decimals))
+                    .unwrap_or_default()
+                    .into(),
+                AnalyteKind::Qualitative { normal_text } => normal_text.as_str().into(),
             }
         };
         let labels = AnalyteLabels {
@@ -222,13 +223,13 @@ impl AnalyteDef {
     }
 
     /// The labels every report of this analyte shows.
-    pub fn labels(&self) -> &AnalyteLabels {
+    pub(crate) fn labels(&self) -> &AnalyteLabels {
         &self.labels
     }
 
     /// The reference as printed for a patient of this sex: the range ("3.5–5.1"), or the normal
     /// result of a qualitative analyte.
-    pub fn reference_text(&self, sex: Sex) -> &Arc<str> {
+    pub(crate) fn reference_text(&self, sex: Sex) -> &Arc<str> {
         match sex {
             Sex::Male => &self.labels.reference[0],
             Sex::Female => &self.labels.reference[1],
@@ -237,7 +238,7 @@ impl AnalyteDef {
 }
 
 /// A reference range as printed, with the analyte's decimals ("3.5–5.1").
-pub fn reference_range([low, high]: [f64; 2], decimals: u8) -> String {
+pub(crate) fn reference_range([low, high]: [f64; 2], decimals: u8) -> String {
     format!(
         "{}–{}",
         crate::synthetic::format_value(low, decimals),
@@ -652,13 +653,17 @@ impl Catalogue {
         self.system_index.get(id).map(|&index| &self.systems[index])
     }
 
+    /// The family of equivalent studies a test belongs to, if any.
+    pub fn family(&self, id: &str) -> Option<&str> {
+        self.test(id)?.family.as_deref()
+    }
+
     /// Whether two tests are the same study: the same id, or members of one family.
     pub fn same_study(&self, a: &str, b: &str) -> bool {
         a == b
-            || matches!(
-                (self.test(a).and_then(|t| t.family.as_deref()), self.test(b).and_then(|t| t.family.as_deref())),
-                (Some(x), Some(y)) if x == y
-            )
+            || self
+                .family(a)
+                .is_some_and(|family| self.family(b) == Some(family))
     }
 
     /// The tests that report an analyte (by index), cheapest first.

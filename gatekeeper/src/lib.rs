@@ -30,6 +30,7 @@ pub mod case;
 pub mod catalogue;
 pub mod disclosure;
 pub mod icd10;
+pub mod memo;
 pub mod money;
 pub mod resolve;
 pub mod synthetic;

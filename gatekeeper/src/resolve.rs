@@ -13,13 +13,11 @@
 //! The same machinery resolves exam systems ("listen to the heart" → `cardiovascular`).
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
-
-use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
 use crate::catalogue::{Catalogue, Category};
+use crate::memo::TextMemo;
 use crate::text::{normalize, tokens};
 
 /// Similarity (0–1, from the optimal-string-alignment edit distance on normalised text) a fuzzy match
@@ -432,36 +430,12 @@ pub struct Resolver<'c> {
     orders: Index,
     exam: Index,
     vague: HashMap<String, Vec<usize>>,
-    order_memo: Memo<OrderOutcome>,
-    exam_memo: Memo<ExamOutcome>,
+    order_memo: TextMemo<Vec<(String, OrderOutcome)>>,
+    exam_memo: TextMemo<Vec<(String, ExamOutcome)>>,
 }
 
 /// Most requests of each kind a [`Resolver`] remembers; later new requests are resolved afresh.
 pub const RESOLUTION_MEMO_LIMIT: usize = 65_536;
-
-/// Resolved requests by their text.
-type Memo<T> = RwLock<FxHashMap<String, Vec<(String, T)>>>;
-
-/// The remembered resolution of `request`, or `resolve(request)` remembered while there is room.
-fn memoized<T: Clone>(
-    memo: &Memo<T>,
-    request: &str,
-    resolve: impl FnOnce() -> Vec<(String, T)>,
-) -> Vec<(String, T)> {
-    if let Some(known) = memo
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(request)
-    {
-        return known.clone();
-    }
-    let resolved = resolve();
-    let mut memo = memo.write().unwrap_or_else(PoisonError::into_inner);
-    if memo.len() < RESOLUTION_MEMO_LIMIT {
-        memo.insert(request.to_string(), resolved.clone());
-    }
-    resolved
-}
 
 #[derive(Debug, Default)]
 struct Index {
@@ -738,8 +712,8 @@ impl<'c> Resolver<'c> {
             orders,
             exam,
             vague,
-            order_memo: Memo::default(),
-            exam_memo: Memo::default(),
+            order_memo: TextMemo::new(RESOLUTION_MEMO_LIMIT),
+            exam_memo: TextMemo::new(RESOLUTION_MEMO_LIMIT),
         }
     }
 
@@ -772,9 +746,8 @@ impl<'c> Resolver<'c> {
 
     /// Splits an order request into items and resolves each; returns `(item as typed, outcome)` pairs.
     pub fn resolve_order_request(&self, request: &str) -> Vec<(String, OrderOutcome)> {
-        memoized(&self.order_memo, request, || {
-            self.resolve_order_request_afresh(request)
-        })
+        self.order_memo
+            .get_or_compute(request, || self.resolve_order_request_afresh(request))
     }
 
     /// [`Resolver::resolve_order_request`] without the memo.
@@ -920,9 +893,8 @@ impl<'c> Resolver<'c> {
 
     /// Splits an examination request into items and resolves each.
     pub fn resolve_exam_request(&self, request: &str) -> Vec<(String, ExamOutcome)> {
-        memoized(&self.exam_memo, request, || {
-            self.resolve_exam_request_afresh(request)
-        })
+        self.exam_memo
+            .get_or_compute(request, || self.resolve_exam_request_afresh(request))
     }
 
     /// [`Resolver::resolve_exam_request`] without the memo.

@@ -9,16 +9,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 use crate::action::{Action, parse_text};
 use crate::episode::Info;
 use crate::llm::{ChatMessage, ChatRequest, ResponseFormat};
 
 /// A doctor bias, as AgentClinic names them: cognitive `recency`, `frequency`, `false_consensus`,
 /// `status_quo`, `confirmation`, and the seven implicit ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoctorBiasKind {
     /// Swayed by a recent memorable case.
     Recency,
@@ -84,7 +81,7 @@ impl DoctorBiasKind {
 
 /// A doctor bias and its parameter: the belief a cognitive bias pushes (default `cancer`) or the
 /// group an implicit one holds assumptions about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoctorBias {
     /// Which bias.
     pub kind: DoctorBiasKind,
@@ -163,8 +160,7 @@ how you read this patient's account.",
 }
 
 /// How the built-in LLM doctor works.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "style", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DoctorStyle {
     /// One doctor, optionally biased.
     Single {
@@ -293,18 +289,14 @@ the total within it, and the panel commits to a diagnosis before it runs out."
             )));
             ReplyError {
                 reason,
-                snippet: reply.chars().take(160).collect(),
+                snippet: crate::llm::snippet(reply),
             }
         })
     }
 
     /// Reads the panel's JSON, keeps its deliberation and returns its action.
     fn panel_action(&mut self, reply: &str) -> Result<Action, String> {
-        let (Some(start), Some(end)) = (reply.find('{'), reply.rfind('}')) else {
-            return Err("expected a JSON object".into());
-        };
-        let value: serde_json::Value = serde_json::from_str(&reply[start..=end])
-            .map_err(|error| format!("not JSON: {error}"))?;
+        let value = crate::llm::json_object(reply)?;
         let action = value
             .get("action")
             .and_then(serde_json::Value::as_str)

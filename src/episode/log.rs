@@ -146,6 +146,18 @@ impl LogHeader {
     }
 }
 
+impl From<&TranscriptEntry> for LogStep {
+    /// The logged form of a transcript line.
+    fn from(entry: &TranscriptEntry) -> LogStep {
+        LogStep::new(
+            entry.turn,
+            entry.action.clone(),
+            entry.response.clone(),
+            entry.model_reply.clone(),
+        )
+    }
+}
+
 impl LogStep {
     /// A logged step.
     pub fn new(

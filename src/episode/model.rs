@@ -15,10 +15,11 @@
 use std::collections::BTreeMap;
 
 use dxsim_gatekeeper::Case;
+use dxsim_gatekeeper::case::DiagnosisNames;
 use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply, format_vitals};
 use dxsim_gatekeeper::text::normalize;
 
-use crate::patient::llm::{PatientPrompt, names_diagnosis};
+use crate::patient::llm::PatientPrompt;
 
 /// A prompt the engine needs answered before it can take a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +138,7 @@ using the ids given.\n\nThe record:\n",
 /// Reads the gatekeeper's `ID: finding` lines, keyed by id; lines naming the diagnosis, a synonym or
 /// its code are dropped.
 pub(crate) fn gatekeeper_findings(case: &Case, reply: &str) -> BTreeMap<String, String> {
+    let names = DiagnosisNames::of(case);
     let mut findings = BTreeMap::new();
     for line in reply.lines() {
         let line = line.trim().trim_start_matches(['-', '*', ' ']);
@@ -145,7 +147,7 @@ pub(crate) fn gatekeeper_findings(case: &Case, reply: &str) -> BTreeMap<String, 
         };
         let id = id.trim().trim_matches(['`', '*']).to_string();
         let text = text.trim();
-        if id.is_empty() || text.is_empty() || names_diagnosis(case, text) {
+        if id.is_empty() || text.is_empty() || names.found_in(text).is_some() {
             continue;
         }
         findings.insert(normalize(&id), text.to_string());

@@ -1,6 +1,6 @@
 //! Episode options: which case, the limits, the cost parameters and the reward.
 
-use dxsim_gatekeeper::case::{Difficulty, Split};
+use dxsim_gatekeeper::case::{Case, Difficulty, Split};
 
 use crate::patient::bias::{BiasSpec, DoctorProfile};
 use dxsim_gatekeeper::{CostConfig, Money};
@@ -102,6 +102,25 @@ pub struct CaseSelector {
     pub specialty: Option<String>,
     /// Only cases of this difficulty.
     pub difficulty: Option<Difficulty>,
+}
+
+impl CaseSelector {
+    /// Whether `case` passes the filters (split, specialty, difficulty; the id aside).
+    pub fn matches(&self, case: &Case) -> bool {
+        self.split.is_none_or(|split| Split::of(&case.id) == split)
+            && self
+                .specialty
+                .as_ref()
+                .is_none_or(|specialty| &case.specialty == specialty)
+            && self
+                .difficulty
+                .is_none_or(|difficulty| case.difficulty == difficulty)
+    }
+
+    /// Whether no filter is set, so every case matches.
+    pub fn is_unfiltered(&self) -> bool {
+        self.split.is_none() && self.specialty.is_none() && self.difficulty.is_none()
+    }
 }
 
 /// An option out of range.

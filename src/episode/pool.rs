@@ -329,18 +329,7 @@ impl EpisodePool {
         let state = self.state(key)?;
         Some(EpisodeLog {
             header: LogHeader::new(state.case_id, state.seed, self.options(key)?.clone()),
-            steps: self
-                .transcript(key)?
-                .iter()
-                .map(|entry| {
-                    LogStep::new(
-                        entry.turn,
-                        entry.action.clone(),
-                        entry.response.clone(),
-                        entry.model_reply.clone(),
-                    )
-                })
-                .collect(),
+            steps: self.transcript(key)?.iter().map(LogStep::from).collect(),
         })
     }
 

@@ -106,12 +106,13 @@ pub(crate) fn patient(
                 turn.findings.push(Finding::Answer { text: reply.text });
                 Action::Ask { text }
             }
-            (Route::Gatekeeper, Action::Order { tests }) if patient.bias.is_some() => {
-                let catalogue = engine.resolver.catalogue();
-                let mut consented = Vec::new();
-                for item in tests {
-                    let refused = patient.bias.as_mut().and_then(|bias| {
-                        engine
+            (Route::Gatekeeper, Action::Order { tests }) => match patient.bias.as_mut() {
+                None => Action::Order { tests },
+                Some(bias) => {
+                    let catalogue = engine.resolver.catalogue();
+                    let mut consented = Vec::new();
+                    for item in tests {
+                        let refused = engine
                             .resolver
                             .resolve_order_request(&item)
                             .iter()
@@ -122,18 +123,18 @@ pub(crate) fn patient(
                                         .then(|| bias.refusal(&test.name))
                                 }
                                 _ => None,
-                            })
-                    });
-                    match refused {
-                        Some(words) => {
-                            turn.new_line().push_str(&words);
-                            turn.findings.push(Finding::Answer { text: words });
+                            });
+                        match refused {
+                            Some(words) => {
+                                turn.new_line().push_str(&words);
+                                turn.findings.push(Finding::Answer { text: words });
+                            }
+                            None => consented.push(item),
                         }
-                        None => consented.push(item),
                     }
+                    Action::Order { tests: consented }
                 }
-                Action::Order { tests: consented }
-            }
+            },
             (_, action) => action,
         };
         turn.action = Some(action);
@@ -450,9 +451,9 @@ pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '
         let Some(action) = turn.action.take() else {
             return;
         };
-        // Copied out rather than taken, so the turn's buffer keeps its size for the next step.
-        let text = turn.text.clone();
-        turn.text.clear();
+        // The next step's buffer starts at this one's size, so it seldom grows line by line.
+        let capacity = turn.text.capacity();
+        let text = std::mem::replace(&mut turn.text, String::with_capacity(capacity));
         turn.lines = 0;
         let totals = bill.0.totals();
         let ended = *status != Status::Running;

@@ -111,13 +111,6 @@ pub enum AgentMessage<'a> {
     },
 }
 
-impl AgentMessage<'_> {
-    /// Whether the agent must answer this message with an action.
-    fn expects_action(&self) -> bool {
-        !matches!(self, AgentMessage::End { .. })
-    }
-}
-
 /// Reads an action from an agent's answer: a structured action, or `{"text": …}` in the text
 /// protocol.
 pub fn parse_reply(reply: &str) -> Result<Action, AgentError> {
@@ -153,18 +146,17 @@ struct AgentProcess {
 }
 
 impl AgentProcess {
-    /// Sends one message and, if it expects one, reads the answer line.
-    async fn exchange(
-        &mut self,
-        message: &[u8],
-        expects_action: bool,
-    ) -> Result<Option<String>, AgentError> {
+    /// Sends one message line.
+    async fn send(&mut self, message: &[u8]) -> Result<(), AgentError> {
         self.stdin.write_all(message).await?;
         self.stdin.write_all(b"\n").await?;
         self.stdin.flush().await?;
-        if !expects_action {
-            return Ok(None);
-        }
+        Ok(())
+    }
+
+    /// Sends one message and reads the answer line.
+    async fn exchange(&mut self, message: &[u8]) -> Result<String, AgentError> {
+        self.send(message).await?;
         let mut line = String::new();
         let read = (&mut self.stdout)
             .take(MAX_REPLY_BYTES + 1)
@@ -180,7 +172,7 @@ impl AgentProcess {
         if line.len() as u64 > MAX_REPLY_BYTES {
             return Err(AgentError::TooLong);
         }
-        Ok(Some(line))
+        Ok(line)
     }
 }
 
@@ -360,7 +352,6 @@ impl EpisodeAgent {
 
     /// Sends a message; returns the agent's action for `reset` and `step`, nothing for `end`.
     pub async fn send(&mut self, message: &AgentMessage<'_>) -> Result<Option<Action>, AgentError> {
-        let expects_action = message.expects_action();
         let (episode, observation, info) = match message {
             AgentMessage::Reset {
                 episode,
@@ -385,10 +376,8 @@ impl EpisodeAgent {
                 };
                 let bytes = serde_json::to_vec(message)
                     .map_err(|error| AgentError::Io(std::io::Error::other(error)))?;
-                match tokio::time::timeout(self.timeout, running.exchange(&bytes, expects_action))
-                    .await
-                {
-                    Ok(result) => result?.unwrap_or_default(),
+                match tokio::time::timeout(self.timeout, running.exchange(&bytes)).await {
+                    Ok(result) => result?,
                     Err(_) => return Err(AgentError::Timeout(self.timeout)),
                 }
             }
@@ -411,7 +400,7 @@ impl EpisodeAgent {
                 };
                 let bytes = serde_json::to_vec(message)
                     .map_err(|error| AgentError::Io(std::io::Error::other(error)))?;
-                match tokio::time::timeout(self.timeout, running.exchange(&bytes, false)).await {
+                match tokio::time::timeout(self.timeout, running.send(&bytes)).await {
                     Ok(Ok(_)) => {
                         pool.give_back(running);
                         Ok(())

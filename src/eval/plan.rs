@@ -309,15 +309,17 @@ impl CaseSelection {
             cases.push(Arc::clone(case));
         }
         if filtered {
+            let selector = crate::episode::CaseSelector {
+                id: None,
+                split,
+                specialty,
+                difficulty,
+            };
             cases.extend(
                 library
                     .cases()
                     .iter()
-                    .filter(|case| {
-                        split.is_none_or(|split| Split::of(&case.id) == split)
-                            && specialty.as_ref().is_none_or(|s| &case.specialty == s)
-                            && difficulty.is_none_or(|d| case.difficulty == d)
-                    })
+                    .filter(|case| selector.matches(case))
                     .cloned(),
             );
         }
@@ -441,11 +443,7 @@ pub fn library_hash(library: &CaseLibrary) -> String {
         hasher.update(serde_json::to_vec(case.as_ref()).unwrap_or_default());
         hasher.update([0u8]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    format!("{:x}", hasher.finalize())
 }
 
 #[cfg(test)]

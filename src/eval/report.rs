@@ -14,10 +14,9 @@ use std::collections::btree_map::Entry;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use html::render_html;
-pub use summary::{
-    BOOTSTRAP_RESAMPLES, SummaryRow, format_summary_table, summarize, write_summary_csv,
-};
+use html::render_html;
+pub use summary::{SummaryRow, format_summary_table};
+use summary::{summarize, write_summary_csv};
 
 use crate::eval::record::EpisodeRecord;
 
@@ -194,7 +193,7 @@ pub fn write_reports(
     write_file(&out_dir.join(SUMMARY_FILE), &csv)?;
     write_file(
         &out_dir.join(REPORT_FILE),
-        render_html(records, title).as_bytes(),
+        render_html(records, &rows, title).as_bytes(),
     )?;
     Ok(rows)
 }

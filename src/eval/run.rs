@@ -524,7 +524,8 @@ impl Context {
                 Catalogue::builtin(),
                 self.diagnoses.clone(),
                 self.settings.random_patience,
-                random_doctor_seed(episode.seed, &episode.case.id),
+                // Mixed with the case id, so cases played on one seed get different work-ups.
+                episode.seed ^ dxsim_gatekeeper::text::stable_hash(episode.case.id.as_bytes()),
             )),
             RunAgent::Command(pool) => EpisodeAgent::command(Arc::clone(pool), timeout),
             RunAgent::Http(url) => EpisodeAgent::http(self.http.clone(), url.clone(), timeout),
@@ -772,16 +773,6 @@ impl Context {
             }
         }
     }
-}
-
-/// The random doctor's seed for an episode: the episode seed mixed with the case id (FNV-1a), so
-/// cases played with the same seed still get different random work-ups.
-fn random_doctor_seed(seed: u64, case_id: &str) -> u64 {
-    case_id
-        .bytes()
-        .fold(seed ^ 0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
 }
 
 fn cost_of(cost: &dxsim_gatekeeper::billing::CostTotals) -> RecordCost {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::calibration::{self, Agreement, CalibrationPair};
 use super::{CORRECT_AT, Reference, Verdict};
-use crate::llm::{ChatMessage, ChatRequest, LlmClients, LlmError, ResponseFormat, Role};
+use crate::llm::{
+    ChatMessage, ChatRequest, LlmClients, LlmError, ResponseFormat, Role, json_object, snippet,
+};
 
 /// The rubric, in our words.
 const RUBRIC: &str = "You grade a doctor's final diagnosis against the reference diagnosis of a \
@@ -144,13 +146,7 @@ Doctor's diagnosis: {candidate}{code}.",
 
 /// Reads a verdict from the model's reply (a JSON object, possibly wrapped in a code fence).
 pub fn parse_verdict(reply: &str) -> Result<Verdict, LlmJudgeError> {
-    let start = reply.find('{');
-    let end = reply.rfind('}');
-    let (Some(start), Some(end)) = (start, end) else {
-        return Err(LlmJudgeError::Malformed(snippet(reply)));
-    };
-    let value: serde_json::Value = serde_json::from_str(&reply[start..=end])
-        .map_err(|_| LlmJudgeError::Malformed(snippet(reply)))?;
+    let value = json_object(reply).map_err(|_| LlmJudgeError::Malformed(snippet(reply)))?;
     let score = value
         .get("score")
         .and_then(|score| {
@@ -174,13 +170,17 @@ pub fn parse_verdict(reply: &str) -> Result<Verdict, LlmJudgeError> {
     })
 }
 
-fn snippet(reply: &str) -> String {
-    reply.chars().take(160).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn braces_in_the_wrong_order_are_malformed_not_a_panic() {
+        assert!(matches!(
+            parse_verdict("} no verdict here {"),
+            Err(LlmJudgeError::Malformed(_))
+        ));
+    }
 
     #[test]
     fn verdicts_parse_from_plain_or_fenced_json() {

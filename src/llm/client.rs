@@ -474,11 +474,6 @@ impl EndpointClient {
         &self.name
     }
 
-    /// The endpoint's configuration.
-    pub fn config(&self) -> &EndpointConfig {
-        &self.config
-    }
-
     /// Sends `request` for `role` in `episode` (for usage accounting), or answers it from the cache.
     pub async fn chat(
         &self,

@@ -6,7 +6,7 @@
 //! dropped, and a reply is cut to three sentences.
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::text::{contains_phrase, normalize};
+use dxsim_gatekeeper::case::DiagnosisNames;
 
 use super::bias::{ActiveBias, BiasKind};
 
@@ -116,8 +116,9 @@ fn implicit_group(kind: BiasKind) -> &'static str {
 /// A model's reply made safe to show: sentences naming the diagnosis, a synonym or its ICD-10-CM code
 /// dropped, at most [`MAX_SENTENCES`] kept, and [`EMPTY_REPLY`] if nothing is left.
 pub fn guard_reply(case: &Case, reply: &str) -> String {
+    let names = DiagnosisNames::of(case);
     let kept: Vec<&str> = sentences(reply)
-        .filter(|sentence| !names_diagnosis(case, sentence))
+        .filter(|sentence| names.found_in(sentence).is_none())
         .take(MAX_SENTENCES)
         .collect();
     if kept.is_empty() {
@@ -125,17 +126,6 @@ pub fn guard_reply(case: &Case, reply: &str) -> String {
     } else {
         kept.join(" ")
     }
-}
-
-/// Whether `text` names the case's diagnosis, one of its synonyms, or its ICD-10-CM code.
-pub fn names_diagnosis(case: &Case, text: &str) -> bool {
-    let normalized = normalize(text);
-    let names_it = std::iter::once(&case.diagnosis.name)
-        .chain(&case.diagnosis.synonyms)
-        .map(|name| normalize(name))
-        .any(|name| !name.is_empty() && contains_phrase(&normalized, &name));
-    let code = case.diagnosis.icd10.to_ascii_lowercase();
-    names_it || (code.len() >= 3 && text.to_ascii_lowercase().contains(&code))
 }
 
 /// The sentences of a text, each with its closing punctuation: a sentence ends at `.`, `!` or `?`

@@ -163,18 +163,7 @@ async fn an_llm_doctor_and_patient_play_route_by_role_cache_and_replay() {
                 ..EpisodeOptions::default()
             },
         ),
-        steps: record
-            .transcript
-            .iter()
-            .map(|entry| {
-                LogStep::new(
-                    entry.turn,
-                    entry.action.clone(),
-                    entry.response.clone(),
-                    entry.model_reply.clone(),
-                )
-            })
-            .collect(),
+        steps: record.transcript.iter().map(LogStep::from).collect(),
     };
     let replayed = EpisodeLog::from_jsonl(&log.to_jsonl())
         .expect("parses")

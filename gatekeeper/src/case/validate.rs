@@ -9,12 +9,13 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::case::{
-    AnalyteResult, CASE_TEST_PREFIX, Case, KeyFinding, SPECIALTIES, TestResult, WorkupStep,
+    AnalyteResult, CASE_TEST_PREFIX, Case, DiagnosisNames, KeyFinding, Naming, SPECIALTIES,
+    TestResult, WorkupStep,
 };
 use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
 use crate::disclosure::computed_flag;
 use crate::icd10::{Icd10, is_well_formed};
-use crate::text::{contains_phrase, normalize};
+use crate::text::normalize;
 
 /// What kind of problem a case file has; one variant per check, so tests and tools can tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -894,11 +895,11 @@ fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
     }
     checker.require_count("diagnosis.synonyms", case.diagnosis.synonyms.len(), 1);
     checker.require_count("differential", case.differential.len(), MIN_DIFFERENTIAL);
-    let diagnosis_names = diagnosis_phrases(case);
+    let diagnosis_names = DiagnosisNames::of(case);
     for (index, item) in case.differential.iter().enumerate() {
         let field = format!("differential[{index}]");
         checker.require_text(&format!("{field}.name"), &item.name);
-        if diagnosis_names.contains(&normalize(&item.name)) {
+        if diagnosis_names.phrases().contains(&normalize(&item.name)) {
             checker.report(
                 format!("{field}.name"),
                 ProblemKind::DifferentialIsDiagnosis,
@@ -1009,18 +1010,8 @@ fn check_workup(checker: &mut Checker<'_>, case: &Case) {
     }
 }
 
-/// The normalised diagnosis name and synonyms, which no pre-diagnosis text may contain.
-pub(crate) fn diagnosis_phrases(case: &Case) -> Vec<String> {
-    std::iter::once(&case.diagnosis.name)
-        .chain(&case.diagnosis.synonyms)
-        .map(|name| normalize(name))
-        .filter(|name| !name.is_empty())
-        .collect()
-}
-
 fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
-    let phrases = diagnosis_phrases(case);
-    let code = case.diagnosis.icd10.to_lowercase().replace('.', "");
+    let names = DiagnosisNames::of(case);
     let mut revealable: Vec<(String, &str)> = vec![
         ("id".to_string(), case.id.as_str()),
         ("title".to_string(), case.title.as_str()),
@@ -1083,22 +1074,18 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
         }
     }
     for (field, text) in revealable {
-        let normalized = normalize(text);
-        if let Some(phrase) = phrases
-            .iter()
-            .find(|phrase| contains_phrase(&normalized, phrase))
-        {
-            checker.report(
+        match names.found_in(text) {
+            Some(Naming::Phrase(phrase)) => checker.report(
                 field,
                 ProblemKind::NamesDiagnosis,
                 format!("names the diagnosis (\"{phrase}\") before the episode ends; only a confirmatory test's report may"),
-            );
-        } else if !code.is_empty() && contains_phrase(&normalized, &code) {
-            checker.report(
+            ),
+            Some(Naming::Code) => checker.report(
                 field,
                 ProblemKind::NamesDiagnosis,
                 "contains the diagnosis's ICD-10-CM code",
-            );
+            ),
+            None => {}
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
-use super::summary::{SummaryRow, mean, quantile_sorted, summarize};
+use super::summary::{SummaryRow, mean, quantile_sorted};
 use crate::eval::record::EpisodeRecord;
 
 /// Categorical colours (Tableau 10), reused in turn when there are more names than colours.
@@ -887,8 +887,7 @@ fn close_figure(out: &mut String, caption: &str) {
 /// `<svg class="plot">` with a stable id; on load, a short script sets `data-plots-rendered` (and
 /// `data-points-rendered`) on `<body>` to the number of plots (and accuracy–cost points) laid out
 /// with a size.
-pub fn render_html(records: &[EpisodeRecord], title: &str) -> String {
-    let rows = summarize(records);
+pub(super) fn render_html(records: &[EpisodeRecord], rows: &[SummaryRow], title: &str) -> String {
     let agents = Colours::new(rows.iter().map(|row| row.agent.as_str()));
     let biases = Colours::new(rows.iter().map(|row| row.bias.as_str()));
     let cases: BTreeSet<&str> = records
@@ -915,7 +914,7 @@ pub fn render_html(records: &[EpisodeRecord], title: &str) -> String {
         title = escape(title),
     );
     open_figure(&mut out, "Accuracy and cost");
-    accuracy_cost_plane(&mut out, &rows, &agents);
+    accuracy_cost_plane(&mut out, rows, &agents);
     close_figure(
         &mut out,
         "Each point is one agent under one patient bias: x is the mean cost per case (visit fees \
@@ -924,14 +923,14 @@ pub fn render_html(records: &[EpisodeRecord], title: &str) -> String {
          on either.",
     );
     open_figure(&mut out, "Accuracy by patient bias");
-    accuracy_by_bias(&mut out, &rows, &biases);
+    accuracy_by_bias(&mut out, rows, &biases);
     close_figure(
         &mut out,
         "Bars are the share of cases diagnosed correctly; whiskers the 95% percentile-bootstrap \
          interval (2,000 resamples).",
     );
     open_figure(&mut out, "Cost per case");
-    cost_distribution(&mut out, records, &rows, &agents);
+    cost_distribution(&mut out, records, rows, &agents);
     close_figure(
         &mut out,
         "Boxes span the quartiles with the median marked; whiskers reach the furthest case within \
@@ -944,7 +943,7 @@ pub fn render_html(records: &[EpisodeRecord], title: &str) -> String {
         "Share of cases diagnosed correctly per case specialty, over every bias and seed.",
     );
     out.push_str("<h2>Summary</h2>\n");
-    summary_table(&mut out, &rows);
+    summary_table(&mut out, rows);
     put!(&mut out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     out
 }
@@ -952,6 +951,7 @@ pub fn render_html(records: &[EpisodeRecord], title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::report::summary::summarize;
     use crate::eval::report::tests::record;
 
     fn sample() -> Vec<EpisodeRecord> {
@@ -978,6 +978,11 @@ mod tests {
         records
     }
 
+    /// The page for `records`, with their summary.
+    fn page(records: &[EpisodeRecord], title: &str) -> String {
+        render_html(records, &summarize(records), title)
+    }
+
     #[test]
     fn escape_covers_markup_and_quotes() {
         assert_eq!(
@@ -989,7 +994,7 @@ mod tests {
 
     #[test]
     fn the_page_escapes_every_name_and_has_no_raw_markup_from_data() {
-        let html = render_html(&sample(), "Run <1> & \"co\"");
+        let html = page(&sample(), "Run <1> & \"co\"");
         assert!(!html.contains("<b>&co</b>"));
         assert!(!html.contains("\"<b>"));
         assert!(html.contains("&lt;b&gt;&amp;co&lt;/b&gt;"));
@@ -1005,7 +1010,7 @@ mod tests {
 
     #[test]
     fn the_page_is_self_contained_with_four_plots_and_a_point_per_configuration() {
-        let html = render_html(&sample(), "run");
+        let html = page(&sample(), "run");
         assert!(!html.contains("://"), "no external resources");
         assert!(!html.contains(" src=") && !html.contains(" href="));
         assert_eq!(html.matches("<svg class=\"plot\"").count(), 4);
@@ -1022,12 +1027,12 @@ mod tests {
         assert_eq!(html.matches("class=\"cost-box\"").count(), 6);
         assert_eq!(html.matches("class=\"specialty-bar\"").count(), 6);
         assert!(html.contains("plotsRendered"));
-        assert_eq!(html, render_html(&sample(), "run"), "deterministic");
+        assert_eq!(html, page(&sample(), "run"), "deterministic");
     }
 
     #[test]
     fn an_empty_report_still_renders_every_plot() {
-        let html = render_html(&[], "nothing");
+        let html = page(&[], "nothing");
         assert_eq!(html.matches("<svg class=\"plot\"").count(), 4);
         assert_eq!(html.matches("no episodes").count(), 4);
         assert!(!html.contains("NaN"));
@@ -1052,7 +1057,7 @@ mod tests {
 
     #[test]
     fn the_frontier_is_drawn_as_a_step_line() {
-        let html = render_html(&sample(), "run");
+        let html = page(&sample(), "run");
         let start = html
             .find("<path class=\"frontier\" d=\"M")
             .expect("a frontier");

@@ -12,7 +12,7 @@ use super::ReportError;
 use crate::eval::record::{EpisodeRecord, RecordStatus};
 
 /// Resamples drawn for each accuracy interval.
-pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
+const BOOTSTRAP_RESAMPLES: usize = 2_000;
 
 /// The seed of every bootstrap: fixed, so the same records always give the same intervals.
 const BOOTSTRAP_SEED: u64 = 0x0D15_EA5E;
@@ -57,7 +57,7 @@ pub struct SummaryRow {
 /// Summarises records per agent × bias, rows sorted by agent then bias. Records should be merged
 /// first (see [`super::merge`]): each group is sorted by key before resampling, so the intervals do
 /// not depend on the order records come in.
-pub fn summarize(records: &[EpisodeRecord]) -> Vec<SummaryRow> {
+pub(super) fn summarize(records: &[EpisodeRecord]) -> Vec<SummaryRow> {
     let mut groups: BTreeMap<(&str, &str), Vec<&EpisodeRecord>> = BTreeMap::new();
     for record in records {
         groups
@@ -203,7 +203,10 @@ fn fixed(value: f64) -> String {
 
 /// Writes the rows as CSV with a header; floats with four decimals, a patient metric no episode
 /// reported as an empty cell.
-pub fn write_summary_csv(rows: &[SummaryRow], writer: impl io::Write) -> Result<(), ReportError> {
+pub(super) fn write_summary_csv(
+    rows: &[SummaryRow],
+    writer: impl io::Write,
+) -> Result<(), ReportError> {
     let mut csv = csv::Writer::from_writer(writer);
     csv.write_record(HEADER)?;
     for row in rows {
