@@ -39,7 +39,9 @@ pub use discrete::DiscreteTable;
 pub use fast::{CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv};
 pub use log::{EpisodeLog, LogError};
 pub use model::{GatekeeperPrompt, ModelPrompt};
-pub use options::{CaseSelector, EpisodeOptions, GatekeeperBackend, OptionError, PatientBackend};
+pub use options::{
+    CaseSelector, EpisodeOptions, GatekeeperBackend, MultipleDiagnoses, OptionError, PatientBackend,
+};
 pub use pool::{EpisodeKey, EpisodePool, EpisodeState, EpisodeStatus};
 pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 

@@ -12,19 +12,25 @@
 //! its text names exactly, is compared through the ICD-10-CM hierarchy. The calibration set in
 //! `judge/calibration.csv` measures how often the judge agrees with clinicians ([`calibration`]).
 
+pub mod answer;
 pub mod calibration;
 pub mod llm;
+pub mod vocabulary;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use dxsim_gatekeeper::case::Diagnosis;
-use dxsim_gatekeeper::icd10::{Icd10, IcdKind};
+use dxsim_gatekeeper::icd10::{Icd10, IcdKind, TermKind};
 use dxsim_gatekeeper::text::normalize;
 use serde::Serialize;
 
+use answer::Reading;
+use vocabulary::{is_defining_word, is_disease_word, is_drug_word};
+
 const ABBREVIATIONS_CSV: &str = include_str!("judge/abbreviations.csv");
 const RELATED_CSV: &str = include_str!("judge/related.csv");
+const LAY_TERMS_CSV: &str = include_str!("judge/lay_terms.csv");
 
 /// The lowest score that counts as correct.
 pub const CORRECT_AT: u8 = 4;
@@ -164,37 +170,23 @@ const ENTITY_CHANGING: &[&str] = &[
     "non",
     "not",
     "latent",
-    "traumatic",
-    "drug",
-    "secondary",
-    "primary",
     "congenital",
     "gestational",
     "neonatal",
-    "vulgaris",
-    "discoid",
-    "sclerosing",
-    "appendix",
-    "benign",
-    "metastatic",
     "insipidus",
     "hereditary",
-    "transfusional",
-    "iatrogenic",
     "factitious",
-    "reactive",
     "pseudo",
     "neonatorum",
     "juvenile",
+    "benign",
+    "metastatic",
+    "traumatic",
+    "drug",
+    "iatrogenic",
+    "secondary",
     "artery",
     "vein",
-    "viral",
-    "bacterial",
-    "fungal",
-    "autoimmune",
-    "atypical",
-    "obstructive",
-    "restrictive",
 ];
 
 /// Qualifiers too generic to tell two named concepts apart ("Addison disease" is "Addison's").
@@ -213,10 +205,16 @@ const GENERIC: &[&str] = &[
 ];
 
 /// Qualifier pairs that contradict each other: one of each makes a different disease.
-const CONFLICTING: &[(&str, &str)] = &[("acute", "chronic")];
+const CONFLICTING: &[(&str, &str)] = &[
+    ("acute", "chronic"),
+    ("acquired", "hereditary"),
+    ("acquired", "congenital"),
+];
 
 /// Words that carry no meaning for matching.
 const STOPWORDS: &[&str] = &[
+    "after",
+    "following",
     "of",
     "the",
     "a",
@@ -301,6 +299,18 @@ const WORD_FORMS: &[(&str, &str)] = &[
     ("embolus", "embolism"),
     ("emboli", "embolism"),
     ("dissecting", "dissection"),
+    ("broken", "fracture"),
+    ("l", "left"),
+    ("r", "right"),
+    ("alcoholic", "alcohol"),
+    ("break", "fracture"),
+    ("fractured", "fracture"),
+    ("leaking", "ruptured"),
+    ("burst", "ruptured"),
+    ("rupture", "ruptured"),
+    ("variceal", "varices"),
+    ("atonic", "atony"),
+    ("hyperpyrexia", "hyperthermia"),
     ("stones", "stone"),
     ("calculus", "stone"),
     ("calculi", "stone"),
@@ -320,68 +330,18 @@ const WORD_FORMS: &[(&str, &str)] = &[
     ("ddx", ""),
 ];
 
-/// Phrases replaced as a whole before words are split: lay terms, organism and drug names.
-const PHRASES: &[(&str, &str)] = &[
-    ("heart attack", "myocardial infarction"),
-    ("mini stroke", "transient ischemic attack"),
-    ("blood clot in the lung", "pulmonary embolism"),
-    ("clot in the lung", "pulmonary embolism"),
-    ("water on the brain", "hydrocephalus"),
-    ("heart failure", "cardiac failure"),
-    ("kidney stone", "renal urolithiasis"),
-    ("renal stone", "renal urolithiasis"),
-    ("renal calculus", "renal urolithiasis"),
-    ("ureteric stone", "ureteral urolithiasis"),
-    ("ureteral stone", "ureteral urolithiasis"),
-    ("ureteric calculus", "ureteral urolithiasis"),
-    ("ureteral calculus", "ureteral urolithiasis"),
-    ("renal colic", "urolithiasis"),
-    ("secondary to", "due to"),
-    (
-        "churg strauss",
-        "eosinophilic granulomatosis with polyangiitis",
-    ),
-    ("gallstones", "cholelithiasis"),
-    ("gallstone", "cholelithiasis"),
-    ("st segment elevation", "st elevation"),
-    ("temporal arteritis", "giant cell arteritis"),
-    ("cerebrovascular accident", "cerebral infarction"),
-    ("ischemic stroke", "cerebral infarction"),
-    ("cerebral infarction ischemic", "cerebral infarction"),
-    ("streptococcus pneumoniae", "pneumococcal"),
-    ("strep pneumoniae", "pneumococcal"),
-    ("s pneumoniae", "pneumococcal"),
-    ("neisseria meningitidis", "meningococcal"),
-    ("staphylococcus aureus", "staphylococcal"),
-    ("staph aureus", "staphylococcal"),
-    ("escherichia coli", "e coli"),
-    ("clostridium difficile", "clostridioides difficile"),
-    ("c difficile", "clostridioides difficile"),
-    ("c diff", "clostridioides difficile"),
-    ("post strep", "post streptococcal"),
-    ("paracetamol", "acetaminophen"),
-    ("tylenol", "acetaminophen"),
-    ("panadol", "acetaminophen"),
-    ("aspirin", "salicylate"),
-    ("amitriptyline", "tricyclic antidepressant"),
-    ("nortriptyline", "tricyclic antidepressant"),
-    ("imipramine", "tricyclic antidepressant"),
-    ("clomipramine", "tricyclic antidepressant"),
-    ("doxepin", "tricyclic antidepressant"),
-    ("whipples", "whipple"),
-    ("angle closure crisis", "angle closure glaucoma"),
-    ("sugar", "glucose"),
-];
-
 /// Whole answers that stand for a longer name.
 const WHOLE_ANSWERS: &[(&str, &str)] = &[
     ("lupus", "systemic lupus erythematosus"),
+    ("all", "acute lymphoblastic leukemia"),
     ("stroke", "stroke"),
 ];
 
 /// Words after which a diagnosis phrase qualifies its head ("ulcer *of* the duodenum", "ketoacidosis *in*
 /// type 1 diabetes"); a comma counts as one.
 const HEAD_BOUNDARIES: &[&str] = &[
+    "after",
+    "following",
     "of",
     "in",
     "with",
@@ -456,6 +416,106 @@ struct Concept {
     head: Option<String>,
 }
 
+/// What the judge reads from ICD-10-CM once per process.
+#[derive(Debug)]
+struct Terminology {
+    /// Concept key of every description and inclusion term → its code.
+    index: HashMap<String, String>,
+    /// The same by core words alone (qualifiers such as acute or left ignored).
+    core_index: HashMap<String, String>,
+    /// Head words of the descriptions of diseases, injuries and symptoms (chapters A–T, organisms
+    /// aside).
+    heads: HashSet<String>,
+    /// Sites (the words after the head of neoplasm and injury descriptions) and organisms (B95–B97):
+    /// words that qualify a condition without being one.
+    modifiers: HashSet<String>,
+}
+
+/// The words the judge knows, for spelling correction.
+#[derive(Debug)]
+struct Vocabulary {
+    words: HashSet<String>,
+    /// The same words by first letter, sorted (so a tie is found the same way every run).
+    by_first_letter: HashMap<char, Vec<String>>,
+}
+
+/// What [`compare`] needs to know of the terminology.
+struct Lexicon<'a> {
+    /// Whether the classification files the candidate under a code beside the reference's (neither
+    /// its ancestor nor its descendant): a sibling disease, however alike the words.
+    sibling_in_icd: bool,
+    /// Whether a concept word names a condition.
+    is_condition_word: &'a dyn Fn(&str) -> bool,
+    /// Sites and organisms.
+    modifiers: &'a HashSet<String>,
+}
+
+/// Words that head ICD-10-CM descriptions without naming a condition.
+const NOT_HEADS: &[&str] = &[
+    "week",
+    "day",
+    "month",
+    "year",
+    "hour",
+    "age",
+    "level",
+    "result",
+    "finding",
+    "test",
+    "examination",
+    "history",
+    "status",
+    "encounter",
+    "procedure",
+    "newborn",
+    "infant",
+    "child",
+    "person",
+    "patient",
+    "use",
+    "contact",
+    "exposure",
+    "complication",
+];
+
+/// Nouns too general to be a second condition when an answer adds them ("hepatitis A infection").
+const GENERIC_NOUNS: &[&str] = &[
+    "infection",
+    "disease",
+    "disorder",
+    "syndrome",
+    "condition",
+    "illness",
+    "problem",
+];
+
+/// Heads whose qualifier is the diagnosis (the site of a tumour or fracture, the substance of a
+/// poisoning): another one is another disease.
+const SITE_DEFINED_HEADS: &[&str] = &[
+    "aneurysm",
+    "toxicity",
+    "carcinoma",
+    "adenocarcinoma",
+    "neoplasm",
+    "malignancy",
+    "lymphoma",
+    "sarcoma",
+    "melanoma",
+    "metastasis",
+    "fracture",
+    "dislocation",
+];
+
+/// One form of the reference a candidate is compared with.
+#[derive(Debug)]
+struct ReferenceForm {
+    concept: Concept,
+    /// Where it comes from, for the verdict's rationale.
+    label: &'static str,
+    /// Whether it is the reference's own name or a synonym the case lists.
+    named: bool,
+}
+
 /// A broader–narrower pair of diagnoses, as concepts.
 #[derive(Debug)]
 struct Relation {
@@ -471,6 +531,9 @@ const VERDICT_CACHE_LIMIT: usize = 65_536;
 pub struct RuleJudge {
     icd: &'static Icd10,
     abbreviations: HashMap<String, String>,
+    /// Lay, eponym, organism and drug phrases and what they mean (`judge/lay_terms.csv`), by first
+    /// word, longest first.
+    lay_terms: HashMap<String, Vec<(Vec<String>, String)>>,
     relations: Vec<Relation>,
     /// Verdicts already given: judging is a pure function of the reference and the candidate, and
     /// agents name the same diagnoses again and again. Bounded by [`VERDICT_CACHE_LIMIT`].
@@ -622,7 +685,13 @@ impl Concept {
 }
 
 /// Compares a candidate with one reference form on the rubric; `None` when they share nothing.
-fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> {
+fn compare(
+    candidate: &Concept,
+    form: &Concept,
+    label: &str,
+    lexicon: &Lexicon<'_>,
+) -> Option<Verdict> {
+    let is_condition_word = lexicon.is_condition_word;
     if form.core.is_empty() {
         return None;
     }
@@ -649,7 +718,22 @@ fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> 
             )
         }
     } else if covers(cc, fc) {
-        if changes_entity(missing(fc, cc)) || conflict {
+        let added: Vec<&String> = missing(fc, cc).collect();
+        // Extra words with a noun of their own ("Whipple disease") name a second condition.
+        let own_noun = ["disease", "syndrome", "disorder"]
+            .into_iter()
+            .find(|noun| candidate.qualifiers.contains(*noun) && !form.qualifiers.contains(*noun));
+        let other = added
+            .iter()
+            .find(|word| is_condition_word(word) && !GENERIC_NOUNS.contains(&word.as_str()))
+            .map(|word| word.as_str())
+            .or(own_noun.filter(|_| !added.is_empty()));
+        if let Some(other) = other {
+            Verdict::new(
+                3,
+                format!("adds to {label} another condition (`{other}`), not a more specific form"),
+            )
+        } else if changes_entity(added.into_iter()) || conflict {
             Verdict::new(
                 3,
                 format!("adds to {label} a word that makes it a different entity"),
@@ -667,10 +751,37 @@ fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> 
             .head
             .as_ref()
             .is_some_and(|head| cc.iter().any(|word| same_word(word, head)));
-        if missing(cc, fc).any(|word| word == "non" || word == "not") {
+        let left_out: Vec<&String> = missing(cc, fc).collect();
+        let defining: Vec<&str> = left_out
+            .iter()
+            .map(|word| word.as_str())
+            .chain(
+                form.qualifiers
+                    .iter()
+                    .filter(|q| !candidate.qualifiers.contains(*q))
+                    .map(String::as_str),
+            )
+            .filter(|word| is_defining_word(word))
+            .collect();
+        if left_out.iter().any(|word| *word == "non" || *word == "not") {
             Verdict::new(3, format!("drops a negation that defines {label}"))
+        } else if keeps_head && defining.is_empty() {
+            let words: Vec<&str> = left_out.iter().map(|word| word.as_str()).collect();
+            Verdict::new(
+                4,
+                format!(
+                    "right disease, less specific than {label} (leaves out {})",
+                    words.join(", ")
+                ),
+            )
         } else if keeps_head {
-            Verdict::new(4, format!("right disease, less specific than {label}"))
+            Verdict::new(
+                3,
+                format!(
+                    "right disease family, but leaves out what defines {label} ({})",
+                    defining.join(", ")
+                ),
+            )
         } else {
             Verdict::new(
                 3,
@@ -682,16 +793,39 @@ fn compare(candidate: &Concept, form: &Concept, label: &str) -> Option<Verdict> 
             (Some(a), Some(b)) => same_spelling(a, b),
             _ => false,
         };
-        let differing = missing(fc, cc).chain(missing(cc, fc));
-        if head_shared && !changes_entity(differing) && !conflict {
+        // Another site of the same disease ("DVT of the leg" for "of the femoral vein") is a minor
+        // difference, except for tumours and fractures, where the site is the diagnosis.
+        let site_only = missing(fc, cc)
+            .chain(missing(cc, fc))
+            .all(|word| lexicon.modifiers.contains(word) && !is_defining_word(word));
+        let site_defines = candidate
+            .head
+            .as_deref()
+            .is_some_and(|head| SITE_DEFINED_HEADS.iter().any(|noun| same_word(head, noun)));
+        let defining_difference = missing(fc, cc)
+            .chain(missing(cc, fc))
+            .any(|word| is_defining_word(word) || is_condition_word(word));
+        if head_shared && site_only && !site_defines && !conflict && !lexicon.sibling_in_icd {
             Verdict::new(
                 4,
-                format!("same disease as {label}; organism, cause, site or subtype differs"),
+                format!("same disease as {label}, at another or less precise site"),
+            )
+        } else if head_shared
+            && !site_defines
+            && !defining_difference
+            && !conflict
+            && !lexicon.sibling_in_icd
+        {
+            Verdict::new(
+                4,
+                format!("same disease as {label}; a detail that does not define it differs"),
             )
         } else if head_shared {
             Verdict::new(
                 3,
-                format!("same disease family as {label} but a different entity"),
+                format!(
+                    "same disease family as {label}, but its organism, cause, site or type differs"
+                ),
             )
         } else if shared(cc, fc) > 0 {
             Verdict::new(2, format!("superficial overlap with {label}"))
@@ -717,9 +851,41 @@ impl RuleJudge {
                 (record[0].to_string(), normalize(&record[1]))
             })
             .collect();
+        let mut reader = csv::Reader::from_reader(LAY_TERMS_CSV.as_bytes());
+        let mut lay_terms: HashMap<String, Vec<(Vec<String>, String)>> = HashMap::new();
+        for record in reader.records() {
+            let record = record.unwrap_or_else(|error| panic!("judge/lay_terms.csv: {error}"));
+            let words: Vec<String> = normalize(&record[0])
+                .split(' ')
+                .filter(|word| !word.is_empty())
+                .map(str::to_string)
+                .collect();
+            let means = normalize(&record[1]);
+            // A pair already read the other way round ("e coli" → "escherichia coli" after
+            // "escherichia coli" → "e coli") would swap the two forms back and forth: the first wins.
+            let reversed = means
+                .split(' ')
+                .next()
+                .and_then(|first| lay_terms.get(first))
+                .is_some_and(|terms| {
+                    terms
+                        .iter()
+                        .any(|(term, back)| term.join(" ") == means && *back == words.join(" "))
+                });
+            if let (Some(first), false) = (words.first(), reversed) {
+                lay_terms
+                    .entry(first.clone())
+                    .or_default()
+                    .push((words, means));
+            }
+        }
+        for terms in lay_terms.values_mut() {
+            terms.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
+        }
         let mut judge = RuleJudge {
             icd: Icd10::builtin(),
             abbreviations,
+            lay_terms,
             relations: Vec::new(),
             verdicts: std::sync::Mutex::default(),
         };
@@ -751,9 +917,11 @@ impl RuleJudge {
                 text = after.to_string();
             }
         }
-        // The first sentence only; a full stop after a one- or two-letter word ("E. coli") is not an end.
+        // Bracketed asides dropped (the answer reader reads them); the first sentence only; a full
+        // stop after a one- or two-letter word ("E. coli") is not an end.
+        text = without_brackets(&text);
         let mut end = text.len();
-        for (at, _) in text.match_indices(['.', ';', '\n', '(']) {
+        for (at, _) in text.match_indices(['.', ';', '\n']) {
             let before = text[..at]
                 .rsplit(|c: char| !c.is_alphanumeric())
                 .next()
@@ -777,10 +945,32 @@ impl RuleJudge {
         {
             text = padded[..at].to_string();
         }
+        // "… without psychotic features": what a diagnosis is without does not define it.
+        if let Some(at) = text.find(" without ") {
+            text.truncate(at);
+        }
         let normalized = normalize(&text.replace(',', " comma "));
         let mut words: Vec<String> = Vec::new();
-        for word in normalized.split(' ').filter(|word| !word.is_empty()) {
-            match self.abbreviations.get(word) {
+        let corrected: Vec<std::borrow::Cow<'_, str>> = normalized
+            .split(' ')
+            .filter(|word| !word.is_empty())
+            .map(|word| self.spelled(word))
+            .collect();
+        let mut tokens = corrected.iter().map(|word| word.as_ref()).peekable();
+        while let Some(word) = tokens.next() {
+            // "type A", "type 1": the letter or number is the type, one word ("typea"), never a
+            // stop word or a qualifier.
+            if word == "type" {
+                if let Some(kind) = tokens.next_if(|next| next.len() <= 3 && is_type_mark(next)) {
+                    words.push(format!("type{kind}"));
+                    continue;
+                }
+            }
+            // A unit after a number ("5 mm") is not an abbreviation of a disease.
+            let after_number = words
+                .last()
+                .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
+            match self.abbreviations.get(word).filter(|_| !after_number) {
                 Some(expansion) => words.extend(expansion.split(' ').map(str::to_string)),
                 None => words.push(word.to_string()),
             }
@@ -789,11 +979,225 @@ impl RuleJudge {
         if let Some((_, whole)) = WHOLE_ANSWERS.iter().find(|(answer, _)| *answer == joined) {
             return (*whole).to_string();
         }
-        let mut phrase = format!(" {joined} ");
-        for (lay, clinical) in PHRASES {
-            phrase = phrase.replace(&format!(" {lay} "), &format!(" {clinical} "));
+        // Lay terms, longest match first at each word; a second pass follows a chain ("c diff" →
+        // "clostridioides difficile" → the classification's "clostridium difficile").
+        let once = self.replace_lay_terms(&joined);
+        self.replace_lay_terms(&once)
+    }
+
+    /// `word` as the terminology spells it: itself when the judge's vocabulary has it (or it is short),
+    /// else the one vocabulary word of the same first letter within one edit (two for long words),
+    /// when there is exactly one ("posioning" → "poisoning", "intusussception" → "intussusception").
+    fn spelled<'w>(&self, word: &'w str) -> std::borrow::Cow<'w, str> {
+        use std::borrow::Cow;
+        let vocabulary = self.vocabulary();
+        let length = word.chars().count();
+        if length < 6 || vocabulary.words.contains(word) || self.abbreviations.contains_key(word) {
+            return Cow::Borrowed(word);
         }
-        phrase.trim().to_string()
+        let Some(first) = word.chars().next() else {
+            return Cow::Borrowed(word);
+        };
+        let allowed = if length >= 10 { 2 } else { 1 };
+        let mut best: Option<(&str, usize)> = None;
+        let mut tied = false;
+        for known in vocabulary.by_first_letter.get(&first).into_iter().flatten() {
+            if known.chars().count().abs_diff(length) > allowed {
+                continue;
+            }
+            let distance = strsim::damerau_levenshtein(word, known);
+            if distance > allowed {
+                continue;
+            }
+            match best {
+                Some((_, current)) if distance > current => {}
+                Some((_, current)) if distance == current => tied = true,
+                _ => {
+                    best = Some((known, distance));
+                    tied = false;
+                }
+            }
+        }
+        match best {
+            Some((known, _)) if !tied => Cow::Owned(known.to_string()),
+            _ => Cow::Borrowed(word),
+        }
+    }
+
+    /// Every word the judge's terminology uses (ICD-10-CM descriptions and terms, the lay table, the
+    /// abbreviations' expansions), for spelling correction. Built once per process.
+    fn vocabulary(&self) -> &'static Vocabulary {
+        static VOCABULARY: OnceLock<Vocabulary> = OnceLock::new();
+        VOCABULARY.get_or_init(|| {
+            let mut words: HashSet<String> = HashSet::new();
+            let texts = self
+                .icd
+                .entries()
+                .iter()
+                .map(|entry| entry.description.as_str())
+                .chain(Icd10::terms().iter().map(|term| term.term))
+                .map(normalize)
+                .chain(self.abbreviations.values().cloned())
+                .chain(
+                    self.lay_terms
+                        .values()
+                        .flatten()
+                        .flat_map(|(term, means)| [term.join(" "), means.clone()]),
+                )
+                .chain(WORD_FORMS.iter().map(|(form, to)| format!("{form} {to}")));
+            for text in texts {
+                words.extend(
+                    text.split(' ')
+                        .filter(|word| word.len() >= 3)
+                        .map(str::to_string),
+                );
+            }
+            let mut by_first_letter: HashMap<char, Vec<String>> = HashMap::new();
+            for word in &words {
+                if let Some(first) = word.chars().next() {
+                    by_first_letter.entry(first).or_default().push(word.clone());
+                }
+            }
+            for list in by_first_letter.values_mut() {
+                list.sort();
+            }
+            Vocabulary {
+                words,
+                by_first_letter,
+            }
+        })
+    }
+
+    /// Whether `text` names a condition (a disease, injury, finding or state), rather than a site, side,
+    /// severity or organism that qualifies one.
+    pub fn names_condition(&self, text: &str) -> bool {
+        let phrase = self.phrase(text);
+        if phrase.split(' ').any(is_disease_word) {
+            return true;
+        }
+        let concept = self.concept(text);
+        if concept.core.iter().any(|word| self.is_condition_word(word)) {
+            return true;
+        }
+        !concept.core.is_empty()
+            && self
+                .term_index()
+                .get(&concept_key(&concept))
+                .is_some_and(|code| !is_organism_code(code))
+    }
+
+    /// The noun a description is about: its last word before "of", "with", "due to" or a comma
+    /// ("Malignant neoplasm of stomach" → "neoplasm"), unless that is a qualifier or a type mark.
+    fn noun_head(&self, description: &str) -> Option<String> {
+        let phrase = self.phrase(description);
+        let head_phrase = phrase
+            .split(' ')
+            .take_while(|word| !HEAD_BOUNDARIES.contains(word))
+            .filter(|word| !STOPWORDS.contains(word))
+            .last()?;
+        let word = stem(head_phrase);
+        let usable = word.len() >= 4
+            && !QUALIFIERS.contains(&word.as_str())
+            && !QUALIFYING_ENDS.contains(&word.as_str())
+            && !is_type_word(&word)
+            && !word.chars().any(|c| c.is_ascii_digit());
+        usable.then_some(word)
+    }
+
+    /// Whether a piece of an answer stands as a condition of its own: it names one, or it has a word
+    /// that is neither a qualifier, a site nor an organism (an unknown name is presumed a condition,
+    /// so no list hides behind words the judge does not know).
+    fn stands_alone(&self, text: &str) -> bool {
+        // "restrictive subtype", "manic episode", "with psychotic features", "antibody positive":
+        // a trailing description of the condition before it.
+        let last = text
+            .rsplit(|c: char| !c.is_alphanumeric())
+            .find(|word| !word.is_empty())
+            .unwrap_or("");
+        if QUALIFYING_ENDS.contains(&last) {
+            // Unless what comes before names a condition ("pre-eclampsia with severe features").
+            let head = linked_parts(text).into_iter().next().unwrap_or(text);
+            let head = head.strip_suffix(last).unwrap_or(head);
+            return self.names_condition(head);
+        }
+        if self.names_condition(text) {
+            return true;
+        }
+        let modifiers = &self.terminology().modifiers;
+        let core = self.concept(text).core;
+        // One adjective after a comma ("incarcerated", "embolic") describes the condition before it.
+        if core.len() == 1 && core.iter().all(|word| looks_adjectival(word)) {
+            return false;
+        }
+        core.iter().any(|word| {
+            word.len() > 1
+                && !modifiers.contains(word)
+                && !is_drug_word(word)
+                && !["mm", "cm"].contains(&word.as_str())
+                && !word.chars().all(|c| c.is_ascii_digit())
+        })
+    }
+
+    /// Reads a diagnosis answer (DESIGN.md §3.7): one affirmed condition, several, held open, or none.
+    /// Alternatives that name the same condition ("infectious mononucleosis (glandular fever)") count
+    /// once; a condition may bring one cause or complication ("septic shock due to pyelonephritis"),
+    /// but a chain of three or more conditions is a list.
+    pub fn read_answer(&self, text: &str) -> Reading {
+        let stands_alone = |piece: &str| self.stands_alone(piece);
+        match answer::read(text, &stands_alone) {
+            Reading::Several(conditions) => {
+                let first = self.concept(&conditions[0]);
+                let all_same = conditions[1..]
+                    .iter()
+                    .all(|other| self.concept(other).equivalent(&first));
+                if all_same {
+                    Reading::One(conditions[0].clone())
+                } else {
+                    Reading::Several(conditions)
+                }
+            }
+            Reading::One(text) => {
+                // "A with B and C" names three conditions.
+                let conditions: Vec<&str> = linked_parts(&text)
+                    .into_iter()
+                    .flat_map(|part| part.split(" and "))
+                    .map(str::trim)
+                    .filter(|part| self.names_condition(part))
+                    .collect();
+                if conditions.len() > 2 {
+                    Reading::Several(conditions.into_iter().map(str::to_string).collect())
+                } else {
+                    Reading::One(text)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// `phrase` with every lay term replaced by what it means (one pass, longest match first).
+    fn replace_lay_terms(&self, phrase: &str) -> String {
+        let words: Vec<&str> = phrase.split(' ').filter(|word| !word.is_empty()).collect();
+        let mut out: Vec<&str> = Vec::with_capacity(words.len());
+        let mut at = 0;
+        while at < words.len() {
+            let matched = self.lay_terms.get(words[at]).and_then(|terms| {
+                terms.iter().find(|(term, _)| {
+                    words.len() - at >= term.len()
+                        && term.iter().zip(&words[at..]).all(|(a, b)| a == b)
+                })
+            });
+            match matched {
+                Some((term, means)) => {
+                    out.push(means);
+                    at += term.len();
+                }
+                None => {
+                    out.push(words[at]);
+                    at += 1;
+                }
+            }
+        }
+        out.join(" ")
     }
 
     fn concept(&self, text: &str) -> Concept {
@@ -840,22 +1244,125 @@ impl RuleJudge {
             .replace(", not elsewhere classified", "")
     }
 
-    /// Concept text of every ICD-10-CM description → code, for codes a candidate's text names exactly.
-    /// Built once per process: it depends only on embedded data, which every judge shares.
-    fn description_index(&self) -> &'static HashMap<String, String> {
-        static DESCRIPTIONS: OnceLock<HashMap<String, String>> = OnceLock::new();
-        DESCRIPTIONS.get_or_init(|| {
+    /// An inclusion term as reference text: the tabular list's nonessential modifiers in brackets
+    /// ("pulmonary (acute) (artery) infarction") and a trailing "NOS" dropped.
+    fn term_text(term: &str) -> String {
+        let text = without_brackets(term);
+        let text = text.trim();
+        text.strip_suffix(" NOS").unwrap_or(text).to_string()
+    }
+
+    /// Concept text of every ICD-10-CM description and inclusion term → code, for codes a candidate's
+    /// text names exactly. A description wins over an inclusion term of another code; the first code
+    /// wins a tie.
+    fn term_index(&self) -> &'static HashMap<String, String> {
+        &self.terminology().index
+    }
+
+    /// The code the classification files a concept under: by its exact words, else by its core words.
+    fn infer_code(&self, concept: &Concept) -> Option<String> {
+        let terminology = self.terminology();
+        terminology
+            .index
+            .get(&concept_key(concept))
+            .or_else(|| terminology.core_index.get(&core_key(concept)))
+            .cloned()
+    }
+
+    /// Whether `word` (a concept word) names a condition: a disease word by its form, or the head
+    /// word of an ICD-10-CM description of a disease, injury or symptom ("hydrocephalus").
+    fn is_condition_word(&self, word: &str) -> bool {
+        is_disease_word(word) || self.terminology().heads.contains(word)
+    }
+
+    /// The tables read from the classification, built once per process: they depend only on embedded
+    /// data, which every judge shares.
+    fn terminology(&self) -> &'static Terminology {
+        static TERMINOLOGY: OnceLock<Terminology> = OnceLock::new();
+        TERMINOLOGY.get_or_init(|| {
             let mut index = HashMap::new();
+            let mut core_index = HashMap::new();
+            let mut head_categories: HashMap<String, HashSet<String>> = HashMap::new();
+            let mut modifiers = HashSet::new();
             for entry in self.icd.entries() {
                 if matches!(entry.kind, IcdKind::Chapter | IcdKind::Block) {
                     continue;
                 }
-                let concept = self.concept(&Self::description_text(&entry.description));
+                let text = Self::description_text(&entry.description);
+                let concept = self.concept(&text);
+                if is_condition_code(&entry.code) {
+                    if let Some(head) = self.noun_head(&text) {
+                        let category = entry.code.get(..3).unwrap_or(&entry.code).to_string();
+                        head_categories
+                            .entry(head)
+                            .or_insert_with(HashSet::new)
+                            .insert(category);
+                    }
+                }
+                if is_organism_code(&entry.code) {
+                    // "Escherichia coli [E. coli] as the cause of diseases classified elsewhere".
+                    let organism = entry
+                        .description
+                        .split(" as the cause")
+                        .next()
+                        .unwrap_or("");
+                    modifiers.extend(self.concept(organism).core);
+                } else if is_site_code(&entry.code) {
+                    // "Malignant neoplasm of upper lobe, right bronchus or lung": the words after the
+                    // head are sites.
+                    let after_head = concept
+                        .head
+                        .as_ref()
+                        .and_then(|head| concept.words.iter().position(|word| word == head))
+                        .map_or(&concept.words[..0], |at| &concept.words[at + 1..]);
+                    modifiers.extend(after_head.iter().cloned());
+                }
                 index
                     .entry(concept_key(&concept))
                     .or_insert_with(|| entry.code.clone());
+                core_index
+                    .entry(core_key(&concept))
+                    .or_insert_with(|| entry.code.clone());
             }
-            index
+            for term in Icd10::terms() {
+                let concept = self.concept(&Self::term_text(term.term));
+                if concept.core.is_empty() {
+                    continue;
+                }
+                index
+                    .entry(concept_key(&concept))
+                    .or_insert_with(|| term.code.to_string());
+                core_index
+                    .entry(core_key(&concept))
+                    .or_insert_with(|| term.code.to_string());
+            }
+            // A head in two categories or more is a disease noun ("hydrocephalus": G91, Q03); one
+            // category's odd wording ("failed induction of labor") is not. A disease word is never a
+            // mere site or organism; a site or organism is never a head.
+            modifiers.retain(|word: &String| !is_disease_word(word));
+            let heads: HashSet<String> = head_categories
+                .into_iter()
+                .filter(|(head, categories)| {
+                    categories.len() >= 2
+                        && !modifiers.contains(head)
+                        && !NOT_HEADS.contains(&head.as_str())
+                })
+                .map(|(head, _)| head)
+                .collect();
+            // The lay table's drugs and organisms qualify a condition too.
+            for terms in self.lay_terms.values() {
+                for (_, means) in terms {
+                    if means.split(' ').any(is_drug_word) {
+                        modifiers.extend(means.split(' ').map(str::to_string));
+                    }
+                }
+            }
+            Terminology {
+                index,
+                core_index,
+                heads,
+                modifiers,
+            }
         })
     }
 
@@ -917,67 +1424,234 @@ impl RuleJudge {
         candidate: &str,
         candidate_icd10: Option<&str>,
     ) -> Verdict {
-        let concept = self.concept(candidate);
-        if concept.core.is_empty() && candidate_icd10.is_none() {
+        // The reference's own name or a listed synonym, word for word, is the diagnosis however it is
+        // punctuated ("Bipolar I disorder, manic episode").
+        let verbatim = |text: &str| {
+            text.trim()
+                .trim_end_matches('.')
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let written = verbatim(candidate);
+        let is_named = std::iter::once(reference.name)
+            .chain(reference.synonyms.iter().map(String::as_str))
+            .any(|name| verbatim(name) == written);
+        if is_named && !written.is_empty() {
+            return Verdict::new(5, "the reference's own name");
+        }
+        let text = match self.read_answer(candidate) {
+            Reading::One(text) => text,
+            Reading::Several(conditions) => {
+                return Verdict::new(
+                    1,
+                    format!(
+                        "names {} diagnoses ({}): not one final diagnosis",
+                        conditions.len(),
+                        conditions.join("; ")
+                    ),
+                );
+            }
+            Reading::Hedged(conditions) => {
+                return Verdict::new(
+                    1,
+                    format!(
+                        "holds {} open (possible, ?, differential): not a final diagnosis",
+                        conditions.join("; ")
+                    ),
+                );
+            }
+            Reading::NoneAffirmed => {
+                let names_nothing = answer::conditions(candidate, &|_| true).is_empty();
+                return match candidate_icd10 {
+                    Some(code) if names_nothing => self.score_one(reference, "", Some(code)),
+                    _ => Verdict::new(
+                        1,
+                        "affirms no diagnosis: what it names is excluded, or it names none",
+                    ),
+                };
+            }
+        };
+        let mut best = self.score_one(reference, &text, candidate_icd10);
+        let parts = linked_parts(&text);
+        if parts.len() > 1 && best.score < 5 {
+            for part in parts {
+                if !self.names_condition(part) {
+                    continue;
+                }
+                let verdict = self.score_one(reference, part, None);
+                if verdict.score > best.score {
+                    best = verdict;
+                }
+            }
+        }
+        best
+    }
+
+    /// Scores one affirmed condition's text (and its code, if given) on the rubric.
+    fn score_one(&self, reference: Reference<'_>, text: &str, code: Option<&str>) -> Verdict {
+        let concept = self.concept(text);
+        if concept.core.is_empty() && code.is_none() {
             return Verdict::new(1, "no diagnosis given");
         }
-        let text = self.score_text(reference, &concept);
-        let inferred = self
-            .description_index()
-            .get(&concept_key(&concept))
-            .cloned();
-        let code = candidate_icd10
+        let mut best = self.score_text(reference, &concept);
+        let inferred = self.term_index().get(&concept_key(&concept)).cloned();
+        // A term the classification files under a code is also read as that code's description
+        // ("glandular fever" as "infectious mononucleosis").
+        // Only a true synonym counts this way: a term filed under a broader description ("aspergilloma"
+        // under "aspergillosis") is not the reference because its description is.
+        if let Some(entry) = inferred.as_deref().and_then(|code| self.icd.get(code)) {
+            if best.score < 5 {
+                let described = self.concept(&Self::description_text(&entry.description));
+                let verdict = self.score_text(reference, &described);
+                if verdict.score == 5 {
+                    best = Verdict::new(
+                        verdict.score,
+                        format!(
+                            "{} (read as ICD-10-CM {}, {})",
+                            verdict.rationale, entry.code, entry.description
+                        ),
+                    );
+                }
+            }
+        }
+        let given = code.is_some();
+        let code = code
             .map(|code| code.trim().to_uppercase())
-            .filter(|code| self.icd.get(code).is_some())
-            .or(inferred);
-        let by_code = code
-            .as_deref()
-            .map(|code| self.score_code(reference.icd10, code));
+            .filter(|code| self.icd.get(code).is_some());
+        let given = given && code.is_some();
+        let by_code = code.or(inferred).as_deref().map(|code| {
+            let verdict = self.score_code(reference.icd10, code, given);
+            if given || verdict.score < CORRECT_AT {
+                return verdict;
+            }
+            // A code read from the text stands for its description, which may be broader than the
+            // case's name: what the name adds and defines must be in the candidate.
+            let description = self
+                .icd
+                .get(code)
+                .map(|entry| self.concept(&Self::description_text(&entry.description)))
+                .unwrap_or_default();
+            let name = self.concept(reference.name);
+            let unmet = unmet_defining(&description, &name, &concept);
+            if unmet.is_empty() {
+                verdict
+            } else {
+                Verdict::new(
+                    3,
+                    format!(
+                        "{}, but leaves out what the reference names ({})",
+                        verdict.rationale,
+                        unmet.join(", ")
+                    ),
+                )
+            }
+        });
         match by_code {
-            Some(coded) if coded.score > text.score => coded,
-            _ => text,
+            Some(coded) if coded.score > best.score => coded,
+            _ => best,
         }
     }
 
-    fn reference_forms(&self, reference: Reference<'_>) -> Vec<(Concept, &'static str)> {
-        let mut forms: Vec<(Concept, &'static str)> = std::iter::once(reference.name)
+    /// The reference's forms: its name and synonyms (`named`), its code's description, and the
+    /// inclusion terms the classification lists under its code.
+    fn reference_forms(&self, reference: Reference<'_>) -> Vec<ReferenceForm> {
+        let mut forms: Vec<ReferenceForm> = std::iter::once(reference.name)
             .chain(reference.synonyms.iter().map(String::as_str))
-            .map(|name| (self.concept(name), "the reference"))
+            .chain(bracketed(reference.name))
+            .map(|name| ReferenceForm {
+                concept: self.concept(name),
+                label: "the reference",
+                named: true,
+            })
             .collect();
         if let Some(entry) = self.icd.get(reference.icd10) {
-            forms.push((
-                self.concept(&Self::description_text(&entry.description)),
-                "the reference code's description",
-            ));
+            forms.push(ReferenceForm {
+                concept: self.concept(&Self::description_text(&entry.description)),
+                label: "the reference code's description",
+                named: false,
+            });
+            for term in Icd10::terms().iter().filter(|term| term.code == entry.code) {
+                let label = match term.kind {
+                    TermKind::Inclusion => "an inclusion term of the reference code",
+                    TermKind::Includes => "a condition the reference code includes",
+                };
+                forms.push(ReferenceForm {
+                    concept: self.concept(&Self::term_text(term.term)),
+                    label,
+                    named: false,
+                });
+            }
         }
         forms
     }
 
     fn score_text(&self, reference: Reference<'_>, candidate: &Concept) -> Verdict {
         let forms = self.reference_forms(reference);
-        let named = forms.len() - usize::from(self.icd.get(reference.icd10).is_some());
+        let name = &forms[0].concept;
+        let sibling_in_icd = self.infer_code(candidate).is_some_and(|code| {
+            self.icd.get(reference.icd10).is_some()
+                && !self
+                    .icd
+                    .lineage(&code)
+                    .iter()
+                    .any(|entry| entry.code == reference.icd10)
+                && !self
+                    .icd
+                    .lineage(reference.icd10)
+                    .iter()
+                    .any(|entry| entry.code == code)
+        });
         let mut best = Verdict::new(1, "no overlap with the reference diagnosis");
-        for (form, label) in &forms {
-            if let Some(verdict) = compare(candidate, form, label) {
-                if verdict.score > best.score {
-                    best = verdict;
+        for form in &forms {
+            let lexicon = Lexicon {
+                sibling_in_icd,
+                is_condition_word: &|word| self.is_condition_word(word),
+                modifiers: &self.terminology().modifiers,
+            };
+            let Some(mut verdict) = compare(candidate, &form.concept, form.label, &lexicon) else {
+                continue;
+            };
+            if !form.named && verdict.score >= CORRECT_AT {
+                // The classification's term may be broader than the case's name ("acute kidney
+                // injury" for "acute kidney injury due to rhabdomyolysis"): what the name adds and
+                // defines must still be in the candidate.
+                let unmet = unmet_defining(&form.concept, name, candidate);
+                if !unmet.is_empty() {
+                    verdict = Verdict::new(
+                        3,
+                        format!(
+                            "matches {}, but leaves out what the reference names ({})",
+                            form.label,
+                            unmet.join(", ")
+                        ),
+                    );
                 }
+            }
+            if verdict.score > best.score {
+                best = verdict;
+            }
+        }
+        if best.score >= CORRECT_AT {
+            let named: Vec<&Concept> = forms
+                .iter()
+                .filter(|form| form.named)
+                .map(|form| &form.concept)
+                .collect();
+            if let Some(conflict) = type_conflict(candidate, &named) {
+                return Verdict::new(3, format!("a different type ({conflict})"));
             }
         }
         if best.score < 5 {
-            if let Some(related) = self.score_related(&forms[..named], candidate) {
+            let named: Vec<&Concept> = forms
+                .iter()
+                .filter(|form| form.named)
+                .map(|form| &form.concept)
+                .collect();
+            if let Some(related) = self.score_related(&named, candidate) {
                 if related.score > best.score {
                     best = related;
-                }
-            }
-        }
-        if best.score < 4 {
-            if let Some(category) = self.category_description(reference.icd10) {
-                if self.concept(&category).equivalent(candidate) {
-                    return Verdict::new(
-                        4,
-                        "names the reference's ICD-10-CM category, less specific",
-                    );
                 }
             }
         }
@@ -986,9 +1660,8 @@ impl RuleJudge {
 
     /// Scores through the broader–narrower table: a narrower term of the reference is more specific (5),
     /// a broader one less specific (4), a sibling a different disease of the family (3).
-    fn score_related(&self, forms: &[(Concept, &str)], candidate: &Concept) -> Option<Verdict> {
-        let is_reference =
-            |concept: &Concept| forms.iter().any(|(form, _)| form.equivalent(concept));
+    fn score_related(&self, forms: &[&Concept], candidate: &Concept) -> Option<Verdict> {
+        let is_reference = |concept: &Concept| forms.iter().any(|form| form.equivalent(concept));
         let mut best: Option<Verdict> = None;
         for relation in &self.relations {
             let verdict = if relation.narrower.equivalent(candidate)
@@ -996,7 +1669,10 @@ impl RuleJudge {
             {
                 Verdict::new(5, "a recognised, more specific form of the reference")
             } else if relation.broader.equivalent(candidate) && is_reference(&relation.narrower) {
-                Verdict::new(4, "a recognised broader term for the reference")
+                Verdict::new(
+                    3,
+                    "a recognised broader term for the reference: what defines it is left out",
+                )
             } else if relation.narrower.equivalent(candidate)
                 && self.relations.iter().any(|sibling| {
                     sibling.broader.equivalent(&relation.broader) && is_reference(&sibling.narrower)
@@ -1016,16 +1692,11 @@ impl RuleJudge {
         best
     }
 
-    fn category_description(&self, code: &str) -> Option<String> {
-        self.icd
-            .lineage(code)
-            .into_iter()
-            .find(|entry| entry.kind == IcdKind::Category)
-            .filter(|entry| entry.code != code)
-            .map(|entry| Self::description_text(&entry.description))
-    }
-
-    fn score_code(&self, reference: &str, candidate: &str) -> Verdict {
+    /// Scores a candidate's code (`given` by the candidate, or inferred from its text) through the
+    /// hierarchy. A parent code the candidate gave is the right disease, less specific (4); a parent
+    /// inferred from text says nothing of which words were left out, so the text's verdict decides
+    /// (at most 3 here).
+    fn score_code(&self, reference: &str, candidate: &str, given: bool) -> Verdict {
         if reference == candidate {
             return Verdict::new(5, format!("ICD-10-CM {candidate} is the reference code"));
         }
@@ -1047,7 +1718,7 @@ impl RuleJudge {
             && shared.kind != IcdKind::Block
         {
             return Verdict::new(
-                4,
+                if given { 4 } else { 3 },
                 format!("ICD-10-CM {candidate} is a less specific parent of {reference}"),
             );
         }
@@ -1072,6 +1743,173 @@ impl RuleJudge {
             ),
         }
     }
+}
+
+/// Whether `code` classifies a disease, injury or symptom (A00–T88, infectious agents as causes aside),
+/// rather than an external cause or a contact with services.
+fn is_condition_code(code: &str) -> bool {
+    code.chars()
+        .next()
+        .is_some_and(|letter| ('A'..='T').contains(&letter))
+        && !is_organism_code(code)
+}
+
+/// Whether `code` classifies by site (neoplasms C00–D49, injuries S00–T14), so its description's
+/// words after the head are anatomy.
+fn is_site_code(code: &str) -> bool {
+    matches!(code.chars().next(), Some('C' | 'S'))
+        || (code.starts_with('D') && code.get(1..3).is_some_and(|n| n < "50"))
+        || (code.starts_with('T') && code.get(1..3).is_some_and(|n| n < "15"))
+}
+
+/// Whether `code` classifies an infectious agent as the cause of a disease elsewhere (B95–B97): an
+/// organism qualifies a condition, it is not one.
+fn is_organism_code(code: &str) -> bool {
+    matches!(code.get(..3), Some("B95" | "B96" | "B97"))
+}
+
+/// The defining words the reference's name has beyond `form` that `candidate` does not have either.
+fn unmet_defining<'a>(form: &Concept, name: &'a Concept, candidate: &Concept) -> Vec<&'a str> {
+    missing(&form.core, &name.core)
+        .filter(|word| is_defining_word(word))
+        .filter(|word| !candidate.core.iter().any(|have| same_word(have, word)))
+        .map(String::as_str)
+        .collect()
+}
+
+/// `text` without its bracketed parts ("pulmonary (acute) (artery) infarction" → "pulmonary
+/// infarction").
+fn without_brackets(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => kept.push(c),
+            _ => {}
+        }
+    }
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The bracketed parts of a reference name ("Acute CPPD arthritis (pseudogout)" → "pseudogout"): the
+/// author's synonyms.
+fn bracketed(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('(') {
+        let Some(close) = rest[open..].find(')') else {
+            break;
+        };
+        parts.push(rest[open + 1..open + close].trim());
+        rest = &rest[open + close + 1..];
+    }
+    parts
+}
+
+/// A type the candidate names ("type2") that none of the reference's names has, while they name one.
+fn type_conflict(candidate: &Concept, names: &[&Concept]) -> Option<String> {
+    let types = |concept: &Concept| -> Vec<String> {
+        concept
+            .core
+            .iter()
+            .filter(|word| word.starts_with("type") && word.len() > 4)
+            .cloned()
+            .collect()
+    };
+    let mine = types(candidate);
+    let theirs: Vec<String> = names.iter().flat_map(|name| types(name)).collect();
+    let differs =
+        !mine.is_empty() && !theirs.is_empty() && mine.iter().all(|t| !theirs.contains(t));
+    differs.then(|| format!("{} for {}", mine.join(", "), theirs.join(", ")))
+}
+
+/// Last words that make a piece a description of the condition before it, not a condition.
+const QUALIFYING_ENDS: &[&str] = &[
+    "subtype",
+    "type",
+    "variant",
+    "phase",
+    "stage",
+    "grade",
+    "form",
+    "pattern",
+    "episode",
+    "features",
+    "feature",
+    "symptoms",
+    "involvement",
+    "positive",
+    "negative",
+    "presentation",
+    "onset",
+];
+
+/// Whether a word has an adjective's ending ("embolic", "incarcerated", "bilateral").
+fn looks_adjectival(word: &str) -> bool {
+    ["al", "ic", "ed", "ous", "ar", "ary", "ive", "ile"]
+        .iter()
+        .any(|end| word.ends_with(end))
+        && !is_disease_word(word)
+}
+
+/// Whether a concept word is a type mark ("typea", "type2").
+fn is_type_word(word: &str) -> bool {
+    word.starts_with("type") && word.len() > 4
+}
+
+/// Whether a word after "type" marks the type itself ("A", "1", "II").
+fn is_type_mark(word: &str) -> bool {
+    word.len() == 1
+        || word.chars().all(|c| c.is_ascii_digit())
+        || ["ii", "iii", "iv"].contains(&word)
+}
+
+/// Words that join a condition to its cause or complication.
+const LINKS: &[&str] = &[
+    " due to ",
+    " secondary to ",
+    " caused by ",
+    " complicated by ",
+    " precipitated by ",
+    " triggered by ",
+    " complicating ",
+    " leading to ",
+    " resulting in ",
+    " associated with ",
+    " in the setting of ",
+    " with ",
+    " from ",
+    " causing ",
+    " after ",
+    " following ",
+];
+
+/// The pieces of one answer split at its links ("septic shock | e. coli pyelonephritis").
+fn linked_parts(text: &str) -> Vec<&str> {
+    let mut parts = vec![text];
+    for link in LINKS {
+        parts = parts
+            .into_iter()
+            .flat_map(|part| part.split(link))
+            .collect();
+    }
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+/// The core words of a concept, sorted: the key of [`Terminology::core_index`].
+fn core_key(concept: &Concept) -> String {
+    concept
+        .core
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn concept_key(concept: &Concept) -> String {

@@ -26,6 +26,11 @@ deterministic for a given package version.
               leaves), else 0; always 0 for chapters and blocks.
   description as the package gives it, tabs/newlines collapsed to spaces.
 
+Second output, `icd10cm-terms.tsv` beside it (header `code kind term`): the tabular list's
+inclusion terms (`inclusionTerm`) and "includes" notes of every category, subcategory and code, one
+row per term, in the same tree order. The judge reads them as synonyms of the code's concept
+(e.g. E27.1 "Addison's disease", B27 "glandular fever").
+
 Collision rule: 39 blocks contain a single category of the same name (e.g.
 block "B10" holding category "B10"; also C50, O09, Z68 ...). To keep `code`
 unique and the parent chain acyclic, such a block gets no row of its own:
@@ -38,6 +43,7 @@ from pathlib import Path
 import simple_icd_10_cm as cm
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "gatekeeper" / "data" / "icd10cm.tsv"
+TERMS_NAME = "icd10cm-terms.tsv"
 
 
 def clean(text: str) -> str:
@@ -69,6 +75,20 @@ def rows():
         yield code, parent, kind, billable, clean(cm.get_description(code))
 
 
+def terms():
+    """(code, inclusion|includes, term) for every category and code below the blocks."""
+    seen = set()
+    for code in cm.get_all_codes(with_dots=True):
+        if code in seen or cm.is_chapter(code) or (cm.is_block(code) and not cm.is_category(code)):
+            continue
+        seen.add(code)
+        for kind, notes in (("inclusion", cm.get_inclusion_term(code)), ("includes", cm.get_includes(code))):
+            for note in notes:
+                term = clean(note)
+                if term:
+                    yield code, kind, term
+
+
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +100,15 @@ def main() -> None:
             w.writerow(row)
             n += 1
     print(f"{n} rows written to {out}")
+    terms_out = out.with_name(TERMS_NAME)
+    t = 0
+    with open(terms_out, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar=None)
+        w.writerow(["code", "kind", "term"])
+        for code, kind, term in terms():
+            w.writerow([code, kind, term])
+            t += 1
+    print(f"{t} terms written to {terms_out}")
 
 
 if __name__ == "__main__":

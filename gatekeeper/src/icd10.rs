@@ -4,11 +4,36 @@
 //! holds every node of the classification: chapters, blocks ("I20-I25"), categories ("I21"),
 //! subcategories and billable codes, each with its parent. Case validation uses it to reject codes that do
 //! not exist; the judge uses the hierarchy to tell "same category" from "same chapter".
+//!
+//! Beside it, `data/icd10cm-terms.tsv` holds the tabular list's inclusion terms and "includes" notes
+//! (E27.1 "Addison's disease", B27 "glandular fever"): the synonyms the classification itself gives,
+//! read by the judge through [`Icd10::terms`].
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const TABLE_TSV: &str = include_str!("../data/icd10cm.tsv");
+const TERMS_TSV: &str = include_str!("../data/icd10cm-terms.tsv");
+
+/// Where a synonym of a code comes from in the tabular list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermKind {
+    /// An inclusion term listed under the code: another name for what it classifies.
+    Inclusion,
+    /// An "includes" note of a category: a condition it covers.
+    Includes,
+}
+
+/// One inclusion term or "includes" note of a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcdTerm {
+    /// The code it belongs to.
+    pub code: &'static str,
+    /// Which list of the tabular it comes from.
+    pub kind: TermKind,
+    /// The term as the tabular list writes it ("Addison's disease").
+    pub term: &'static str,
+}
 
 /// Where a node sits in the classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,6 +196,35 @@ impl Icd10 {
     pub fn entries(&self) -> &[IcdEntry] {
         &self.entries
     }
+
+    /// The built-in inclusion terms and "includes" notes, in table order.
+    ///
+    /// # Panics
+    /// Never in a released build: the embedded file is checked by the test suite.
+    pub fn terms() -> &'static [IcdTerm] {
+        static TERMS: OnceLock<Vec<IcdTerm>> = OnceLock::new();
+        TERMS.get_or_init(|| {
+            TERMS_TSV
+                .lines()
+                .enumerate()
+                .skip(1)
+                .map(|(number, line)| {
+                    let mut fields = line.splitn(3, '\t');
+                    let (Some(code), Some(kind), Some(term)) =
+                        (fields.next(), fields.next(), fields.next())
+                    else {
+                        panic!("icd10cm-terms.tsv is malformed at line {}", number + 1)
+                    };
+                    let kind = match kind {
+                        "inclusion" => TermKind::Inclusion,
+                        "includes" => TermKind::Includes,
+                        _ => panic!("icd10cm-terms.tsv: unknown kind at line {}", number + 1),
+                    };
+                    IcdTerm { code, kind, term }
+                })
+                .collect()
+        })
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +253,19 @@ mod tests {
         assert_eq!(
             Icd10::parse("h\nI21\tI99\tcategory\t0\tx\n").expect_err("dangling"),
             2
+        );
+    }
+
+    #[test]
+    fn builtin_terms_belong_to_known_codes() {
+        let table = Icd10::builtin();
+        let terms = Icd10::terms();
+        assert!(terms.len() > 10_000, "{} terms", terms.len());
+        assert!(terms.iter().all(|term| table.get(term.code).is_some()));
+        assert!(
+            terms
+                .iter()
+                .any(|term| term.code == "E27.1" && term.term == "Addison's disease")
         );
     }
 

@@ -4,6 +4,8 @@
 //! x ray". [`normalize`] folds case, punctuation and British/American spelling so that lookups compare
 //! meaning rather than typography; [`tokens`] splits the result into words.
 
+use unicode_normalization::UnicodeNormalization;
+
 /// British spellings (as substrings of a lowercase word) and their American forms.
 const SPELLING: &[(&str, &str)] = &[
     ("haem", "hem"),
@@ -53,10 +55,21 @@ const SPELLING: &[(&str, &str)] = &[
 /// use dxsim_gatekeeper::text::normalize;
 /// assert_eq!(normalize("Haemoglobin (Hb)"), "hemoglobin hb");
 /// assert_eq!(normalize("Chest X-Ray, PA"), "chest xray pa");
+/// assert_eq!(normalize("Guillain-Barré"), "guillain barre");
 /// ```
 pub fn normalize(text: &str) -> String {
-    let mut spaced = String::with_capacity(text.len());
-    for ch in text.chars() {
+    // Accents folded ("Guillain-Barré" → "guillain barre"): decomposed, combining marks dropped.
+    let folded: std::borrow::Cow<'_, str> = if text.is_ascii() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(
+            text.nfd()
+                .filter(|ch| !unicode_normalization::char::is_combining_mark(*ch))
+                .collect(),
+        )
+    };
+    let mut spaced = String::with_capacity(folded.len());
+    for ch in folded.chars() {
         if ch.is_alphanumeric() {
             spaced.extend(ch.to_lowercase());
         } else if ch == '+' || ch == '&' {

@@ -397,6 +397,11 @@ fn turn(action: &PlayerAction, step: &Step) -> Turn {
             Finding::DiagnosisRecorded { diagnosis } => Entry::DiagnosisRecorded {
                 diagnosis: diagnosis.clone(),
             },
+            Finding::DiagnosisRefused { diagnosis, reason } => Entry::Notice {
+                request: diagnosis.clone(),
+                message: reason.clone(),
+                suggestions: Vec::new(),
+            },
         })
         .collect();
     Turn {

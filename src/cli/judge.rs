@@ -41,6 +41,10 @@ pub(crate) enum JudgeCommand {
         /// A calibration CSV to use instead of the built-in set (same columns).
         #[arg(long)]
         set: Option<std::path::PathBuf>,
+        /// Measure one half only: `dev` (the rules were tuned on it) or `test` (the honest figure).
+        /// Without it, both halves are reported, then the whole set.
+        #[arg(long, value_enum)]
+        split: Option<SplitArg>,
         /// Also list every pair where correct/incorrect disagrees.
         #[arg(long)]
         verbose: bool,
@@ -58,6 +62,24 @@ pub(crate) enum JudgeCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// One half of the calibration set, as `--split` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SplitArg {
+    /// The half the rules were tuned on.
+    Dev,
+    /// The held-out half.
+    Test,
+}
+
+impl From<SplitArg> for calibration::Split {
+    fn from(arg: SplitArg) -> calibration::Split {
+        match arg {
+            SplitArg::Dev => calibration::Split::Dev,
+            SplitArg::Test => calibration::Split::Test,
+        }
+    }
 }
 
 /// Which judge `dxsim judge calibrate` measures.
@@ -142,6 +164,7 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
         }
         JudgeCommand::Calibrate {
             set,
+            split,
             verbose,
             json,
             judge,
@@ -165,6 +188,21 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
             if pairs.is_empty() {
                 return Err(UserError::new("the calibration set has no pairs", None).into());
             }
+            let pairs: Vec<calibration::CalibrationPair> = match split {
+                Some(half) => {
+                    let half = calibration::Split::from(half);
+                    pairs
+                        .into_iter()
+                        .filter(|pair| pair.split() == half)
+                        .collect()
+                }
+                None => pairs,
+            };
+            if pairs.is_empty() {
+                return Err(
+                    UserError::new("that half of the calibration set has no pairs", None).into(),
+                );
+            }
             let agreement = match (judge, &llm_config) {
                 (JudgeArg::Llm, Some(config)) => {
                     llm_agreement(config, llm_cache.as_deref(), &pairs)?
@@ -176,8 +214,36 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                 JudgeArg::Llm => "LLM",
             };
             let mut out = io::stdout().lock();
+            let halves = [calibration::Split::Dev, calibration::Split::Test];
+            // The agreement on one half, from the verdicts already given (the same order as `pairs`).
+            let half_agreement = |half: calibration::Split| {
+                let (pairs, verdicts): (Vec<_>, Vec<_>) = pairs
+                    .iter()
+                    .zip(&agreement.verdicts)
+                    .filter(|(pair, _)| pair.split() == half)
+                    .map(|(pair, verdict)| (pair.clone(), verdict.clone()))
+                    .unzip();
+                calibration::tally(&pairs, verdicts)
+            };
             if json {
-                serde_json::to_writer_pretty(&mut out, &agreement)?;
+                let by_half: std::collections::BTreeMap<&str, calibration::Agreement> = halves
+                    .iter()
+                    .map(|&half| {
+                        (
+                            if half == calibration::Split::Dev {
+                                "dev"
+                            } else {
+                                "test"
+                            },
+                            half_agreement(half),
+                        )
+                    })
+                    .filter(|(_, agreement)| agreement.pairs > 0)
+                    .collect();
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &serde_json::json!({ "all": &agreement, "halves": by_half }),
+                )?;
                 writeln!(out)?;
                 return Ok(Outcome::Success);
             }
@@ -188,32 +254,64 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
             )?;
             writeln!(
                 out,
-                "  correct/incorrect agreement  {:.1}%",
-                100.0 * agreement.binary_rate()
+                "  half     pairs  correct/incorrect  identical  within one  kappa  weighted kappa"
             )?;
-            writeln!(
-                out,
-                "  identical score              {:.1}%",
-                100.0 * agreement.exact_rate()
-            )?;
-            writeln!(
-                out,
-                "  within one point             {:.1}%",
-                100.0 * agreement.within_one_rate()
-            )?;
+            let line = |label: &str, agreement: &calibration::Agreement| {
+                format!(
+                    "  {label:<6} {:>6}  {:>16.1}%  {:>8.1}%  {:>9.1}%  {:>5.2}  {:>14.2}",
+                    agreement.pairs,
+                    100.0 * agreement.binary_rate(),
+                    100.0 * agreement.exact_rate(),
+                    100.0 * agreement.within_one_rate(),
+                    agreement.binary_kappa(),
+                    agreement.weighted_kappa()
+                )
+            };
+            for half in halves {
+                let part = half_agreement(half);
+                if part.pairs > 0 && part.pairs < agreement.pairs {
+                    let label = if half == calibration::Split::Dev {
+                        "dev"
+                    } else {
+                        "test"
+                    };
+                    writeln!(out, "{}", line(label, &part))?;
+                }
+            }
+            writeln!(out, "{}", line("all", &agreement))?;
             writeln!(out, "  expected \\ judged   1    2    3    4    5")?;
             for (row, counts) in agreement.confusion.iter().enumerate() {
                 let cells: Vec<String> = counts.iter().map(|count| format!("{count:>4}")).collect();
                 writeln!(out, "  {:>17} {}", row + 1, cells.join(" "))?;
             }
+            if agreement.by_kind.keys().any(|kind| !kind.is_empty()) {
+                writeln!(
+                    out,
+                    "  by kind                   pairs  correct/incorrect  identical"
+                )?;
+                for (kind, counts) in &agreement.by_kind {
+                    let kind = if kind.is_empty() {
+                        "(none)"
+                    } else {
+                        kind.as_str()
+                    };
+                    writeln!(
+                        out,
+                        "  {kind:<24} {:>6}  {:>16.1}%  {:>8.1}%",
+                        counts.pairs,
+                        100.0 * counts.binary as f64 / counts.pairs.max(1) as f64,
+                        100.0 * counts.exact as f64 / counts.pairs.max(1) as f64
+                    )?;
+                }
+            }
             if judge == JudgeArg::Llm {
                 let rule = calibration::measure(&RuleJudge::new(), &pairs);
                 writeln!(
                     out,
-                    "rule judge on the same pairs: correct/incorrect agreement {:.1}%, identical score {:.1}%, within one point {:.1}%",
+                    "rule judge on the same pairs: correct/incorrect agreement {:.1}%, identical score {:.1}%, kappa {:.2}",
                     100.0 * rule.binary_rate(),
                     100.0 * rule.exact_rate(),
-                    100.0 * rule.within_one_rate()
+                    rule.binary_kappa()
                 )?;
             }
             if verbose {

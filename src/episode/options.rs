@@ -41,6 +41,26 @@ pub struct EpisodeOptions {
     /// its question, options and image reference in the presentation. Cases without options are
     /// unaffected.
     pub multiple_choice: bool,
+    /// What a diagnosis that is not one final diagnosis (several alternatives, or only hedged ones:
+    /// "PE or pneumonia", "possible PE") does: refused at no cost while the episode goes on (the
+    /// default), or scored on its first or its lowest-scoring condition.
+    pub multiple_diagnoses: MultipleDiagnoses,
+}
+
+/// What an answer naming several alternatives, or only hedged ones, does (DESIGN.md §3.7).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MultipleDiagnoses {
+    /// Not recorded: the reply asks for one final diagnosis, nothing is charged, the turn counts and
+    /// the episode goes on.
+    #[default]
+    Refuse,
+    /// Recorded and scored on the first condition named.
+    ScoreFirst,
+    /// Recorded and scored on the condition that scores lowest.
+    ScoreLowest,
 }
 
 impl Default for EpisodeOptions {
@@ -59,6 +79,7 @@ impl Default for EpisodeOptions {
             gatekeeper_backend: GatekeeperBackend::RuleBased,
             doctor: DoctorProfile::default(),
             multiple_choice: false,
+            multiple_diagnoses: MultipleDiagnoses::Refuse,
         }
     }
 }

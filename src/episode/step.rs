@@ -49,6 +49,14 @@ pub enum Finding {
         /// The diagnosis as given.
         diagnosis: String,
     },
+    /// The answer was not one final diagnosis (several alternatives, or only hedged ones) and was
+    /// not recorded; nothing was charged and the episode goes on.
+    DiagnosisRefused {
+        /// The answer as given.
+        diagnosis: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
 }
 
 /// Everything about the episode that is not the observation.

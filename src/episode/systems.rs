@@ -17,11 +17,12 @@ use super::components::{
     Status, Transcript, TranscriptEntry, Turn,
 };
 use super::model::{gatekeeper_findings, synthetic_exam_item, synthetic_report_item};
-use super::options::{GatekeeperBackend, PatientBackend};
+use super::options::{GatekeeperBackend, MultipleDiagnoses, PatientBackend};
 use super::render;
 use super::step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 use crate::action::Action;
 use crate::judge::Reference;
+use crate::judge::answer::Reading;
 use crate::patient::bias;
 use dxsim_gatekeeper::text::normalize;
 use std::collections::BTreeMap;
@@ -288,25 +289,66 @@ pub(crate) fn billing(parallel: Res<Parallelism>, mut episodes: Query<(&mut Turn
     clippy::needless_pass_by_value,
     reason = "bevy systems take their parameters by value"
 )]
-pub(crate) fn judge(engine: Res<Engine>, mut episodes: Query<(&mut Turn, &EpisodeCase)>) {
-    for (mut turn, case) in &mut episodes {
+pub(crate) fn judge(
+    engine: Res<Engine>,
+    mut episodes: Query<(&mut Turn, &EpisodeCase, &Settings)>,
+) {
+    for (mut turn, case, settings) in &mut episodes {
         if turn.route != Route::Judge {
             continue;
         }
         let Some(Action::Diagnose { diagnosis, icd10 }) = turn.action.clone() else {
             continue;
         };
-        let verdict = engine.judge.judge(
-            Reference::from(&case.0.diagnosis),
-            &diagnosis,
-            icd10.as_deref(),
-        );
+        let reference = Reference::from(&case.0.diagnosis);
+        let reading = engine.judge.read_answer(&diagnosis);
+        let verdict = match (reading, settings.options.multiple_diagnoses) {
+            (reading, MultipleDiagnoses::Refuse) if reading.is_indefinite() => {
+                let reason = refusal(&reading);
+                let line = turn.new_line();
+                line.push_str("Not recorded: ");
+                line.push_str(&reason);
+                turn.findings
+                    .push(Finding::DiagnosisRefused { diagnosis, reason });
+                // The episode goes on: the turn is an ordinary one that the judge declined.
+                turn.route = Route::Idle;
+                continue;
+            }
+            (Reading::Several(conditions) | Reading::Hedged(conditions), policy) => {
+                let mut verdicts = conditions
+                    .iter()
+                    .map(|condition| engine.judge.judge(reference, condition, None));
+                let chosen = match policy {
+                    MultipleDiagnoses::ScoreLowest => verdicts.min_by_key(|verdict| verdict.score),
+                    MultipleDiagnoses::ScoreFirst | MultipleDiagnoses::Refuse => verdicts.next(),
+                };
+                chosen.unwrap_or_else(|| engine.judge.judge(reference, &diagnosis, None))
+            }
+            _ => engine.judge.judge(reference, &diagnosis, icd10.as_deref()),
+        };
         let line = turn.new_line();
         line.push_str("Diagnosis recorded: ");
         line.push_str(&diagnosis);
         line.push('.');
         turn.findings.push(Finding::DiagnosisRecorded { diagnosis });
         turn.verdict = Some(verdict);
+    }
+}
+
+/// What the doctor is told when an answer is not one final diagnosis.
+fn refusal(reading: &Reading) -> String {
+    match reading {
+        Reading::Hedged(conditions) => format!(
+            "\"{}\" is held open, not committed to. Name one final diagnosis (nothing was charged).",
+            conditions.join("; ")
+        ),
+        Reading::Several(conditions) => format!(
+            "this names {} diagnoses ({}). Name one final diagnosis; a cause or complication may be \
+             joined with \"due to\" or \"with\" (nothing was charged).",
+            conditions.len(),
+            conditions.join("; ")
+        ),
+        Reading::One(_) | Reading::NoneAffirmed => "name one final diagnosis.".to_string(),
     }
 }
 

@@ -1,9 +1,16 @@
 //! The judge's calibration set: reference/candidate pairs with the score a clinician gave, and the
 //! agreement of a judge with them.
 //!
-//! `calibration.csv` was graded by hand against the rubric, independently of any judge's rules. It is
-//! embedded so `dxsim judge calibrate` works anywhere.
+//! `calibration.csv` was written and graded against the rubric by clinician-graders who never saw the
+//! judge's rules, before the rules were changed for it. Each pair names its `kind` (exact,
+//! abbreviation, eponym, lay, sibling, negation, list, hedge …) and `specialty`. The set is split into
+//! halves by a fixed seed ([`SPLIT_SEED`], see [`CalibrationPair::split`]): the rules are tuned on
+//! `dev` only, and the judge's figure is its agreement on `test`. It is embedded so
+//! `dxsim judge calibrate` works anywhere.
 
+use std::collections::BTreeMap;
+
+use dxsim_gatekeeper::text::stable_hash;
 use serde::{Deserialize, Serialize};
 
 use super::{CORRECT_AT, Reference, RuleJudge, Verdict};
@@ -27,6 +34,25 @@ pub struct CalibrationPair {
     pub expected_score: u8,
     /// Why that score.
     pub why: String,
+    /// What the pair tests (exact, abbreviation, sibling, negation, list …); empty in older sets.
+    #[serde(default)]
+    pub kind: String,
+    /// The reference's specialty; empty in older sets.
+    #[serde(default)]
+    pub specialty: String,
+}
+
+/// The seed of the dev/test split: fixed, so every run and every reader splits the same way.
+pub const SPLIT_SEED: &str = "dxsim-judge-calibration-2026";
+
+/// Which half of the calibration set a pair belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// The half the rules may be tuned on.
+    Dev,
+    /// The half the judge is reported on.
+    Test,
 }
 
 /// The embedded calibration set.
@@ -61,6 +87,22 @@ pub struct Agreement {
     pub confusion: [[usize; 5]; 5],
     /// The pairs where correct/incorrect disagrees, with the judge's verdict.
     pub disagreements: Vec<(CalibrationPair, Verdict)>,
+    /// Agreement by the pairs' kind.
+    pub by_kind: BTreeMap<String, KindAgreement>,
+    /// The judge's verdict on every pair, in the order scored.
+    #[serde(skip)]
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Agreement on the pairs of one kind.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct KindAgreement {
+    /// Pairs of the kind.
+    pub pairs: usize,
+    /// Of which the correct/incorrect call agrees.
+    pub binary: usize,
+    /// Of which the score is identical.
+    pub exact: usize,
 }
 
 impl Agreement {
@@ -78,9 +120,81 @@ impl Agreement {
     pub fn within_one_rate(&self) -> f64 {
         self.within_one as f64 / self.pairs.max(1) as f64
     }
+
+    /// Cohen's κ of the correct/incorrect call: agreement beyond what the two raters' base rates give
+    /// by chance (1 perfect, 0 chance).
+    pub fn binary_kappa(&self) -> f64 {
+        let n = self.pairs as f64;
+        if n == 0.0 {
+            return 0.0;
+        }
+        let correct = |row: usize, col: usize| {
+            (
+                usize::from(CORRECT_AT) - 1 <= row,
+                usize::from(CORRECT_AT) - 1 <= col,
+            )
+        };
+        let mut cells = [[0.0f64; 2]; 2];
+        for (row, counts) in self.confusion.iter().enumerate() {
+            for (col, &count) in counts.iter().enumerate() {
+                let (expected, judged) = correct(row, col);
+                cells[usize::from(expected)][usize::from(judged)] += count as f64;
+            }
+        }
+        let observed = (cells[0][0] + cells[1][1]) / n;
+        let expected_yes = (cells[1][0] + cells[1][1]) / n;
+        let judged_yes = (cells[0][1] + cells[1][1]) / n;
+        let chance = expected_yes * judged_yes + (1.0 - expected_yes) * (1.0 - judged_yes);
+        if (1.0 - chance).abs() < f64::EPSILON {
+            return 1.0;
+        }
+        (observed - chance) / (1.0 - chance)
+    }
+
+    /// Cohen's κ on the 1–5 scale with quadratic weights: near misses cost less than far ones.
+    pub fn weighted_kappa(&self) -> f64 {
+        let n = self.pairs as f64;
+        if n == 0.0 {
+            return 0.0;
+        }
+        let rows: Vec<f64> = self
+            .confusion
+            .iter()
+            .map(|row| row.iter().sum::<usize>() as f64)
+            .collect();
+        let cols: Vec<f64> = (0..5)
+            .map(|col| self.confusion.iter().map(|row| row[col]).sum::<usize>() as f64)
+            .collect();
+        let (mut observed, mut chance) = (0.0, 0.0);
+        for (row, counts) in self.confusion.iter().enumerate() {
+            for (col, &count) in counts.iter().enumerate() {
+                let weight = ((row as f64) - (col as f64)).powi(2) / 16.0;
+                observed += weight * count as f64 / n;
+                chance += weight * rows[row] * cols[col] / (n * n);
+            }
+        }
+        if chance == 0.0 {
+            return 1.0;
+        }
+        1.0 - observed / chance
+    }
 }
 
 impl CalibrationPair {
+    /// The pair's half: a hash of the seed, reference and candidate, so the split is fixed by the text
+    /// of the pair alone (adding pairs never moves another one).
+    pub fn split(&self) -> Split {
+        let key = format!(
+            "{SPLIT_SEED}\u{1f}{}\u{1f}{}",
+            self.reference, self.candidate
+        );
+        if stable_hash(key.as_bytes()) % 2 == 0 {
+            Split::Dev
+        } else {
+            Split::Test
+        }
+    }
+
     /// The reference's accepted synonyms.
     pub fn synonyms(&self) -> Vec<String> {
         self.reference_synonyms
@@ -135,11 +249,20 @@ pub fn tally(pairs: &[CalibrationPair], verdicts: Vec<Verdict>) -> Agreement {
         if verdict.score.abs_diff(expected) <= 1 {
             agreement.within_one += 1;
         }
+        let kind = agreement.by_kind.entry(pair.kind.clone()).or_default();
+        kind.pairs += 1;
+        if verdict.score == expected {
+            kind.exact += 1;
+        }
         if (verdict.score >= CORRECT_AT) == (expected >= CORRECT_AT) {
             agreement.binary += 1;
+            kind.binary += 1;
         } else {
-            agreement.disagreements.push((pair.clone(), verdict));
+            agreement
+                .disagreements
+                .push((pair.clone(), verdict.clone()));
         }
+        agreement.verdicts.push(verdict);
     }
     agreement
 }

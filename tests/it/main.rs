@@ -9,6 +9,7 @@ mod eval_llm;
 mod fake_openai;
 mod gatekeeper;
 mod import;
+mod judge;
 mod leakage;
 mod library;
 mod lint;

@@ -1,0 +1,224 @@
+//! The judge against its adversaries: lists, negations and hedges never earn credit, on the judge
+//! directly (a property test over the library's diagnoses) and in episodes (refused at no cost, or
+//! scored by the `multiple_diagnoses` option); every case's own name and synonyms still score 5.
+
+use dxsim::action::Action;
+use dxsim::episode::{CaseSelector, Env, EpisodeOptions, Finding, MultipleDiagnoses};
+use dxsim::judge::{CORRECT_AT, Reference, RuleJudge};
+use dxsim::library::CaseLibrary;
+use proptest::prelude::*;
+use std::sync::OnceLock;
+
+fn library() -> &'static CaseLibrary {
+    CaseLibrary::builtin().expect("valid library")
+}
+
+fn judge() -> &'static RuleJudge {
+    static JUDGE: OnceLock<RuleJudge> = OnceLock::new();
+    JUDGE.get_or_init(RuleJudge::new)
+}
+
+fn options_for(id: &str) -> EpisodeOptions {
+    EpisodeOptions {
+        case: CaseSelector {
+            id: Some(id.to_string()),
+            ..CaseSelector::default()
+        },
+        ..EpisodeOptions::default()
+    }
+}
+
+#[test]
+fn every_case_name_and_synonym_scores_five() {
+    let mut wrong = Vec::new();
+    for case in library().cases() {
+        let reference = Reference::from(&case.diagnosis);
+        for name in std::iter::once(&case.diagnosis.name).chain(&case.diagnosis.synonyms) {
+            let verdict = judge().judge(reference, name, None);
+            if verdict.score < 5 {
+                wrong.push(format!("{}: {name:?} → {verdict:?}", case.id));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// How a list of diagnoses is written.
+const LIST_FORMS: &[&str] = &[
+    "{a}, {b}",
+    "{a} or {b}",
+    "{a} vs {b}",
+    "{a} versus {b}",
+    "{a}/{b}",
+    "{a}; {b}",
+    "{a}\n{b}",
+    "{a} and {b}",
+    "{a} + {b}",
+    "Differential: {a}, {b}",
+    "DDx: {a}",
+    "{a}, {b}, {a}",
+    "1. {a} 2. {b}",
+    "{a} (or {b})",
+    "Most likely {a}, but {b} possible",
+    "{b}. {a}.",
+];
+
+/// How a reference is negated or hedged.
+const NEGATION_FORMS: &[&str] = &[
+    "No {a}",
+    "not {a}",
+    "{a} ruled out",
+    "{a} has been excluded",
+    "{a} unlikely",
+    "unlikely to be {a}",
+    "no evidence of {a}",
+    "negative for {a}",
+    "possible {a}",
+    "?{a}",
+    "{a}?",
+    "query {a}",
+    "cannot exclude {a}",
+    "rule out {a}",
+    "r/o {a}",
+];
+
+/// Whether two library diagnoses are different conditions (the judge does not take one for the other).
+fn distinct(a: &dxsim_gatekeeper::case::Diagnosis, b: &dxsim_gatekeeper::case::Diagnosis) -> bool {
+    judge().judge(Reference::from(a), &b.name, None).score < CORRECT_AT
+        && judge().judge(Reference::from(b), &a.name, None).score < CORRECT_AT
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// No answer that names two alternative conditions scores 4 or more against either.
+    #[test]
+    fn a_list_of_two_conditions_is_never_correct(
+        first in 0usize..1000,
+        second in 0usize..1000,
+        form in 0usize..LIST_FORMS.len(),
+        upper in any::<bool>(),
+    ) {
+        let cases = library().cases();
+        let a = &cases[first % cases.len()].diagnosis;
+        let b = &cases[second % cases.len()].diagnosis;
+        prop_assume!(distinct(a, b));
+        let mut answer = LIST_FORMS[form].replace("{a}", &a.name).replace("{b}", &b.name);
+        if upper {
+            answer = answer.to_uppercase();
+        }
+        for reference in [a, b] {
+            let verdict = judge().judge(Reference::from(reference), &answer, None);
+            prop_assert!(
+                verdict.score < CORRECT_AT,
+                "{answer:?} against {:?}: {verdict:?}", reference.name
+            );
+        }
+    }
+
+    /// No answer that negates, excludes or hedges the reference scores 4 or more.
+    #[test]
+    fn a_negated_or_hedged_reference_is_never_correct(
+        case in 0usize..1000,
+        form in 0usize..NEGATION_FORMS.len(),
+        synonym in 0usize..4,
+    ) {
+        let cases = library().cases();
+        let diagnosis = &cases[case % cases.len()].diagnosis;
+        let name = diagnosis.synonyms.get(synonym).unwrap_or(&diagnosis.name);
+        let answer = NEGATION_FORMS[form].replace("{a}", name);
+        let verdict = judge().judge(Reference::from(diagnosis), &answer, None);
+        prop_assert!(verdict.score < CORRECT_AT, "{answer:?}: {verdict:?}");
+    }
+}
+
+#[test]
+fn a_list_is_refused_at_no_cost_and_the_episode_goes_on() {
+    let case = &library().cases()[0];
+    let mut env = Env::new(library());
+    env.reset(7, options_for(&case.id)).expect("reset");
+    let list = format!("{}, pneumonia, migraine", case.diagnosis.name);
+    let step = env
+        .step(Action::Diagnose {
+            diagnosis: list,
+            icd10: None,
+        })
+        .expect("step");
+    assert!(!step.terminated && !step.truncated, "{step:?}");
+    assert_eq!(step.reward, 0.0);
+    assert!(step.info.charges.is_empty(), "{:?}", step.info.charges);
+    assert!(
+        step.observation
+            .findings
+            .iter()
+            .any(|finding| matches!(finding, Finding::DiagnosisRefused { .. })),
+        "{:?}",
+        step.observation
+    );
+    assert!(step.observation.text.contains("Name one final diagnosis"));
+    assert_eq!(step.info.turn, 1);
+    // One diagnosis afterwards is scored as usual.
+    let end = env
+        .step(Action::Diagnose {
+            diagnosis: case.diagnosis.name.clone(),
+            icd10: None,
+        })
+        .expect("step");
+    assert!(end.terminated && end.reward == 1.0, "{end:?}");
+}
+
+#[test]
+fn the_text_protocol_refuses_a_hedge_too() {
+    let case = &library().cases()[0];
+    let mut env = Env::new(library());
+    env.reset(7, options_for(&case.id)).expect("reset");
+    let step = env
+        .step_text(&format!(
+            "DIAGNOSIS READY: possible {}",
+            case.diagnosis.name
+        ))
+        .expect("step");
+    assert!(!step.terminated, "{step:?}");
+    assert!(
+        step.observation.text.contains("held open"),
+        "{}",
+        step.observation.text
+    );
+}
+
+#[test]
+fn score_first_and_score_lowest_end_the_episode_on_a_list() {
+    let case = &library().cases()[0];
+    let list = format!("{} or migraine", case.diagnosis.name);
+    let mut env = Env::new(library());
+    let mut ending = |policy| {
+        let options = EpisodeOptions {
+            multiple_diagnoses: policy,
+            ..options_for(&case.id)
+        };
+        env.reset(7, options).expect("reset");
+        env.step(Action::Diagnose {
+            diagnosis: list.clone(),
+            icd10: None,
+        })
+        .expect("step")
+    };
+    let first = ending(MultipleDiagnoses::ScoreFirst);
+    assert!(first.terminated && first.reward == 1.0, "{first:?}");
+    let lowest = ending(MultipleDiagnoses::ScoreLowest);
+    assert!(lowest.terminated && lowest.reward == 0.0, "{lowest:?}");
+}
+
+#[test]
+fn a_negation_is_scored_and_not_credited() {
+    let case = &library().cases()[0];
+    let mut env = Env::new(library());
+    env.reset(7, options_for(&case.id)).expect("reset");
+    let step = env
+        .step(Action::Diagnose {
+            diagnosis: format!("{} ruled out", case.diagnosis.name),
+            icd10: None,
+        })
+        .expect("step");
+    assert!(step.terminated && step.reward == 0.0, "{step:?}");
+}
