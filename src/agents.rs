@@ -1,7 +1,8 @@
 //! Built-in doctors: the oracle (reads the hidden case: a labelled upper bound and a test fixture) and
-//! a seeded random doctor (a lower bound, and a fuzzer for the engine); the LLM doctor and panel are in
-//! [`llm`].
+//! a seeded random doctor (a lower bound, and a fuzzer for the engine); adversaries of the score are in
+//! [`gaming`]; the LLM doctor and panel are in [`llm`].
 
+pub mod gaming;
 pub mod llm;
 
 use dxsim_gatekeeper::case::HistoryTopic;

@@ -117,10 +117,9 @@ pub enum EnvError {
 fn engine() -> Engine {
     bevy_tasks::ComputeTaskPool::get_or_init(bevy_tasks::TaskPool::default);
     static RESOLVER: OnceLock<Resolver<'static>> = OnceLock::new();
-    static JUDGE: OnceLock<RuleJudge> = OnceLock::new();
     Engine {
         resolver: RESOLVER.get_or_init(|| Resolver::new(Catalogue::builtin())),
-        judge: JUDGE.get_or_init(RuleJudge::new),
+        judge: RuleJudge::shared(),
     }
 }
 

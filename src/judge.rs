@@ -1,16 +1,27 @@
 //! The judge (DESIGN.md §3.7): scores a final diagnosis against the case's reference, 1–5.
 //!
 //! The rubric, after SDBench: **5** the same diagnosis or a more specific one consistent with it; **4** the
-//! core disease right with a minor qualifier off or missing; **3** the right category with a major error;
-//! **2** superficial overlap; **1** unrelated. A diagnosis is *correct* when it scores 4 or more.
+//! core disease right with a minor qualifier off or missing (side, acuity, severity, a site within the
+//! organ); **3** the right family with a major error (a sibling disease with other management, or a
+//! missing or wrong qualifier that changes management: cause, organ, type, ruptured or not, malignant or
+//! drug cause); **2** a related but different condition; **1** unrelated. *Correct* means 4 or more.
 //!
-//! [`RuleJudge`] reaches a score without a model: it turns both texts into *concept forms* (lower case,
-//! British and American spellings folded, abbreviations expanded, lead-ins such as "most likely
-//! diagnosis:" dropped, plurals stemmed), splits their words into *core* words and minor *qualifiers*
-//! (acute, left, severe…), and compares them against the reference name, each accepted synonym and the
-//! ICD-10-CM descriptions of the reference code and its category. A code the candidate gives, or one
-//! its text names exactly, is compared through the ICD-10-CM hierarchy. The calibration set in
-//! `judge/calibration.csv` measures how often the judge agrees with clinicians ([`calibration`]).
+//! [`RuleJudge`] reaches a score without a model, in three steps:
+//! 1. **Read the answer** ([`answer`]): the conditions it affirms, excludes or hedges. A list,
+//!    alternatives or only hedged conditions score 1; excluded ones are dropped; one condition may bring
+//!    one cause or complication. The reference's own name, word for word, is always one answer.
+//! 2. **Name the concepts**: both texts become *concept forms* (lower case, accents and British
+//!    spellings folded, misspellings corrected against the terminology's vocabulary, abbreviations and
+//!    lay, eponym, organism and drug forms expanded, plurals stemmed), split into *core* words and minor
+//!    *qualifiers*. The reference's forms are its name, its synonyms, its ICD-10-CM code's description,
+//!    and the inclusion terms the classification lists under the code.
+//! 3. **Grade**: same core words → 5 (4 if a qualifier differs); more specific → 5, unless the extra
+//!    words name another condition; less specific → 4, or 3 when what is left out defines the reference
+//!    ([`vocabulary::is_defining_word`]); same head noun, other words → 3, or 4 when only a site or a
+//!    non-defining detail differs and the classification does not file the candidate beside the
+//!    reference's code. A code the candidate gives, or one its text names, is also compared through the
+//!    ICD-10-CM hierarchy. The calibration set in `judge/calibration.csv` measures how often the judge
+//!    agrees with clinicians ([`calibration`]).
 
 pub mod answer;
 pub mod calibration;
@@ -80,6 +91,7 @@ impl<'a> From<&'a Diagnosis> for Reference<'a> {
 /// Qualifiers whose difference leaves the core disease the same (rubric score 4).
 const QUALIFIERS: &[&str] = &[
     "acute",
+    "newly",
     "chronic",
     "subacute",
     "hyperacute",
@@ -538,6 +550,9 @@ pub struct RuleJudge {
     /// Verdicts already given: judging is a pure function of the reference and the candidate, and
     /// agents name the same diagnoses again and again. Bounded by [`VERDICT_CACHE_LIMIT`].
     verdicts: std::sync::Mutex<HashMap<String, Verdict>>,
+    /// Answers already read (the environment reads every diagnosis before it scores or refuses it;
+    /// a refused list comes back turn after turn). Bounded by [`VERDICT_CACHE_LIMIT`].
+    readings: std::sync::Mutex<HashMap<String, Reading>>,
 }
 
 impl Default for RuleJudge {
@@ -888,6 +903,7 @@ impl RuleJudge {
             lay_terms,
             relations: Vec::new(),
             verdicts: std::sync::Mutex::default(),
+            readings: std::sync::Mutex::default(),
         };
         let mut reader = csv::Reader::from_reader(RELATED_CSV.as_bytes());
         judge.relations = reader
@@ -901,6 +917,13 @@ impl RuleJudge {
             })
             .collect();
         judge
+    }
+
+    /// The process's judge, built on first use and shared by the engine and the LLM judge (its
+    /// caches are shared with it).
+    pub fn shared() -> &'static RuleJudge {
+        static JUDGE: OnceLock<RuleJudge> = OnceLock::new();
+        JUDGE.get_or_init(RuleJudge::new)
     }
 
     /// Turns free text into a normalised phrase: lead-ins dropped, abbreviations and lay terms expanded.
@@ -1138,11 +1161,52 @@ impl RuleJudge {
         })
     }
 
+    /// Whether `candidate` is the reference's own name or a listed synonym, word for word (case,
+    /// spacing and a final full stop aside): the diagnosis however it is punctuated ("Bipolar I
+    /// disorder, manic episode"), never a list to refuse.
+    pub fn names_reference_verbatim(reference: Reference<'_>, candidate: &str) -> bool {
+        let verbatim = |text: &str| {
+            text.trim()
+                .trim_end_matches('.')
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let written = verbatim(candidate);
+        !written.is_empty()
+            && std::iter::once(reference.name)
+                .chain(reference.synonyms.iter().map(String::as_str))
+                .any(|name| verbatim(name) == written)
+    }
+
     /// Reads a diagnosis answer (DESIGN.md §3.7): one affirmed condition, several, held open, or none.
     /// Alternatives that name the same condition ("infectious mononucleosis (glandular fever)") count
     /// once; a condition may bring one cause or complication ("septic shock due to pyelonephritis"),
     /// but a chain of three or more conditions is a list.
     pub fn read_answer(&self, text: &str) -> Reading {
+        let cached = self
+            .readings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(text)
+            .cloned();
+        if let Some(reading) = cached {
+            return reading;
+        }
+        let reading = self.read_answer_uncached(text);
+        let mut readings = self
+            .readings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if readings.len() >= VERDICT_CACHE_LIMIT {
+            readings.clear();
+        }
+        readings.insert(text.to_string(), reading.clone());
+        reading
+    }
+
+    fn read_answer_uncached(&self, text: &str) -> Reading {
         let stands_alone = |piece: &str| self.stands_alone(piece);
         match answer::read(text, &stands_alone) {
             Reading::Several(conditions) => {
@@ -1293,10 +1357,7 @@ impl RuleJudge {
                 if is_condition_code(&entry.code) {
                     if let Some(head) = self.noun_head(&text) {
                         let category = entry.code.get(..3).unwrap_or(&entry.code).to_string();
-                        head_categories
-                            .entry(head)
-                            .or_insert_with(HashSet::new)
-                            .insert(category);
+                        head_categories.entry(head).or_default().insert(category);
                     }
                 }
                 if is_organism_code(&entry.code) {
@@ -1424,21 +1485,7 @@ impl RuleJudge {
         candidate: &str,
         candidate_icd10: Option<&str>,
     ) -> Verdict {
-        // The reference's own name or a listed synonym, word for word, is the diagnosis however it is
-        // punctuated ("Bipolar I disorder, manic episode").
-        let verbatim = |text: &str| {
-            text.trim()
-                .trim_end_matches('.')
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-        };
-        let written = verbatim(candidate);
-        let is_named = std::iter::once(reference.name)
-            .chain(reference.synonyms.iter().map(String::as_str))
-            .any(|name| verbatim(name) == written);
-        if is_named && !written.is_empty() {
+        if Self::names_reference_verbatim(reference, candidate) {
             return Verdict::new(5, "the reference's own name");
         }
         let text = match self.read_answer(candidate) {
@@ -1827,6 +1874,7 @@ fn type_conflict(candidate: &Concept, names: &[&Concept]) -> Option<String> {
 
 /// Last words that make a piece a description of the condition before it, not a condition.
 const QUALIFYING_ENDS: &[&str] = &[
+    "diagnosed",
     "subtype",
     "type",
     "variant",
@@ -1953,7 +2001,7 @@ mod tests {
 
     #[test]
     fn missing_qualifier_scores_four() {
-        let verdict = judge("Acute pancreatitis", "K85.90", &[], "pancreatitis");
+        let verdict = judge("Acute appendicitis", "K35.80", &[], "appendicitis");
         assert_eq!(verdict.score, 4, "{verdict:?}");
         assert!(verdict.correct);
     }
@@ -1968,6 +2016,74 @@ mod tests {
     fn unrelated_diagnosis_scores_one() {
         let verdict = judge("Testicular torsion", "N44.00", &[], "migraine");
         assert_eq!(verdict.score, 1, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_list_a_negation_and_a_hedge_score_one() {
+        for answer in [
+            "pneumonia, pulmonary embolism, pneumothorax, MI, pericarditis, dissection",
+            "Pulmonary embolism ruled out",
+            "possible PE",
+        ] {
+            let verdict = judge("Pulmonary embolism", "I26.99", &[], answer);
+            assert_eq!(verdict.score, 1, "{answer}: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn a_negated_alternative_leaves_the_diagnosis_it_affirms() {
+        let verdict = judge(
+            "Community-acquired pneumonia",
+            "J18.9",
+            &[],
+            "No pulmonary embolism; community-acquired pneumonia",
+        );
+        assert_eq!(verdict.score, 5, "{verdict:?}");
+    }
+
+    #[test]
+    fn a_synonym_from_the_classification_scores_five() {
+        // ICD-10-CM B27 includes "glandular fever"; the case lists no synonym.
+        let verdict = judge("Infectious mononucleosis", "B27.90", &[], "glandular fever");
+        assert_eq!(verdict.score, 5, "{verdict:?}");
+    }
+
+    #[test]
+    fn siblings_and_missing_defining_qualifiers_are_not_correct() {
+        for (reference, code, answer) in [
+            (
+                "Acute lymphoblastic leukaemia",
+                "C91.00",
+                "acute myeloid leukaemia",
+            ),
+            ("Acute lymphoblastic leukaemia", "C91.00", "leukaemia"),
+            (
+                "Stanford type A aortic dissection",
+                "I71.010",
+                "type B aortic dissection",
+            ),
+            (
+                "Ruptured abdominal aortic aneurysm",
+                "I71.3",
+                "abdominal aortic aneurysm",
+            ),
+            ("Hypercalcaemia of malignancy", "E83.52", "hypercalcaemia"),
+            ("Pulmonary embolism", "I26.99", "embolism"),
+        ] {
+            let verdict = judge(reference, code, &[], answer);
+            assert!(!verdict.correct, "{answer} for {reference}: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn a_typo_is_forgiven() {
+        let verdict = judge(
+            "Carbon monoxide poisoning",
+            "T58.91XA",
+            &[],
+            "carbon monoxide posioning",
+        );
+        assert_eq!(verdict.score, 5, "{verdict:?}");
     }
 
     #[test]

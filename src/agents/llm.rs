@@ -190,7 +190,9 @@ const PROTOCOL: &str = "Each turn, do exactly one of these, and write nothing el
 vital signs);\n\
 - order tests, one per tag, as <test>name</test> (for example <test>cbc</test><test>troponin</test>);\n\
 - commit to your final diagnosis, as <diagnosis>…</diagnosis>. This ends the case, so give one \
-specific diagnosis only when you are ready.\n\
+specific diagnosis only when you are ready. Name exactly one condition (with its cause or \
+complication if you like: \"X due to Y\"); a list, \"X or Y\", \"possible X\" or \"no X\" is not a \
+diagnosis and is sent back.\n\
 Each visit (an unbroken run of questions and examinations) costs $300, and each test costs its \
 Medicare price. You are judged on getting the diagnosis right and on what you spend.";
 

@@ -26,7 +26,9 @@ use super::{Outcome, UserError};
 /// Arguments of `dxsim eval`.
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
-    /// A doctor to evaluate (repeat for several): `oracle`, `random`, `cmd:PROGRAM [ARGS…]` (JSON
+    /// A doctor to evaluate (repeat for several): `oracle`, `random`, `gaming:STRATEGY` (an
+    /// adversary of the score: `specialty-list`, `library-list`, `negation`, `specialty-name`,
+    /// `body-part`, `unknown`, `random-guess`, `specialty-guess`), `cmd:PROGRAM [ARGS…]` (JSON
     /// lines on stdin/stdout, see docs/agents.md) or `http:URL` (the same messages as POST bodies).
     /// Not needed with `--resume`, which then takes the whole configuration from `run.json`.
     #[arg(

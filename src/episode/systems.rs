@@ -21,8 +21,8 @@ use super::options::{GatekeeperBackend, MultipleDiagnoses, PatientBackend};
 use super::render;
 use super::step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
 use crate::action::Action;
-use crate::judge::Reference;
 use crate::judge::answer::Reading;
+use crate::judge::{Reference, RuleJudge};
 use crate::patient::bias;
 use dxsim_gatekeeper::text::normalize;
 use std::collections::BTreeMap;
@@ -301,7 +301,11 @@ pub(crate) fn judge(
             continue;
         };
         let reference = Reference::from(&case.0.diagnosis);
-        let reading = engine.judge.read_answer(&diagnosis);
+        let reading = if RuleJudge::names_reference_verbatim(reference, &diagnosis) {
+            Reading::One(diagnosis.clone())
+        } else {
+            engine.judge.read_answer(&diagnosis)
+        };
         let verdict = match (reading, settings.options.multiple_diagnoses) {
             (reading, MultipleDiagnoses::Refuse) if reading.is_indefinite() => {
                 let reason = refusal(&reading);

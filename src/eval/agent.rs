@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::action::{Action, parse_text};
+use crate::agents::gaming::GamingDoctor;
 use crate::agents::llm::LlmDoctor;
 use crate::agents::{Doctor, OracleDoctor, RandomDoctor};
 use crate::episode::{Info, Observation};
@@ -272,6 +273,7 @@ impl CommandPool {
 enum Backend {
     Oracle(OracleDoctor),
     Random(RandomDoctor),
+    Gaming(GamingDoctor),
     Command {
         pool: Arc<CommandPool>,
         process: Option<AgentProcess>,
@@ -303,6 +305,11 @@ impl EpisodeAgent {
     /// A seeded random doctor.
     pub fn random(random: RandomDoctor) -> EpisodeAgent {
         EpisodeAgent::builtin(Backend::Random(random))
+    }
+
+    /// A built-in adversary of the score.
+    pub fn gaming(gaming: GamingDoctor) -> EpisodeAgent {
+        EpisodeAgent::builtin(Backend::Gaming(gaming))
     }
 
     fn builtin(backend: Backend) -> EpisodeAgent {
@@ -369,6 +376,7 @@ impl EpisodeAgent {
         let reply = match &mut self.backend {
             Backend::Oracle(doctor) => return Ok(Some(doctor.act(observation))),
             Backend::Random(doctor) => return Ok(Some(doctor.act(observation))),
+            Backend::Gaming(doctor) => return Ok(Some(doctor.act(observation))),
             Backend::Command { pool, process } => {
                 let running = match process {
                     Some(running) => running,
@@ -393,7 +401,9 @@ impl EpisodeAgent {
     /// Tells the agent the episode is over; a program that answered well goes back to the pool.
     async fn finish(&mut self, message: &AgentMessage<'_>) -> Result<(), AgentError> {
         match &mut self.backend {
-            Backend::Oracle(_) | Backend::Random(_) | Backend::Llm { .. } => Ok(()),
+            Backend::Oracle(_) | Backend::Random(_) | Backend::Gaming(_) | Backend::Llm { .. } => {
+                Ok(())
+            }
             Backend::Command { pool, process } => {
                 let Some(mut running) = process.take() else {
                     return Ok(());

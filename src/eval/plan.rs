@@ -10,6 +10,7 @@ use dxsim_gatekeeper::case::{Difficulty, Split};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::agents::gaming::GamingStrategy;
 use crate::agents::llm::DoctorBias;
 use crate::library::CaseLibrary;
 use crate::patient::bias::{BiasKind, BiasSpec};
@@ -25,6 +26,14 @@ pub enum PlanError {
     /// An `llm:` or `panel:` spec with a bad parameter.
     #[error("agent `{spec}`: {problem}")]
     BadLlmAgent {
+        /// The spec.
+        spec: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A `gaming:` spec naming no strategy the built-in adversaries have.
+    #[error("agent `{spec}`: {problem}")]
+    BadGamingAgent {
         /// The spec.
         spec: String,
         /// What is wrong.
@@ -81,6 +90,13 @@ pub enum AgentSpec {
     Oracle,
     /// The built-in random doctor (a lower bound).
     Random,
+    /// A built-in adversary of the score (`gaming:STRATEGY`, see [`crate::agents::gaming`]).
+    Gaming {
+        /// The spec as given.
+        spec: String,
+        /// How it games.
+        strategy: GamingStrategy,
+    },
     /// An external program speaking JSON lines on stdin/stdout (see `docs/agents.md`).
     Command {
         /// The spec as given.
@@ -115,6 +131,7 @@ impl AgentSpec {
         match self {
             AgentSpec::Oracle => "oracle",
             AgentSpec::Random => "random",
+            AgentSpec::Gaming { spec, .. } => spec,
             AgentSpec::Command { spec, .. } => spec,
             AgentSpec::Http { url } => url,
             AgentSpec::Llm { spec, .. } | AgentSpec::Panel { spec, .. } => spec,
@@ -137,6 +154,18 @@ impl FromStr for AgentSpec {
         }
         if spec == "random" {
             return Ok(AgentSpec::Random);
+        }
+        if let Some(name) = spec.strip_prefix("gaming:") {
+            let strategy =
+                name.parse::<GamingStrategy>()
+                    .map_err(|problem| PlanError::BadGamingAgent {
+                        spec: spec.to_string(),
+                        problem,
+                    })?;
+            return Ok(AgentSpec::Gaming {
+                spec: spec.to_string(),
+                strategy,
+            });
         }
         if spec == "llm" || spec.starts_with("llm:") {
             let bias =

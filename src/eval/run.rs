@@ -19,6 +19,9 @@ use super::plan::{
 use super::record::{EpisodeRecord, RecordCost, RecordStatus};
 use super::results::{ResultStore, ResultsError};
 use crate::action::Action;
+use crate::agents::gaming::{
+    DiagnosesBySpecialty, GamingDoctor, GamingStrategy, diagnoses_by_specialty,
+};
 use crate::agents::llm::{DoctorStyle, LlmDoctor};
 use crate::agents::{OracleDoctor, RandomDoctor};
 use crate::episode::{CaseSelector, Env, EpisodeOptions, Step};
@@ -463,6 +466,7 @@ fn check_models(settings: &RunSettings) -> Result<(), RunError> {
 enum RunAgent {
     Oracle,
     Random,
+    Gaming(GamingStrategy),
     /// A `cmd:` agent and its running programs.
     Command(Arc<CommandPool>),
     Http(String),
@@ -477,6 +481,8 @@ struct Context {
     agents: Vec<RunAgent>,
     http: reqwest::Client,
     diagnoses: Vec<String>,
+    /// The library's diagnoses by specialty, for the gaming agents.
+    by_specialty: DiagnosesBySpecialty,
 }
 
 impl Context {
@@ -488,6 +494,7 @@ impl Context {
             .map(|agent| match agent {
                 AgentSpec::Oracle => RunAgent::Oracle,
                 AgentSpec::Random => RunAgent::Random,
+                AgentSpec::Gaming { strategy, .. } => RunAgent::Gaming(*strategy),
                 AgentSpec::Command { argv, .. } => {
                     RunAgent::Command(Arc::new(CommandPool::new(argv.clone(), Some(&stderr_log))))
                 }
@@ -513,6 +520,7 @@ impl Context {
             agents,
             http: reqwest::Client::new(),
             diagnoses,
+            by_specialty: diagnoses_by_specialty(library),
         }
     }
 
@@ -525,6 +533,11 @@ impl Context {
                 self.diagnoses.clone(),
                 self.settings.random_patience,
                 // Mixed with the case id, so cases played on one seed get different work-ups.
+                episode.seed ^ dxsim_gatekeeper::text::stable_hash(episode.case.id.as_bytes()),
+            )),
+            RunAgent::Gaming(strategy) => EpisodeAgent::gaming(GamingDoctor::new(
+                *strategy,
+                Arc::clone(&self.by_specialty),
                 episode.seed ^ dxsim_gatekeeper::text::stable_hash(episode.case.id.as_bytes()),
             )),
             RunAgent::Command(pool) => EpisodeAgent::command(Arc::clone(pool), timeout),

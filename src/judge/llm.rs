@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::calibration::{self, Agreement, CalibrationPair};
-use super::{CORRECT_AT, Reference, Verdict};
+use super::{CORRECT_AT, Reference, RuleJudge, Verdict};
 use crate::llm::{
     ChatMessage, ChatRequest, LlmClients, LlmError, ResponseFormat, Role, json_object, snippet,
 };
@@ -14,13 +14,17 @@ use crate::llm::{
 const RUBRIC: &str = "You grade a doctor's final diagnosis against the reference diagnosis of a \
 clinical case, on this scale:\n\
 5 — the same diagnosis, or a more specific form of it;\n\
-4 — the core disease is right, but a minor qualifier is off (site, acuity, subtype);\n\
-3 — the right category or organ system, but a major element is wrong;\n\
-2 — only a superficial overlap (a shared symptom or a loosely related condition);\n\
-1 — unrelated.\n\
-Synonyms, abbreviations and ICD-10-CM codes of the same condition count as the same diagnosis. Judge \
-only what was written; do not reward hedging across several diagnoses. Reply with one JSON object: \
-{\"score\": <1-5>, \"rationale\": \"<one sentence>\"}.";
+4 — the core disease is right, but a minor qualifier is off or missing (side, acuity, severity, a \
+site within the same organ);\n\
+3 — the right category, but a major element is wrong or missing: a sibling disease with other \
+management, or a qualifier that changes management (cause, organ, type, ruptured or not, malignant \
+or drug cause);\n\
+2 — only a superficial overlap (a shared organ or symptom, a related but different condition);\n\
+1 — unrelated, or no diagnosis.\n\
+Synonyms, eponyms, abbreviations and ICD-10-CM codes of the same condition count as the same \
+diagnosis. Judge only what was written. An answer that names several alternative conditions, or \
+that negates or hedges the condition (\"no …\", \"… ruled out\", \"possible …\"), scores 1. Reply \
+with one JSON object: {\"score\": <1-5>, \"rationale\": \"<one sentence>\"}.";
 
 /// Why the LLM judge could not score a diagnosis.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +108,15 @@ impl LlmJudge {
         candidate: &str,
         candidate_icd10: Option<&str>,
     ) -> Result<Verdict, LlmJudgeError> {
+        // One final diagnosis per answer, read by the same rules as the rule-based judge: a list, a
+        // negation or a hedge scores 1 without asking the model, so no model can be talked into
+        // crediting one.
+        let rules = RuleJudge::shared();
+        if !RuleJudge::names_reference_verbatim(reference, candidate)
+            && rules.read_answer(candidate).one().is_none()
+        {
+            return Ok(rules.judge(reference, candidate, candidate_icd10));
+        }
         let reply = self
             .clients
             .chat(

@@ -379,6 +379,30 @@ fn records_lossy(dir: &Path) -> usize {
 }
 
 #[test]
+fn gaming_agents_run_from_the_cli_and_earn_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("run");
+    let cases = case_ids("cardio").join(",");
+    eval(
+        &out,
+        &[
+            "--agent",
+            "gaming:specialty-list",
+            "--agent",
+            "gaming:negation",
+            "--cases",
+            &cases,
+        ],
+    );
+    let records = records(&out);
+    assert_eq!(records.len(), 2 * case_ids("cardio").len());
+    for record in &records {
+        assert!(!record.correct, "{} was credited", record.key);
+        assert_eq!(record.cost.total_usd, 0.0, "{}", record.key);
+    }
+}
+
+#[test]
 fn refusing_to_mix_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");
@@ -419,6 +443,10 @@ fn refusing_to_mix_runs() {
             "no case with id `nope`",
         ),
         (vec!["--agent", "oracle", "--shard", "2/2"], "shard `2/2`"),
+        (
+            vec!["--agent", "gaming:cheat"],
+            "no gaming strategy `cheat`",
+        ),
     ] {
         let fresh = dir.path().join("fresh");
         let mut all = vec!["eval", "--out", path(&fresh)];
