@@ -36,7 +36,7 @@ use dxsim_gatekeeper::icd10::{Icd10, IcdKind, TermKind};
 use dxsim_gatekeeper::text::normalize;
 use serde::Serialize;
 
-use answer::Reading;
+use answer::{Piece, Reading};
 use vocabulary::{is_defining_word, is_disease_word, is_drug_word};
 
 const ABBREVIATIONS_CSV: &str = include_str!("judge/abbreviations.csv");
@@ -1130,6 +1130,40 @@ impl RuleJudge {
     /// Whether a piece of an answer stands as a condition of its own: it names one, or it has a word
     /// that is neither a qualifier, a site nor an organism (an unknown name is presumed a condition,
     /// so no list hides behind words the judge does not know).
+    /// Whether affirmed `pieces`, together, are one term of the lay table ("haemolysis, elevated liver
+    /// enzymes and low platelets" is HELLP syndrome).
+    fn is_one_lay_term(&self, pieces: &[String]) -> bool {
+        let words: Vec<String> = normalize(&pieces.join(" "))
+            .split(' ')
+            .filter(|word| *word != "and")
+            .map(str::to_string)
+            .collect();
+        words
+            .first()
+            .and_then(|first| self.lay_terms.get(first))
+            .is_some_and(|terms| {
+                terms
+                    .iter()
+                    .any(|(term, _)| term.iter().filter(|word| *word != "and").eq(words.iter()))
+            })
+    }
+
+    /// What a piece of an answer is: a condition the terminology knows, unknown words, or a qualifier.
+    fn classify_piece(&self, text: &str) -> Piece {
+        // A piece with a link is what its first part is ("lymph nodes presenting as …" qualifies).
+        let parts = linked_parts(text);
+        if parts.len() > 1 && !self.stands_alone(parts[0]) {
+            return Piece::Qualifier;
+        }
+        if !self.stands_alone(text) {
+            Piece::Qualifier
+        } else if self.names_condition(text) {
+            Piece::Condition
+        } else {
+            Piece::Unknown
+        }
+    }
+
     fn stands_alone(&self, text: &str) -> bool {
         // "restrictive subtype", "manic episode", "with psychotic features", "antibody positive":
         // a trailing description of the condition before it.
@@ -1137,11 +1171,14 @@ impl RuleJudge {
             .rsplit(|c: char| !c.is_alphanumeric())
             .find(|word| !word.is_empty())
             .unwrap_or("");
+        let first = text.split_whitespace().next().unwrap_or("");
+        if QUALIFYING_STARTS.contains(&first) {
+            return false;
+        }
         if QUALIFYING_ENDS.contains(&last) {
-            // Unless what comes before names a condition ("pre-eclampsia with severe features").
-            let head = linked_parts(text).into_iter().next().unwrap_or(text);
-            let head = head.strip_suffix(last).unwrap_or(head);
-            return self.names_condition(head);
+            // Unless a condition comes before a link ("pre-eclampsia with severe features").
+            let parts = linked_parts(text);
+            return parts.len() > 1 && self.names_condition(parts[0]);
         }
         if self.names_condition(text) {
             return true;
@@ -1207,8 +1244,11 @@ impl RuleJudge {
     }
 
     fn read_answer_uncached(&self, text: &str) -> Reading {
-        let stands_alone = |piece: &str| self.stands_alone(piece);
-        match answer::read(text, &stands_alone) {
+        let classify = |piece: &str| self.classify_piece(piece);
+        match answer::read(text, &classify) {
+            Reading::Several(conditions) if self.is_one_lay_term(&conditions) => {
+                Reading::One(conditions.join(", "))
+            }
             Reading::Several(conditions) => {
                 let first = self.concept(&conditions[0]);
                 let all_same = conditions[1..]
@@ -1510,7 +1550,7 @@ impl RuleJudge {
                 );
             }
             Reading::NoneAffirmed => {
-                let names_nothing = answer::conditions(candidate, &|_| true).is_empty();
+                let names_nothing = answer::conditions(candidate, &|_| Piece::Condition).is_empty();
                 return match candidate_icd10 {
                     Some(code) if names_nothing => self.score_one(reference, "", Some(code)),
                     _ => Verdict::new(
@@ -1872,6 +1912,9 @@ fn type_conflict(candidate: &Concept, names: &[&Concept]) -> Option<String> {
     differs.then(|| format!("{} for {}", mine.join(", "), theirs.join(", ")))
 }
 
+/// First words that make a piece a description of the condition before it ("current episode manic").
+const QUALIFYING_STARTS: &[&str] = &["current", "currently", "in", "recurrent", "single"];
+
 /// Last words that make a piece a description of the condition before it, not a condition.
 const QUALIFYING_ENDS: &[&str] = &[
     "diagnosed",
@@ -1920,6 +1963,7 @@ const LINKS: &[&str] = &[
     " secondary to ",
     " caused by ",
     " complicated by ",
+    " presenting as ",
     " precipitated by ",
     " triggered by ",
     " complicating ",

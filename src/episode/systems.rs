@@ -301,11 +301,14 @@ pub(crate) fn judge(
             continue;
         };
         let reference = Reference::from(&case.0.diagnosis);
-        let reading = if RuleJudge::names_reference_verbatim(reference, &diagnosis) {
-            Reading::One(diagnosis.clone())
-        } else {
-            engine.judge.read_answer(&diagnosis)
-        };
+        // A diagnosis given with its ICD-10-CM code (a discrete table entry, a structured answer) is
+        // recorded as given; the judge still gives a list 1.
+        let reading =
+            if icd10.is_some() || RuleJudge::names_reference_verbatim(reference, &diagnosis) {
+                Reading::One(diagnosis.clone())
+            } else {
+                engine.judge.read_answer(&diagnosis)
+            };
         let verdict = match (reading, settings.options.multiple_diagnoses) {
             (reading, MultipleDiagnoses::Refuse) if reading.is_indefinite() => {
                 let reason = refusal(&reading);

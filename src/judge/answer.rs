@@ -199,10 +199,21 @@ const PLAN_MARKERS: &[&str] = &[
     " refer ",
 ];
 
-/// Reads `answer` into the conditions it commits to; `names_condition` says whether a piece of text
-/// names a condition (rather than a site, side, severity or organism that qualifies one).
-pub fn read(answer: &str, names_condition: &dyn Fn(&str) -> bool) -> Reading {
-    let conditions = conditions(answer, names_condition);
+/// What a piece of an answer is, as the caller's terminology sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece {
+    /// It names a condition the terminology knows.
+    Condition,
+    /// Words the terminology does not know: a condition of its own when affirmed, a qualifier of
+    /// the condition before it when hedged or excluded ("…, possibly gliptin-associated").
+    Unknown,
+    /// A site, side, severity, organism or other description of a condition.
+    Qualifier,
+}
+
+/// Reads `answer` into the conditions it commits to; `classify` says what a piece of text is.
+pub fn read(answer: &str, classify: &dyn Fn(&str) -> Piece) -> Reading {
+    let conditions = conditions(answer, classify);
     let mut affirmed: Vec<String> = Vec::new();
     let mut hedged: Vec<String> = Vec::new();
     for condition in conditions {
@@ -222,7 +233,7 @@ pub fn read(answer: &str, names_condition: &dyn Fn(&str) -> bool) -> Reading {
 }
 
 /// Every condition `answer` names, in order, each with its stance.
-pub fn conditions(answer: &str, names_condition: &dyn Fn(&str) -> bool) -> Vec<Condition> {
+pub fn conditions(answer: &str, classify: &dyn Fn(&str) -> Piece) -> Vec<Condition> {
     let text = answer
         .replace(" w/ ", " with ")
         .replace(" w/o ", " without ")
@@ -249,7 +260,12 @@ pub fn conditions(answer: &str, names_condition: &dyn Fn(&str) -> bool) -> Vec<C
             .iter()
             .flat_map(|part| {
                 let sides = split_slash(part);
-                if sides.len() > 1 && sides.iter().all(|side| names_condition(side)) {
+                let names_one = |side: &String| {
+                    items(side)
+                        .iter()
+                        .any(|item| classify(item) != Piece::Qualifier)
+                };
+                if sides.len() > 1 && sides.iter().all(names_one) {
                     sides
                 } else {
                     vec![part.clone()]
@@ -276,7 +292,12 @@ pub fn conditions(answer: &str, names_condition: &dyn Fn(&str) -> bool) -> Vec<C
                     found[index].0.text.push_str(&item);
                     continue;
                 }
-                let named = (offered && last.is_none()) || names_condition(&item);
+                let named = (offered && last.is_none())
+                    || match classify(&item) {
+                        Piece::Condition => true,
+                        Piece::Unknown => stance == Stance::Affirmed || last.is_none(),
+                        Piece::Qualifier => false,
+                    };
                 match last {
                     // A site, side or severity: it belongs to the condition before it.
                     Some(index) if !named => {
@@ -569,10 +590,14 @@ fn numbered_items_separated(text: &str) -> String {
 /// condition before it ("ureteric calculus, left, with renal colic").
 const LINK_WORDS: &[&str] = &[
     " with ",
+    " without ",
     " due to ",
     " secondary to ",
     " complicated by ",
+    " complicating ",
+    " presenting as ",
     " from ",
+    " in ",
 ];
 
 /// Items of a list: commas, " and ", " & ", " + ", " plus ", " as well as ", and numbered items.
@@ -713,7 +738,15 @@ mod tests {
     }
 
     fn reading(text: &str) -> Reading {
-        read(text, &names)
+        read(text, &|piece| {
+            if names(piece) {
+                Piece::Condition
+            } else if piece.split_whitespace().count() > 2 {
+                Piece::Unknown
+            } else {
+                Piece::Qualifier
+            }
+        })
     }
 
     #[test]

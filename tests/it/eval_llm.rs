@@ -287,7 +287,8 @@ async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge()
          Pulmonary embolism,I26.99,PE,PE,,5,abbreviation\n\
          Pulmonary embolism,I26.99,PE,Pulmonary thromboembolism,,5,synonym\n\
          Acute appendicitis,K35.80,,Appendicitis,,5,same\n\
-         Acute appendicitis,K35.80,,Migraine,,1,unrelated\n",
+         Acute appendicitis,K35.80,,Migraine,,1,unrelated\n\
+         Pulmonary embolism,I26.99,PE,\"PE, pneumonia\",,1,a list is not one diagnosis\n",
     )
     .expect("set");
     let args = vec![
@@ -311,13 +312,15 @@ async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge()
     succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("LLM judge on 4 calibration pairs"),
+        stdout.contains("LLM judge on 5 calibration pairs"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("correct/incorrect agreement  75.0%"),
-        "{stdout}"
-    );
+    // The model credits everything; the list is scored 1 by the answer reader without asking it.
+    let all = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("all"))
+        .expect("a line for the whole set");
+    assert!(all.contains("80.0%"), "{stdout}");
     assert!(stdout.contains("rule judge on the same pairs"), "{stdout}");
     assert_eq!(judge.requests().len(), 4);
     let first = judge.requests()[0].body.clone();

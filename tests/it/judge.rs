@@ -271,3 +271,20 @@ fn gaming_agents_score_at_chance_or_below_over_the_library() {
         );
     }
 }
+
+#[test]
+fn every_library_diagnosis_reads_as_one_answer() {
+    let mut several = Vec::new();
+    for case in library().cases() {
+        for name in std::iter::once(&case.diagnosis.name).chain(&case.diagnosis.synonyms) {
+            let reading = judge().read_answer(name);
+            // "A with B and C" names three conditions (DESIGN.md §3.7): read as a list on purpose,
+            // and still the case's own name when given verbatim.
+            let three_conditions = name.contains(" with ") && name.contains(" and ");
+            if reading.one().is_none() && !three_conditions {
+                several.push(format!("{}: {name:?} → {reading:?}", case.id));
+            }
+        }
+    }
+    assert!(several.is_empty(), "{}", several.join("\n"));
+}
