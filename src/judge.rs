@@ -32,7 +32,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use dxsim_gatekeeper::case::Diagnosis;
-use dxsim_gatekeeper::icd10::{Icd10, IcdKind, TermKind};
+use dxsim_gatekeeper::icd10::{Icd10, IcdEntry, IcdKind, TermKind};
 use dxsim_gatekeeper::text::normalize;
 use serde::Serialize;
 
@@ -1109,10 +1109,9 @@ impl RuleJudge {
                 .is_some_and(|code| !is_organism_code(code))
     }
 
-    /// The noun a description is about: its last word before "of", "with", "due to" or a comma
-    /// ("Malignant neoplasm of stomach" → "neoplasm"), unless that is a qualifier or a type mark.
-    fn noun_head(&self, description: &str) -> Option<String> {
-        let phrase = self.phrase(description);
+    /// The noun a description's phrase is about: its last word before "of", "with", "due to" or a
+    /// comma ("malignant neoplasm of stomach" → "neoplasm"), unless that is a qualifier or a type mark.
+    fn noun_head(phrase: &str) -> Option<String> {
         let head_phrase = phrase
             .split(' ')
             .take_while(|word| !HEAD_BOUNDARIES.contains(word))
@@ -1305,7 +1304,11 @@ impl RuleJudge {
     }
 
     fn concept(&self, text: &str) -> Concept {
-        let phrase = self.phrase(text);
+        Self::concept_of_phrase(&self.phrase(text))
+    }
+
+    /// The concept of an already normalised phrase (see [`RuleJudge::phrase`]).
+    fn concept_of_phrase(phrase: &str) -> Concept {
         let mut concept = Concept::default();
         let mut head_before_of: Option<String> = None;
         for word in phrase.split(' ').filter(|word| !word.is_empty()) {
@@ -1388,14 +1391,23 @@ impl RuleJudge {
             let mut core_index = HashMap::new();
             let mut head_categories: HashMap<String, HashSet<String>> = HashMap::new();
             let mut modifiers = HashSet::new();
-            for entry in self.icd.entries() {
-                if matches!(entry.kind, IcdKind::Chapter | IcdKind::Block) {
-                    continue;
-                }
-                let text = Self::description_text(&entry.description);
-                let concept = self.concept(&text);
+            let entries: Vec<&IcdEntry> = self
+                .icd
+                .entries()
+                .iter()
+                .filter(|entry| !matches!(entry.kind, IcdKind::Chapter | IcdKind::Block))
+                .collect();
+            let texts: Vec<String> = entries
+                .iter()
+                .map(|entry| Self::description_text(&entry.description))
+                .chain(Icd10::terms().iter().map(|term| Self::term_text(term.term)))
+                .collect();
+            let phrases = self.phrases_in_parallel(&texts);
+            let (description_phrases, term_phrases) = phrases.split_at(entries.len());
+            for (entry, phrase) in entries.iter().zip(description_phrases) {
+                let concept = Self::concept_of_phrase(phrase);
                 if is_condition_code(&entry.code) {
-                    if let Some(head) = self.noun_head(&text) {
+                    if let Some(head) = Self::noun_head(phrase) {
                         let category = entry.code.get(..3).unwrap_or(&entry.code).to_string();
                         head_categories.entry(head).or_default().insert(category);
                     }
@@ -1425,8 +1437,8 @@ impl RuleJudge {
                     .entry(core_key(&concept))
                     .or_insert_with(|| entry.code.clone());
             }
-            for term in Icd10::terms() {
-                let concept = self.concept(&Self::term_text(term.term));
+            for (term, phrase) in Icd10::terms().iter().zip(term_phrases) {
+                let concept = Self::concept_of_phrase(phrase);
                 if concept.core.is_empty() {
                     continue;
                 }
@@ -1464,6 +1476,33 @@ impl RuleJudge {
                 heads,
                 modifiers,
             }
+        })
+    }
+
+    /// The phrases of many texts, computed on every core (the terminology's build), in order.
+    fn phrases_in_parallel(&self, texts: &[String]) -> Vec<String> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = texts.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = texts
+                .chunks(chunk)
+                .map(|texts| {
+                    scope.spawn(move || {
+                        texts
+                            .iter()
+                            .map(|text| self.phrase(text))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
         })
     }
 
