@@ -349,6 +349,9 @@ const WHOLE_ANSWERS: &[(&str, &str)] = &[
     ("stroke", "stroke"),
 ];
 
+/// Words after which a diagnosis phrase names its cause ("hypoglycaemia *due to* sulfonylurea").
+const CAUSE_MARKERS: &[&str] = &["due", "secondary", "caused", "from", "induced"];
+
 /// Words after which a diagnosis phrase qualifies its head ("ulcer *of* the duodenum", "ketoacidosis *in*
 /// type 1 diabetes"); a comma counts as one.
 const HEAD_BOUNDARIES: &[&str] = &[
@@ -426,6 +429,9 @@ struct Concept {
     core: BTreeSet<String>,
     qualifiers: BTreeSet<String>,
     head: Option<String>,
+    /// Core words that name a cause ("… due to *sulfonylurea*"): leaving them out loses what
+    /// defines the diagnosis.
+    cause: BTreeSet<String>,
 }
 
 /// What the judge reads from ICD-10-CM once per process.
@@ -669,6 +675,7 @@ impl Concept {
         let mut merged = Concept {
             words,
             head,
+            cause: self.cause.clone(),
             ..Concept::default()
         };
         for word in &merged.words {
@@ -776,7 +783,7 @@ fn compare(
                     .filter(|q| !candidate.qualifiers.contains(*q))
                     .map(String::as_str),
             )
-            .filter(|word| is_defining_word(word))
+            .filter(|word| is_defining_word(word) || form.cause.contains(*word))
             .collect();
         if left_out.iter().any(|word| *word == "non" || *word == "not") {
             Verdict::new(3, format!("drops a negation that defines {label}"))
@@ -1095,6 +1102,9 @@ impl RuleJudge {
     /// severity or organism that qualifies one.
     pub fn names_condition(&self, text: &str) -> bool {
         let phrase = self.phrase(text);
+        if phrase.split(' ').any(is_drug_word) && !phrase.split(' ').any(is_disease_word) {
+            return false;
+        }
         if phrase.split(' ').any(is_disease_word) {
             return true;
         }
@@ -1311,9 +1321,15 @@ impl RuleJudge {
     fn concept_of_phrase(phrase: &str) -> Concept {
         let mut concept = Concept::default();
         let mut head_before_of: Option<String> = None;
+        let mut in_cause = false;
         for word in phrase.split(' ').filter(|word| !word.is_empty()) {
             if HEAD_BOUNDARIES.contains(&word) && head_before_of.is_none() {
                 head_before_of = head_of(&concept.words, &concept.core);
+            }
+            if CAUSE_MARKERS.contains(&word) {
+                in_cause = true;
+            } else if ["with", "comma"].contains(&word) {
+                in_cause = false;
             }
             if STOPWORDS.contains(&word) {
                 continue;
@@ -1327,6 +1343,9 @@ impl RuleJudge {
                 if QUALIFIERS.contains(&word.as_str()) {
                     concept.qualifiers.insert(word.clone());
                 } else {
+                    if in_cause {
+                        concept.cause.insert(word.clone());
+                    }
                     concept.core.insert(word.clone());
                 }
                 concept.words.push(word);
