@@ -35,6 +35,7 @@ fn settings(agent: AgentSpec, cases: &str, concurrency: usize) -> RunSettings {
         agent_timeout: Duration::from_secs(60),
         llm: None,
         llm_judge: false,
+        jury: false,
     }
 }
 

@@ -69,6 +69,7 @@ fn clients(server: &FakeOpenAi, max_concurrency: usize, cache: Option<&LlmCache>
         )]
         .into(),
         roles: [(Role::Doctor, "fake".to_string())].into(),
+        jury: Vec::new(),
     };
     LlmClients::new(&config, cache).expect("clients")
 }
@@ -251,6 +252,7 @@ fn episode_run(
             roles: BTreeMap::new(),
         }),
         llm_judge: false,
+        jury: false,
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let run = Run::prepare(dir.path(), settings, library, false).expect("run prepares");

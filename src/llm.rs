@@ -54,6 +54,7 @@ pub use usage::{EpisodeUsage, Usage, UsageCounts, UsageLedger};
 pub struct LlmClients {
     endpoints: BTreeMap<String, EndpointClient>,
     roles: BTreeMap<Role, String>,
+    jury: Vec<String>,
     ledger: Arc<UsageLedger>,
 }
 
@@ -75,7 +76,7 @@ impl LlmClients {
             .map_err(|(field, problem)| LlmError::Config { field, problem })?;
         let ledger = Arc::new(UsageLedger::new());
         let mut endpoints = BTreeMap::new();
-        for name in config.roles.values() {
+        for name in config.roles.values().chain(&config.jury) {
             if endpoints.contains_key(name) {
                 continue;
             }
@@ -99,6 +100,7 @@ impl LlmClients {
         Ok(LlmClients {
             endpoints,
             roles: config.roles.clone(),
+            jury: config.jury.clone(),
             ledger,
         })
     }
@@ -106,6 +108,14 @@ impl LlmClients {
     /// The client `role` uses, if the configuration gives it one.
     pub fn client_for(&self, role: Role) -> Option<&EndpointClient> {
         self.endpoints.get(self.roles.get(&role)?)
+    }
+
+    /// The jury's endpoints, in the configuration's order, with their names.
+    pub fn jurors(&self) -> Vec<(&str, &EndpointClient)> {
+        self.jury
+            .iter()
+            .filter_map(|name| Some((name.as_str(), self.endpoints.get(name)?)))
+            .collect()
     }
 
     /// Sends `request` for `role` in `episode` through the role's endpoint.

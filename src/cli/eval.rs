@@ -92,8 +92,9 @@ pub(crate) struct EvalArgs {
     /// role of `--llm-config`).
     #[arg(long, value_enum, default_value = "rule-based")]
     gatekeeper: BackendArg,
-    /// Who scores the diagnoses: the rule-based judge, or the LLM judge (the `judge` role of
-    /// `--llm-config`; the rule-based score is kept beside it as `rule_score`).
+    /// Who scores the diagnoses: the rule-based judge, the LLM judge (the `judge` role of
+    /// `--llm-config`), or the jury (its `jury` endpoints; every vote is kept in the record as
+    /// `jury`). The rule-based score is kept beside either as `rule_score`.
     #[arg(long, value_enum, default_value = "rule")]
     judge: JudgeArg,
     /// The LLM configuration (endpoints and the role each serves; see docs/llm.toml), for the `llm`
@@ -215,7 +216,8 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
             concurrency: args.concurrency as usize,
             agent_timeout: Duration::from_secs(args.agent_timeout),
             llm: None,
-            llm_judge: args.judge == JudgeArg::Llm,
+            llm_judge: args.judge != JudgeArg::Rule,
+            jury: args.judge == JudgeArg::Jury,
         }
     };
     settings.llm = models;

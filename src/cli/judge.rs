@@ -48,12 +48,16 @@ pub(crate) enum JudgeCommand {
         /// Also list every pair where correct/incorrect disagrees.
         #[arg(long)]
         verbose: bool,
-        /// Which judge to measure: the rule-based one, or the LLM judge (the `judge` role of
-        /// `--llm-config`).
+        /// Which judge to measure: the rule-based one, the LLM judge (the `judge` role of
+        /// `--llm-config`), or the jury (its `jury` endpoints).
         #[arg(long, value_enum, default_value = "rule")]
         judge: JudgeArg,
-        /// The LLM configuration (see docs/llm.toml), for `--judge llm`.
-        #[arg(long, value_name = "FILE", required_if_eq("judge", "llm"))]
+        /// The LLM configuration (see docs/llm.toml), for `--judge llm` or `--judge jury`.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_if_eq_any([("judge", "llm"), ("judge", "jury")])
+        )]
         llm_config: Option<std::path::PathBuf>,
         /// Cache the LLM judge's replies in this SQLite file, so a re-run asks nothing twice.
         #[arg(long, value_name = "FILE")]
@@ -89,16 +93,27 @@ pub(crate) enum JudgeArg {
     Rule,
     /// The LLM judge.
     Llm,
+    /// A jury of LLM endpoints (the configuration's `jury`): the median score stands, the votes are
+    /// kept.
+    Jury,
 }
 
 /// Scores the pairs with the LLM judge of the configuration at `config`.
 fn llm_agreement(
     config: &std::path::Path,
     cache: Option<&std::path::Path>,
+    jury: bool,
     pairs: &[calibration::CalibrationPair],
 ) -> anyhow::Result<calibration::Agreement> {
     let (config, clients) = super::llm::open_clients(config, cache)?;
-    if config.endpoint_for(Role::Judge).is_none() {
+    if jury && config.jury.len() < 2 {
+        return Err(UserError::new(
+            "the LLM configuration names no jury of two or more endpoints",
+            Some("add `jury = [\"a\", \"b\", \"c\"]` (endpoint names; see docs/llm.toml)".into()),
+        )
+        .into());
+    }
+    if !jury && config.endpoint_for(Role::Judge).is_none() {
         return Err(UserError::new(
             "the LLM configuration maps no endpoint to the `judge` role",
             Some("add `judge = \"NAME\"` under [roles] (see docs/llm.toml)".into()),
@@ -108,7 +123,12 @@ fn llm_agreement(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let judge = LlmJudge::new(Arc::new(clients));
+    let clients = Arc::new(clients);
+    let judge = if jury {
+        LlmJudge::jury(clients)
+    } else {
+        LlmJudge::new(clients)
+    };
     let agreement = runtime
         .block_on(judge.calibrate(pairs))
         .map_err(|error| UserError::new(error.to_string(), None))?;
@@ -204,14 +224,18 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                 );
             }
             let agreement = match (judge, &llm_config) {
-                (JudgeArg::Llm, Some(config)) => {
-                    llm_agreement(config, llm_cache.as_deref(), &pairs)?
-                }
+                (JudgeArg::Llm | JudgeArg::Jury, Some(config)) => llm_agreement(
+                    config,
+                    llm_cache.as_deref(),
+                    judge == JudgeArg::Jury,
+                    &pairs,
+                )?,
                 _ => calibration::measure(&RuleJudge::new(), &pairs),
             };
             let name = match judge {
                 JudgeArg::Rule => "rule",
                 JudgeArg::Llm => "LLM",
+                JudgeArg::Jury => "jury",
             };
             let mut out = io::stdout().lock();
             let halves = [calibration::Split::Dev, calibration::Split::Test];
@@ -304,7 +328,7 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                     )?;
                 }
             }
-            if judge == JudgeArg::Llm {
+            if judge != JudgeArg::Rule {
                 let rule = calibration::measure(&RuleJudge::new(), &pairs);
                 writeln!(
                     out,

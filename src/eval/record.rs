@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 use crate::episode::TranscriptEntry;
+use crate::judge::llm::JuryVote;
 use crate::llm::EpisodeUsage;
 use crate::patient::bias::PatientMetrics;
 
@@ -77,6 +78,9 @@ pub struct EpisodeRecord {
     /// When the LLM judge scored the episode, the rule-based judge's score, for comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_score: Option<u8>,
+    /// When a jury scored the episode, every juror's vote (the record of any disagreement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jury: Option<Vec<JuryVote>>,
     /// Costs.
     pub cost: RecordCost,
     /// Turns taken.

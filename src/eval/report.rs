@@ -270,6 +270,7 @@ pub(crate) mod tests {
             }],
             transcript: Vec::new(),
             rule_score: None,
+            jury: None,
             llm_usage: None,
             deliberation: Vec::new(),
             duration_ms: 12,

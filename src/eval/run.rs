@@ -27,7 +27,7 @@ use crate::agents::{OracleDoctor, RandomDoctor};
 use crate::episode::{CaseSelector, Env, EpisodeOptions, Step};
 use crate::episode::{GatekeeperBackend, GatekeeperPrompt, ModelPrompt, PatientBackend};
 use crate::judge::Reference;
-use crate::judge::llm::LlmJudge;
+use crate::judge::llm::{JuryVerdict, LlmJudge};
 use crate::library::CaseLibrary;
 use crate::llm::{ChatMessage, ChatRequest, LlmClients, Role};
 use crate::patient::llm::PatientPrompt;
@@ -107,6 +107,8 @@ pub struct RunSettings {
     pub llm: Option<RunModels>,
     /// Whether the LLM judge (the `judge` role) scores the diagnoses instead of the rule-based one.
     pub llm_judge: bool,
+    /// Whether that LLM judge is the configuration's jury.
+    pub jury: bool,
 }
 
 /// The language models a run uses.
@@ -146,6 +148,9 @@ pub struct RunManifest {
     /// Whether the LLM judge scored the diagnoses.
     #[serde(default)]
     pub llm_judge: bool,
+    /// Whether the LLM judge was a jury.
+    #[serde(default)]
+    pub jury: bool,
     /// The model and endpoint of each LLM role used (`model @ base_url`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<Role, String>,
@@ -193,6 +198,7 @@ impl RunManifest {
             agent_timeout,
             llm: None,
             llm_judge: self.llm_judge,
+            jury: self.jury,
         })
     }
 
@@ -216,7 +222,10 @@ impl RunManifest {
         );
         check(self.shard == other.shard, "shard");
         check(self.models == other.models, "language models");
-        check(self.llm_judge == other.llm_judge, "judge");
+        check(
+            self.llm_judge == other.llm_judge && self.jury == other.jury,
+            "judge",
+        );
         fields
     }
 }
@@ -280,6 +289,7 @@ impl Run {
             random_patience: settings.random_patience,
             shard: settings.shard,
             llm_judge: settings.llm_judge,
+            jury: settings.jury,
             models: settings
                 .llm
                 .as_ref()
@@ -455,7 +465,18 @@ fn check_models(settings: &RunSettings) -> Result<(), RunError> {
     if settings.options.gatekeeper_backend == GatekeeperBackend::Llm && !has(Role::Gatekeeper) {
         return Err(missing("the LLM gatekeeper".into(), Role::Gatekeeper));
     }
-    if settings.llm_judge && !has(Role::Judge) {
+    if settings.jury {
+        let jurors = settings
+            .llm
+            .as_ref()
+            .map_or(0, |models| models.clients.jurors().len());
+        if jurors < 2 {
+            return Err(RunError::NoModel {
+                what: "the jury (--judge jury)".into(),
+                problem: "the LLM configuration names no `jury` of two endpoints or more".into(),
+            });
+        }
+    } else if settings.llm_judge && !has(Role::Judge) {
         return Err(missing("the LLM judge".into(), Role::Judge));
     }
     Ok(())
@@ -570,9 +591,14 @@ impl Context {
             Action::Diagnose { icd10, .. } => icd10.clone(),
             _ => None,
         });
-        let judge = LlmJudge::new(Arc::clone(&self.models()?.clients));
-        let verdict = judge
-            .judge(
+        let clients = Arc::clone(&self.models()?.clients);
+        let judge = if self.settings.jury {
+            LlmJudge::jury(clients)
+        } else {
+            LlmJudge::new(clients)
+        };
+        let JuryVerdict { verdict, votes } = judge
+            .verdict(
                 &episode.key,
                 Reference::from(&episode.case.diagnosis),
                 &diagnosis,
@@ -584,6 +610,7 @@ impl Context {
         record.score = Some(verdict.score);
         record.correct = verdict.correct;
         record.rationale = Some(verdict.rationale);
+        record.jury = (!votes.is_empty()).then_some(votes);
         Ok(())
     }
 
@@ -666,6 +693,7 @@ impl Context {
             correct: false,
             rationale: None,
             rule_score: None,
+            jury: None,
             cost: RecordCost::default(),
             turns: 0,
             patient: None,

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use super::calibration::{self, Agreement, CalibrationPair};
 use super::{CORRECT_AT, Reference, RuleJudge, Verdict};
 use crate::llm::{
@@ -45,21 +47,71 @@ pub enum LlmJudgeError {
         /// Why.
         source: Box<LlmJudgeError>,
     },
+    /// `--judge jury` with fewer than two jurors configured.
+    #[error(
+        "the LLM configuration names no jury: add `jury = [\"a\", \"b\", \"c\"]` (endpoint names)"
+    )]
+    NoJury,
     /// A scoring task stopped without a verdict.
     #[error("a calibration pair was left unscored")]
     Incomplete,
 }
 
-/// Scores diagnoses with the model configured for the `judge` role.
+/// Scores diagnoses with the model configured for the `judge` role, or with a jury of endpoints.
 #[derive(Debug, Clone)]
 pub struct LlmJudge {
     clients: Arc<LlmClients>,
+    jury: bool,
+}
+
+/// One juror's vote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JuryVote {
+    /// The juror's endpoint name.
+    pub endpoint: String,
+    /// Its score, 1–5.
+    pub score: u8,
+    /// Its one-line reason.
+    pub rationale: String,
+}
+
+/// A jury's verdict: the median score (for an odd jury, the majority's call) and every vote.
+#[derive(Debug, Clone)]
+pub struct JuryVerdict {
+    /// The verdict that stands.
+    pub verdict: Verdict,
+    /// Every juror's vote, in the configuration's order (empty when the answer reader scored the
+    /// answer without asking: a list, a negation or a hedge).
+    pub votes: Vec<JuryVote>,
+}
+
+impl JuryVerdict {
+    /// Whether the jurors split on correct/incorrect.
+    pub fn split(&self) -> bool {
+        let correct = self
+            .votes
+            .iter()
+            .filter(|vote| vote.score >= CORRECT_AT)
+            .count();
+        correct != 0 && correct != self.votes.len()
+    }
 }
 
 impl LlmJudge {
     /// A judge calling through `clients` (which must configure the `judge` role).
     pub fn new(clients: Arc<LlmClients>) -> LlmJudge {
-        LlmJudge { clients }
+        LlmJudge {
+            clients,
+            jury: false,
+        }
+    }
+
+    /// A jury calling every endpoint of `clients`' jury (at least two).
+    pub fn jury(clients: Arc<LlmClients>) -> LlmJudge {
+        LlmJudge {
+            clients,
+            jury: true,
+        }
     }
 
     /// Scores every calibration pair (all in flight at once, within the endpoint's concurrency
@@ -72,13 +124,14 @@ impl LlmJudge {
             tasks.spawn(async move {
                 let synonyms = pair.synonyms();
                 let verdict = judge
-                    .judge(
+                    .verdict(
                         &format!("calibration-{index}"),
                         pair.reference(&synonyms),
                         &pair.candidate,
                         pair.candidate_code(),
                     )
                     .await
+                    .map(|jury| jury.verdict)
                     .map_err(|error| LlmJudgeError::Pair {
                         reference: pair.reference.clone(),
                         candidate: pair.candidate.clone(),
@@ -97,6 +150,93 @@ impl LlmJudge {
         let verdicts: Option<Vec<Verdict>> = verdicts.into_iter().collect();
         let verdicts = verdicts.ok_or(LlmJudgeError::Incomplete)?;
         Ok(calibration::tally(pairs, verdicts))
+    }
+
+    /// Scores `candidate` by this judge's kind: one model, or the jury (then with every vote).
+    pub async fn verdict(
+        &self,
+        episode: &str,
+        reference: Reference<'_>,
+        candidate: &str,
+        candidate_icd10: Option<&str>,
+    ) -> Result<JuryVerdict, LlmJudgeError> {
+        if !self.jury {
+            let verdict = self
+                .judge(episode, reference, candidate, candidate_icd10)
+                .await?;
+            return Ok(JuryVerdict {
+                verdict,
+                votes: Vec::new(),
+            });
+        }
+        let rules = RuleJudge::shared();
+        if !RuleJudge::names_reference_verbatim(reference, candidate)
+            && rules.read_answer(candidate).one().is_none()
+        {
+            return Ok(JuryVerdict {
+                verdict: rules.judge(reference, candidate, candidate_icd10),
+                votes: Vec::new(),
+            });
+        }
+        let request = Arc::new(judge_request(reference, candidate, candidate_icd10));
+        let names: Vec<String> = self
+            .clients
+            .jurors()
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if names.len() < 2 {
+            return Err(LlmJudgeError::NoJury);
+        }
+        // Every juror at once; votes are put back in the configuration's order.
+        let mut calls = tokio::task::JoinSet::new();
+        for (index, name) in names.iter().enumerate() {
+            let (clients, request) = (Arc::clone(&self.clients), Arc::clone(&request));
+            let (name, episode) = (name.clone(), episode.to_string());
+            calls.spawn(async move {
+                let client = clients
+                    .jurors()
+                    .into_iter()
+                    .find(|(juror, _)| *juror == name)
+                    .map(|(_, client)| client)
+                    .ok_or(LlmJudgeError::NoJury)?;
+                let reply = client.chat(Role::Judge, &episode, &request).await?;
+                let verdict = parse_verdict(&reply.content)?;
+                Ok::<_, LlmJudgeError>((
+                    index,
+                    JuryVote {
+                        endpoint: name,
+                        score: verdict.score,
+                        rationale: verdict.rationale,
+                    },
+                ))
+            });
+        }
+        let mut votes: Vec<Option<JuryVote>> = vec![None; names.len()];
+        while let Some(joined) = calls.join_next().await {
+            let (index, vote) = joined.map_err(|_| LlmJudgeError::Incomplete)??;
+            votes[index] = Some(vote);
+        }
+        let votes: Vec<JuryVote> = votes
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or(LlmJudgeError::Incomplete)?;
+        let mut scores: Vec<u8> = votes.iter().map(|vote| vote.score).collect();
+        scores.sort_unstable();
+        // The lower median: an even jury that splits does not credit the answer.
+        let score = scores[(scores.len() - 1) / 2];
+        let tally: Vec<String> = votes
+            .iter()
+            .map(|vote| format!("{} {}", vote.endpoint, vote.score))
+            .collect();
+        Ok(JuryVerdict {
+            verdict: Verdict {
+                score,
+                correct: score >= CORRECT_AT,
+                rationale: format!("jury ({}): median {score}", tally.join(", ")),
+            },
+            votes,
+        })
     }
 
     /// Scores `candidate` (with its code, if given) against `reference`; `episode` names the call

@@ -14,6 +14,9 @@
 //! [roles]
 //! doctor = "hosted"
 //! patient = "local"
+//!
+//! # optional: endpoints that judge together (`--judge jury`), a majority deciding
+//! jury = ["local", "hosted"]
 //! ```
 //!
 //! Every endpoint field but `base_url` and `model` has a default (see [`EndpointConfig`]); every role
@@ -206,6 +209,10 @@ pub struct LlmConfig {
     /// The endpoint name each role uses; a role left out has no LLM.
     #[serde(default)]
     pub roles: BTreeMap<Role, String>,
+    /// Endpoints that judge together (`--judge jury`): each scores every diagnosis, the median score
+    /// (the majority's call) stands, and the votes are kept in the record.
+    #[serde(default)]
+    pub jury: Vec<String>,
 }
 
 /// Why a configuration file could not be used.
@@ -289,6 +296,20 @@ impl LlmConfig {
                 return Err((
                     format!("roles.{role}"),
                     format!("no endpoint named `{name}` ({known})"),
+                ));
+            }
+        }
+        for (index, name) in self.jury.iter().enumerate() {
+            if !self.endpoints.contains_key(name) {
+                return Err((
+                    format!("jury[{index}]"),
+                    format!("no endpoint named `{name}`"),
+                ));
+            }
+            if self.jury[..index].contains(name) {
+                return Err((
+                    format!("jury[{index}]"),
+                    format!("`{name}` sits on the jury twice"),
                 ));
             }
         }

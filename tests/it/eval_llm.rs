@@ -408,3 +408,131 @@ async fn the_llm_judge_can_score_an_evaluation_with_the_rule_score_kept() {
     let manifest = std::fs::read_to_string(out.join("run.json")).expect("run.json");
     assert!(manifest.contains("\"llm_judge\": true"), "{manifest}");
 }
+
+/// A configuration whose jury is the given servers (`j0`, `j1`, …) and nothing else.
+fn write_jury_config(dir: &Path, jurors: &[&FakeOpenAi]) -> String {
+    let names: Vec<String> = (0..jurors.len())
+        .map(|index| format!("\"j{index}\""))
+        .collect();
+    let mut text = format!("jury = [{}]\n\n", names.join(", "));
+    for (index, server) in jurors.iter().enumerate() {
+        text.push_str(&format!(
+            "[endpoints.j{index}]\nbase_url = \"{}\"\nmodel = \"juror-{index}\"\n\n",
+            server.base_url()
+        ));
+    }
+    let path = dir.join("jury.toml");
+    std::fs::write(&path, text).expect("config written");
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jury_judges_by_its_median_and_every_vote_is_recorded() {
+    let lenient = [FakeOpenAi::start().await, FakeOpenAi::start().await];
+    let strict = FakeOpenAi::start().await;
+    for server in &lenient {
+        server.script((0..8).map(|_| Reply::Text(r#"{"score": 5, "rationale": "same"}"#.into())));
+    }
+    strict.script((0..8).map(|_| Reply::Text(r#"{"score": 2, "rationale": "no"}"#.into())));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_jury_config(dir.path(), &[&lenient[0], &lenient[1], &strict]);
+    let set = dir.path().join("set.csv");
+    std::fs::write(
+        &set,
+        "reference,reference_icd10,reference_synonyms,candidate,candidate_icd10,expected_score,why\n\
+         Pulmonary embolism,I26.99,,PE,,5,abbreviation\n\
+         Acute appendicitis,K35.80,,Migraine,,1,unrelated\n\
+         Pulmonary embolism,I26.99,,\"PE, pneumonia\",,1,a list\n",
+    )
+    .expect("set");
+    let args: Vec<String> = [
+        "judge",
+        "calibrate",
+        "--judge",
+        "jury",
+        "--llm-config",
+        &config,
+        "--set",
+        &set.display().to_string(),
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dxsim"))
+            .args(&args)
+            .output()
+            .expect("dxsim runs")
+    })
+    .await
+    .expect("joined");
+    succeeded(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // Two jurors credit everything, one nothing: the median credits both pairs the reader lets
+    // through (one right, one wrong), and the list never reaches the jury.
+    let all = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("all"))
+        .expect("a line for the whole set");
+    assert!(all.contains("66.7%"), "{stdout}");
+    for server in lenient.iter().chain([&strict]) {
+        assert_eq!(server.requests().len(), 2, "{stdout}");
+    }
+
+    // In a run, the votes are kept in the record.
+    let out = dir.path().join("run");
+    let case = dxsim::library::CaseLibrary::builtin()
+        .expect("library")
+        .cases()[0]
+        .id
+        .clone();
+    let output = eval(
+        [
+            "--agent",
+            "oracle",
+            "--cases",
+            &case,
+            "--judge",
+            "jury",
+            "--llm-config",
+            &config,
+            "--out",
+            &out.display().to_string(),
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect(),
+    )
+    .await;
+    succeeded(&output);
+    let records = records(&out);
+    let votes = records[0].jury.as_ref().expect("the jury's votes");
+    assert_eq!(
+        votes.iter().map(|vote| vote.score).collect::<Vec<_>>(),
+        vec![5, 5, 2]
+    );
+    assert_eq!(records[0].score, Some(5));
+
+    // No jury in the configuration: a clear error before anything runs.
+    let bare = write_config(dir.path(), &[("judge", &strict)]);
+    let output = eval(
+        [
+            "--agent",
+            "oracle",
+            "--cases",
+            &case,
+            "--judge",
+            "jury",
+            "--llm-config",
+            &bare,
+            "--out",
+            &dir.path().join("bare").display().to_string(),
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect(),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("jury"));
+}

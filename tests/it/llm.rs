@@ -32,6 +32,7 @@ fn config(endpoint: EndpointConfig, roles: &[Role]) -> LlmConfig {
             .iter()
             .map(|role| (*role, "main".to_string()))
             .collect(),
+        jury: Vec::new(),
     }
 }
 
@@ -540,6 +541,7 @@ async fn each_role_reaches_its_own_endpoint() {
             (Role::Patient, "b".to_string()),
         ]
         .into(),
+        jury: Vec::new(),
     };
     let clients = LlmClients::new(&config, None).expect("clients");
     for (role, text) in [

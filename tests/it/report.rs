@@ -116,6 +116,7 @@ fn run_records() -> Vec<EpisodeRecord> {
                         }],
                         transcript: Vec::new(),
                         rule_score: None,
+                        jury: None,
                         llm_usage: None,
                         deliberation: Vec::new(),
                         duration_ms: 20 + roll,
