@@ -775,9 +775,11 @@ fn compare(
             .head
             .as_deref()
             .is_some_and(|head| SITE_DEFINED_HEADS.iter().any(|noun| same_word(head, noun)));
+        // What the reference says and the candidate does not must not define it; what the candidate
+        // adds (an organism, a cause) is more detail, unless it is another condition.
         let defining_difference = missing(fc, cc)
-            .chain(missing(cc, fc))
-            .any(|word| is_defining_word(word) || is_condition_word(word));
+            .any(|word| is_defining_word(word) || is_condition_word(word))
+            || missing(cc, fc).any(|word| is_condition_word(word));
         if head_shared && site_only && !site_defines && !conflict && !lexicon.sibling_in_icd {
             Verdict::new(
                 4,
