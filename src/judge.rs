@@ -847,7 +847,9 @@ impl RuleJudge {
                         .iter()
                         .any(|(term, back)| term.join(" ") == means && *back == words.join(" "))
                 });
-            if let (Some(first), false) = (words.first(), reversed) {
+            // A meaning that contains its own term ("covid" → "covid 19") would grow on every pass.
+            let contains_itself = format!(" {means} ").contains(&format!(" {} ", words.join(" ")));
+            if let (Some(first), false) = (words.first(), reversed || contains_itself) {
                 lay_terms
                     .entry(first.clone())
                     .or_default()
