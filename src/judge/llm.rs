@@ -169,12 +169,9 @@ impl LlmJudge {
                 votes: Vec::new(),
             });
         }
-        let rules = RuleJudge::shared();
-        if !RuleJudge::names_reference_verbatim(reference, candidate)
-            && rules.read_answer(candidate).one().is_none()
-        {
+        if let Some(verdict) = not_one_diagnosis(reference, candidate, candidate_icd10) {
             return Ok(JuryVerdict {
-                verdict: rules.judge(reference, candidate, candidate_icd10),
+                verdict,
                 votes: Vec::new(),
             });
         }
@@ -248,14 +245,8 @@ impl LlmJudge {
         candidate: &str,
         candidate_icd10: Option<&str>,
     ) -> Result<Verdict, LlmJudgeError> {
-        // One final diagnosis per answer, read by the same rules as the rule-based judge: a list, a
-        // negation or a hedge scores 1 without asking the model, so no model can be talked into
-        // crediting one.
-        let rules = RuleJudge::shared();
-        if !RuleJudge::names_reference_verbatim(reference, candidate)
-            && rules.read_answer(candidate).one().is_none()
-        {
-            return Ok(rules.judge(reference, candidate, candidate_icd10));
+        if let Some(verdict) = not_one_diagnosis(reference, candidate, candidate_icd10) {
+            return Ok(verdict);
         }
         let reply = self
             .clients
@@ -267,6 +258,20 @@ impl LlmJudge {
             .await?;
         parse_verdict(&reply.content)
     }
+}
+
+/// The rule-based verdict on an answer that is not one final diagnosis (a list, a negation, a
+/// hedge), read by the same rules as the rule-based judge: it scores 1 without asking a model, so no
+/// model can be talked into crediting one. `None` for one diagnosis, which the model judges.
+fn not_one_diagnosis(
+    reference: Reference<'_>,
+    candidate: &str,
+    candidate_icd10: Option<&str>,
+) -> Option<Verdict> {
+    let rules = RuleJudge::shared();
+    let one = RuleJudge::names_reference_verbatim(reference, candidate)
+        || rules.read_answer(candidate).one().is_some();
+    (!one).then(|| rules.judge(reference, candidate, candidate_icd10))
 }
 
 /// The request that asks for one verdict (temperature 0: a judge should not vary).

@@ -34,17 +34,21 @@ fn write_config(dir: &Path, roles: &[(&str, &FakeOpenAi)]) -> String {
     path.display().to_string()
 }
 
-/// Runs `dxsim eval` off the async runtime (the fake servers live on it).
-async fn eval(args: Vec<String>) -> Output {
+/// Runs `dxsim ARGS…` off the async runtime (the fake servers live on it).
+async fn dxsim(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_dxsim"))
-            .arg("eval")
             .args(&args)
             .output()
             .expect("dxsim runs")
     })
     .await
     .expect("joined")
+}
+
+/// Runs `dxsim eval` off the async runtime (the fake servers live on it).
+async fn eval(args: Vec<String>) -> Output {
+    dxsim(std::iter::once("eval".to_string()).chain(args).collect()).await
 }
 
 fn records(dir: &Path) -> Vec<EpisodeRecord> {
@@ -301,14 +305,7 @@ async fn the_llm_judge_is_measured_on_a_calibration_set_next_to_the_rule_judge()
         "--set".into(),
         set.display().to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dxsim"))
-            .args(&args)
-            .output()
-            .expect("dxsim runs")
-    })
-    .await
-    .expect("joined");
+    let output = dxsim(args).await;
     succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -458,14 +455,7 @@ async fn a_jury_judges_by_its_median_and_every_vote_is_recorded() {
     .iter()
     .map(|arg| arg.to_string())
     .collect();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_dxsim"))
-            .args(&args)
-            .output()
-            .expect("dxsim runs")
-    })
-    .await
-    .expect("joined");
+    let output = dxsim(args).await;
     succeeded(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     // Two jurors credit everything, one nothing: the median credits both pairs the reader lets
