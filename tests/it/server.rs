@@ -190,6 +190,22 @@ async fn a_text_episode_runs_from_presentation_to_verdict() {
             .unwrap_or("")
             .contains("ST-segment elevation")
     );
+    // A list is sent back unrecorded, at no cost, and the episode goes on.
+    let (status, refused) = step(
+        &server,
+        &client,
+        id,
+        json!({"text": "DIAGNOSIS READY: inferior STEMI, pericarditis, aortic dissection"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{refused}");
+    assert_eq!(refused["terminated"], false);
+    assert_eq!(refused["reward"], 0.0);
+    assert_eq!(refused["info"]["charges"], json!([]));
+    assert_eq!(
+        refused["observation"]["findings"][0]["kind"], "diagnosis_refused",
+        "{refused}"
+    );
     let (status, end) = step(
         &server,
         &client,
@@ -208,13 +224,13 @@ async fn a_text_episode_runs_from_presentation_to_verdict() {
 
     let (_, state) = get(&client, &server.url(&format!("/v1/episodes/{id}"))).await;
     assert_eq!(state["status"], "terminated");
-    assert_eq!(state["turn"], 4);
+    assert_eq!(state["turn"], 5);
     let (_, transcript) = get(
         &client,
         &server.url(&format!("/v1/episodes/{id}/transcript")),
     )
     .await;
-    assert_eq!(transcript["entries"].as_array().map(Vec::len), Some(4));
+    assert_eq!(transcript["entries"].as_array().map(Vec::len), Some(5));
     assert_eq!(transcript["entries"][0]["action"]["type"], "ask");
 
     let (status, reset) = post(
