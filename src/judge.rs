@@ -371,19 +371,6 @@ const HEAD_BOUNDARIES: &[&str] = &[
     "comma",
 ];
 
-/// Phrases after which the candidate's text says no more about the diagnosis itself.
-const CUT_AFTER: &[&str] = &[
-    " recommend ",
-    " suggest ",
-    " plan ",
-    " next step ",
-    " rule out ",
-    " r/o ",
-    " start ",
-    " needs ",
-    " need ",
-];
-
 /// Latin adjectives that follow their noun ("myasthenia *gravis*", "delirium *tremens*").
 const POSTPOSITIVE: &[&str] = &[
     "gravis",
@@ -890,18 +877,8 @@ impl RuleJudge {
 
     /// Turns free text into a normalised phrase: lead-ins dropped, abbreviations and lay terms expanded.
     fn phrase(&self, text: &str) -> String {
-        let mut text = text.replace("'s", "").replace("’s", "").to_lowercase();
-        if let Some((before, after)) = text.split_once(':') {
-            let before = before.trim();
-            if before.contains("diagnos")
-                || before.contains("impression")
-                || before.contains("answer")
-                || before == "dx"
-                || before == "ddx"
-            {
-                text = after.to_string();
-            }
-        }
+        let lower = text.replace("'s", "").replace("’s", "").to_lowercase();
+        let (mut text, _) = answer::strip_lead_in(&lower);
         // Bracketed asides dropped (the answer reader reads them); the first sentence only; a full
         // stop after a one- or two-letter word ("E. coli") is not an end.
         text = without_brackets(&text);
@@ -921,15 +898,7 @@ impl RuleJudge {
             break;
         }
         text.truncate(end);
-        let padded = format!(" {text} ");
-        if let Some(at) = CUT_AFTER
-            .iter()
-            .filter_map(|marker| padded.find(marker))
-            .filter(|&at| at > 1)
-            .min()
-        {
-            text = padded[..at].to_string();
-        }
+        let mut text = answer::cut_plan(&text);
         // "… without psychotic features": what a diagnosis is without does not define it.
         if let Some(at) = text.find(" without ") {
             text.truncate(at);
@@ -1234,7 +1203,7 @@ impl RuleJudge {
                 icd10: "J18.9",
                 synonyms: &[],
             };
-            RuleJudge::new().judge_uncached(reference, "pneumonia", None)
+            RuleJudge::shared().judge_uncached(reference, "pneumonia", None)
         });
     }
 
@@ -1692,31 +1661,10 @@ fn is_type_mark(word: &str) -> bool {
         || ["ii", "iii", "iv"].contains(&word)
 }
 
-/// Words that join a condition to its cause or complication.
-const LINKS: &[&str] = &[
-    " due to ",
-    " secondary to ",
-    " caused by ",
-    " complicated by ",
-    " presenting as ",
-    " precipitated by ",
-    " triggered by ",
-    " complicating ",
-    " leading to ",
-    " resulting in ",
-    " associated with ",
-    " in the setting of ",
-    " with ",
-    " from ",
-    " causing ",
-    " after ",
-    " following ",
-];
-
 /// The pieces of one answer split at its links ("septic shock | e. coli pyelonephritis").
 fn linked_parts(text: &str) -> Vec<&str> {
     let mut parts = vec![text];
-    for link in LINKS {
+    for link in answer::LINKS {
         parts = parts
             .into_iter()
             .flat_map(|part| part.split(link))

@@ -154,7 +154,7 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                     .into());
                 }
             }
-            let judge = RuleJudge::new();
+            let judge = RuleJudge::shared();
             let verdict = judge.judge(
                 Reference {
                     name: &reference,
@@ -230,7 +230,7 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                     judge == JudgeArg::Jury,
                     &pairs,
                 )?,
-                _ => calibration::measure(&RuleJudge::new(), &pairs),
+                _ => calibration::measure(RuleJudge::shared(), &pairs),
             };
             let name = match judge {
                 JudgeArg::Rule => "rule",
@@ -329,7 +329,7 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
                 }
             }
             if judge != JudgeArg::Rule {
-                let rule = calibration::measure(&RuleJudge::new(), &pairs);
+                let rule = calibration::measure(RuleJudge::shared(), &pairs);
                 writeln!(
                     out,
                     "rule judge on the same pairs: correct/incorrect agreement {:.1}%, identical score {:.1}%, kappa {:.2}",

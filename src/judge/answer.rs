@@ -284,8 +284,9 @@ pub fn conditions(answer: &str, classify: &dyn Fn(&str) -> Piece) -> Vec<Conditi
                     continue;
                 }
                 // "…, with renal colic": a piece that opens with a link continues the condition.
-                let continues = LINK_WORDS
+                let continues = LINKS
                     .iter()
+                    .chain(CONTINUES)
                     .any(|link| item.starts_with(link.trim_start()));
                 if let (Some(index), true) = (last, continues) {
                     found[index].0.text.push(' ');
@@ -399,7 +400,7 @@ fn is_no_answer(text: &str) -> bool {
 }
 
 /// Drops a lead-in ("Final diagnosis: …"); the flag says whether it introduced a differential.
-fn strip_lead_in(text: &str) -> (String, bool) {
+pub(crate) fn strip_lead_in(text: &str) -> (String, bool) {
     let trimmed = text.trim();
     if let Some((before, after)) = trimmed.split_once(':') {
         let before = before
@@ -430,7 +431,7 @@ fn strip_lead_in(text: &str) -> (String, bool) {
 }
 
 /// The answer up to the first plan or recommendation.
-fn cut_plan(text: &str) -> String {
+pub(crate) fn cut_plan(text: &str) -> String {
     let padded = format!(" {text} ");
     let cut = PLAN_MARKERS
         .iter()
@@ -586,19 +587,32 @@ fn numbered_items_separated(text: &str) -> String {
     out
 }
 
-/// Words that join a condition to its cause or complication: a piece opening with one continues the
-/// condition before it ("ureteric calculus, left, with renal colic").
-const LINK_WORDS: &[&str] = &[
-    " with ",
-    " without ",
+/// Words that join a condition to its cause or complication ("septic shock *due to* …"): the judge
+/// splits an answer at them to count and score its conditions, and a piece opening with one (or
+/// with "without" or "in") continues the condition before it ("ureteric calculus, left, with renal
+/// colic").
+pub(crate) const LINKS: &[&str] = &[
     " due to ",
     " secondary to ",
+    " caused by ",
     " complicated by ",
-    " complicating ",
     " presenting as ",
+    " precipitated by ",
+    " triggered by ",
+    " complicating ",
+    " leading to ",
+    " resulting in ",
+    " associated with ",
+    " in the setting of ",
+    " with ",
     " from ",
-    " in ",
+    " causing ",
+    " after ",
+    " following ",
 ];
+
+/// Words that continue a condition without linking another one.
+const CONTINUES: &[&str] = &[" without ", " in "];
 
 /// Items of a list: commas, " and ", " & ", " + ", " plus ", " as well as ", and numbered items.
 /// "And" always separates: "A with B and C" names three conditions, as an RL policy would learn to

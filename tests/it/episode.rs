@@ -11,7 +11,8 @@ fn library() -> &'static CaseLibrary {
     CaseLibrary::builtin().expect("valid library")
 }
 
-fn options_for(id: &str) -> EpisodeOptions {
+/// Options that play the case `id` (shared with the judge tests).
+pub(crate) fn options_for(id: &str) -> EpisodeOptions {
     EpisodeOptions {
         case: CaseSelector {
             id: Some(id.to_string()),

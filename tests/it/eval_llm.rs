@@ -476,8 +476,9 @@ async fn a_jury_judges_by_its_median_and_every_vote_is_recorded() {
         .cases()[0]
         .id
         .clone();
-    let output = eval(
-        [
+    // The oracle on one case, judged by the jury of `config`, into `out`.
+    let jury_eval = |config: String, out: std::path::PathBuf| {
+        let args = [
             "--agent",
             "oracle",
             "--cases",
@@ -491,9 +492,10 @@ async fn a_jury_judges_by_its_median_and_every_vote_is_recorded() {
         ]
         .iter()
         .map(|arg| arg.to_string())
-        .collect(),
-    )
-    .await;
+        .collect();
+        eval(args)
+    };
+    let output = jury_eval(config.clone(), out.clone()).await;
     succeeded(&output);
     let records = records(&out);
     let votes = records[0].jury.as_ref().expect("the jury's votes");
@@ -505,24 +507,7 @@ async fn a_jury_judges_by_its_median_and_every_vote_is_recorded() {
 
     // No jury in the configuration: a clear error before anything runs.
     let bare = write_config(dir.path(), &[("judge", &strict)]);
-    let output = eval(
-        [
-            "--agent",
-            "oracle",
-            "--cases",
-            &case,
-            "--judge",
-            "jury",
-            "--llm-config",
-            &bare,
-            "--out",
-            &dir.path().join("bare").display().to_string(),
-        ]
-        .iter()
-        .map(|arg| arg.to_string())
-        .collect(),
-    )
-    .await;
+    let output = jury_eval(bare, dir.path().join("bare")).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("jury"));
 }

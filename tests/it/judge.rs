@@ -6,29 +6,20 @@
 use dxsim::action::Action;
 use dxsim::agents::Doctor;
 use dxsim::agents::gaming::{GamingDoctor, GamingStrategy, diagnoses_by_specialty};
-use dxsim::episode::{CaseSelector, Env, EpisodeOptions, Finding, MultipleDiagnoses};
+use dxsim::episode::{Env, EpisodeOptions, Finding, MultipleDiagnoses};
 use dxsim::judge::{CORRECT_AT, Reference, RuleJudge};
 use dxsim::library::CaseLibrary;
 use proptest::prelude::*;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+use crate::episode::options_for;
 
 fn library() -> &'static CaseLibrary {
     CaseLibrary::builtin().expect("valid library")
 }
 
 fn judge() -> &'static RuleJudge {
-    static JUDGE: OnceLock<RuleJudge> = OnceLock::new();
-    JUDGE.get_or_init(RuleJudge::new)
-}
-
-fn options_for(id: &str) -> EpisodeOptions {
-    EpisodeOptions {
-        case: CaseSelector {
-            id: Some(id.to_string()),
-            ..CaseSelector::default()
-        },
-        ..EpisodeOptions::default()
-    }
+    RuleJudge::shared()
 }
 
 #[test]
