@@ -43,7 +43,7 @@ pub use options::{
     CaseSelector, EpisodeOptions, GatekeeperBackend, MultipleDiagnoses, OptionError, PatientBackend,
 };
 pub use pool::{EpisodeKey, EpisodePool, EpisodeState, EpisodeStatus};
-pub use step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
+pub use step::{BiasReport, CaseReveal, EpisodeOutcome, Finding, Info, Observation, Step};
 
 use crate::action::{Action, ParseError, parse_text};
 use crate::judge::RuleJudge;
@@ -209,16 +209,16 @@ fn select_case(
 /// options (lettered A, B, …, in an order shuffled by the episode seed, so the answer's place in the
 /// source tells nothing) and image reference.
 fn presentation(case: &Case, options: &EpisodeOptions, seed: u64) -> Observation {
-    let public = case.public();
-    let age = match (public.age_years, public.age_months) {
+    let shown = &case.presentation;
+    let age = match (shown.age_years, shown.age_months) {
         (0, Some(months)) => format!("{months}-month-old"),
         (years, _) => format!("{years}-year-old"),
     };
     let mut text = format!(
         "{age} {}, {}. {}",
-        public.sex.as_str(),
-        public.setting,
-        public.summary
+        shown.sex.as_str(),
+        shown.setting,
+        shown.summary
     );
     if let Some(import) = case
         .import
@@ -240,7 +240,9 @@ fn presentation(case: &Case, options: &EpisodeOptions, seed: u64) -> Observation
     }
     Observation {
         text,
-        findings: vec![Finding::Presentation { case: public }],
+        findings: vec![Finding::Presentation {
+            case: shown.clone(),
+        }],
         turn: 0,
     }
 }
@@ -248,7 +250,7 @@ fn presentation(case: &Case, options: &EpisodeOptions, seed: u64) -> Observation
 /// The info returned at reset.
 fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
     Info {
-        case_id: case.id.clone(),
+        case_handle: case.handle(),
         turn: 0,
         turn_limit: options.turn_limit,
         cost: Default::default(),
@@ -261,9 +263,19 @@ fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
 /// Spawns a fresh episode entity.
 fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64) -> Entity {
     let bias = options.patient_bias.as_ref().map(|spec| {
+        // A default belief is a wrong diagnosis: never a differential item that names the case's
+        // own ("Eosinophilic granulomatosis with polyangiitis" holds "granulomatosis with
+        // polyangiitis").
+        let names = (spec.kind.is_cognitive() && spec.belief.is_none())
+            .then(|| crate::judge::diagnosis_names(&case));
         let differential: Vec<String> = case
             .differential
             .iter()
+            .filter(|item| {
+                names
+                    .as_ref()
+                    .is_none_or(|names| names.found_in(&item.name).is_none())
+            })
             .map(|item| item.name.clone())
             .collect();
         ActiveBias::new(

@@ -23,7 +23,7 @@ pub mod report;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dxsim_gatekeeper::case::validate_case;
+use dxsim_gatekeeper::case::validate_case_with;
 use dxsim_gatekeeper::{Case, Catalogue, Icd10};
 
 pub use report::{CollectSink, ImportReport, Note, NoteKind, RecordReport, ReportSink};
@@ -118,7 +118,14 @@ pub fn today() -> String {
 
 /// Validates a freshly built case; the validator's problems become failure notes.
 pub(crate) fn check(case: Case, notes: &mut Vec<Note>) -> Option<Case> {
-    let problems = validate_case(&case, &case.id, Catalogue::builtin(), Icd10::builtin());
+    let names = crate::judge::diagnosis_names(&case);
+    let problems = validate_case_with(
+        &case,
+        &case.id,
+        Catalogue::builtin(),
+        Icd10::builtin(),
+        &names,
+    );
     if problems.is_empty() {
         return Some(case);
     }

@@ -25,9 +25,12 @@
 
 pub mod answer;
 pub mod calibration;
+mod forms;
 pub mod llm;
 mod terminology;
 pub mod vocabulary;
+
+pub use forms::{diagnosis_forms, diagnosis_names};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;

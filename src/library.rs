@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use dxsim_gatekeeper::case::{Problem, parse_case, validate_case, validate_library};
+use dxsim_gatekeeper::case::{
+    DiagnosisNames, Problem, parse_case, validate_case_with, validate_library,
+};
 use dxsim_gatekeeper::{Case, Catalogue, Icd10};
 use include_dir::{Dir, include_dir};
 
@@ -45,7 +47,23 @@ pub struct LoadReport {
 }
 
 /// Parses and validates `(name, TOML text)` pairs, then checks them as one library (unique ids).
+/// Whether a text names a diagnosis is decided by the judge's matcher
+/// ([`crate::judge::diagnosis_names`]), the one the episode's guards use.
 pub fn load_sources<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) -> LoadReport {
+    load(sources, Matcher::Terminology)
+}
+
+/// How a load decides whether a text names the diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Matcher {
+    /// The judge's terminology forms (needs the judge built: up to a second).
+    Terminology,
+    /// The case's own names and code only: for the embedded library, which passed the full check
+    /// in CI (`dxsim cases validate`), so that no process waits for the judge to start.
+    OwnNames,
+}
+
+fn load<'a>(sources: impl IntoIterator<Item = (String, &'a str)>, matcher: Matcher) -> LoadReport {
     let catalogue = Catalogue::builtin();
     let icd = Icd10::builtin();
     let mut report = LoadReport::default();
@@ -54,7 +72,11 @@ pub fn load_sources<'a>(sources: impl IntoIterator<Item = (String, &'a str)>) ->
         report.files += 1;
         match parse_case(text, &name) {
             Ok(case) => {
-                let problems = validate_case(&case, &name, catalogue, icd);
+                let names = match matcher {
+                    Matcher::Terminology => crate::judge::diagnosis_names(&case),
+                    Matcher::OwnNames => DiagnosisNames::of(&case),
+                };
+                let problems = validate_case_with(&case, &name, catalogue, icd, &names);
                 parsed.push((name, case, problems.is_empty()));
                 report.problems.extend(problems);
             }
@@ -200,7 +222,7 @@ impl CaseLibrary {
     pub fn builtin() -> Result<&'static CaseLibrary, LibraryError> {
         static BUILTIN: OnceLock<Result<CaseLibrary, usize>> = OnceLock::new();
         let loaded = BUILTIN.get_or_init(|| {
-            let report = load_sources(builtin_sources());
+            let report = load(builtin_sources(), Matcher::OwnNames);
             if report.problems.is_empty() {
                 Ok(CaseLibrary::new(
                     report.cases.into_iter().map(|(_, case)| case).collect(),

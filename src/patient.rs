@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use bias::ActiveBias;
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::case::{DiagnosisNames, HistoryTopic};
+use dxsim_gatekeeper::case::HistoryTopic;
 use dxsim_gatekeeper::memo::TextMemo;
 use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
 use rand::Rng;
@@ -118,7 +118,7 @@ impl PreparedHistory {
                     .collect()
             })
             .collect();
-        let names = DiagnosisNames::of(case);
+        let names = crate::judge::diagnosis_names(case);
         let sayable = case
             .history
             .iter()

@@ -84,6 +84,7 @@ pub(crate) struct AppState {
     counts: Arc<Mutex<Counts>>,
     library: &'static CaseLibrary,
     table: &'static DiscreteTable,
+    case_details: bool,
 }
 
 /// Serves the step API on `listener` until `shutdown` completes, then finishes the requests in
@@ -167,6 +168,7 @@ pub async fn run(
         counts,
         library,
         table,
+        case_details: config.case_details,
     });
     let served = axum::serve(listener, routes::router(state))
         .with_graceful_shutdown(shutdown)

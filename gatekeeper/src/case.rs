@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::text::{contains_phrase, normalize};
 
 pub use lint::{LintFinding, lint_case};
-pub use validate::{Problem, ProblemKind, parse_case, validate_case, validate_library};
+pub use validate::{
+    Problem, ProblemKind, parse_case, validate_case, validate_case_with, validate_library,
+};
 
 /// One hidden clinical case.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -452,11 +454,17 @@ pub struct TestResult {
     /// Whether a text report is abnormal (values carry their own flags).
     #[serde(default)]
     pub abnormal: bool,
-    /// The report names or proves the diagnosis: its text is revealed only when this test (or an
-    /// equivalent study of its family) is ordered. Its values are measurements like any other and are
+    /// The report names or proves the diagnosis: its text is revealed only when this exact test, or
+    /// one of [`Self::confirmed_by`], is ordered. Its values are measurements like any other and are
     /// shared with every test that reports them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmatory: bool,
+    /// For a confirmatory result: the other tests of its catalogue family that a clinician accepts
+    /// as the same confirmation (a full nerve conduction study for a limited one); ordering one of
+    /// them returns this report. A family member not named here never returns it: the case lists
+    /// that test's own result, or it gets the catalogue's normal report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirmed_by: Vec<String>,
 }
 
 /// One analyte's value in a case.
@@ -616,7 +624,20 @@ impl DiagnosisNames {
         }
     }
 
-    /// The diagnosis and its synonyms, normalised.
+    /// The names of `case`'s diagnosis and `forms`, the other names a terminology knows for it
+    /// (the classification's inclusion terms, lay and eponym names, abbreviations, plurals).
+    pub fn with_forms(case: &Case, forms: impl IntoIterator<Item = String>) -> DiagnosisNames {
+        let mut names = DiagnosisNames::of(case);
+        for form in forms {
+            let form = normalize(&form);
+            if !form.is_empty() && !names.phrases.contains(&form) {
+                names.phrases.push(form);
+            }
+        }
+        names
+    }
+
+    /// The diagnosis, its synonyms and any other forms, normalised.
     pub fn phrases(&self) -> &[String] {
         &self.phrases
     }
@@ -647,13 +668,16 @@ impl Case {
     }
 
     /// The case's result for a test or, failing that, for an equivalent study of the same family.
+    /// A confirmatory result has one door: only its own test and those it names in
+    /// [`TestResult::confirmed_by`] reach it.
     pub fn study(&self, catalogue: &crate::Catalogue, test_id: &str) -> Option<&TestResult> {
         self.test(test_id).or_else(|| {
             // Only a test with a family has equivalents: look its family up once.
             let family = catalogue.family(test_id)?;
-            self.tests
-                .iter()
-                .find(|listed| catalogue.family(&listed.id) == Some(family))
+            self.tests.iter().find(|listed| {
+                catalogue.family(&listed.id) == Some(family)
+                    && (!listed.confirmatory || listed.confirmed_by.iter().any(|id| id == test_id))
+            })
         })
     }
 
@@ -713,44 +737,47 @@ impl Split {
     }
 }
 
-/// The fields of a case anyone may see before an episode: enough to choose a case, nothing that hints
-/// at the answer.
+/// The fields of a case an agent may see before an episode ends (DESIGN.md §3.9): an opaque handle
+/// and the presentation, nothing that hints at the answer. The id, title, specialty, difficulty and
+/// split are the authors' fields, revealed in the outcome once an episode has ended.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct PublicCase {
-    /// Case id.
-    pub id: String,
-    /// Specialty.
-    pub specialty: String,
-    /// Difficulty tier.
-    pub difficulty: Difficulty,
-    /// Age in years.
-    pub age_years: u32,
-    /// Extra months, for children under two.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub age_months: Option<u32>,
-    /// Sex.
-    pub sex: Sex,
-    /// Setting of the encounter.
-    pub setting: String,
-    /// The presentation shown at reset.
-    pub summary: String,
-    /// Train/test split.
-    pub split: Split,
+    /// The case's opaque handle (see [`case_handle`]).
+    pub handle: String,
+    /// What the doctor is shown at reset.
+    #[serde(flatten)]
+    pub presentation: Presentation,
+}
+
+/// What the key of [`case_handle`] starts with; the version changes when the scheme does.
+const HANDLE_KEY: &[u8] = b"dxsim case handle v1\0";
+
+/// The opaque handle of the case with this id: 16 hex digits of a keyed SHA-256 of the id, stable
+/// for as long as the id is, carrying none of its words. RL users group rollouts by it; an agent
+/// learns nothing from it.
+pub fn case_handle(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(HANDLE_KEY)
+        .chain_update(id.as_bytes())
+        .finalize();
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 impl Case {
     /// The public view of this case.
     pub fn public(&self) -> PublicCase {
         PublicCase {
-            id: self.id.clone(),
-            specialty: self.specialty.clone(),
-            difficulty: self.difficulty,
-            age_years: self.presentation.age_years,
-            age_months: self.presentation.age_months,
-            sex: self.presentation.sex,
-            setting: self.presentation.setting.clone(),
-            summary: self.presentation.summary.clone(),
-            split: Split::of(&self.id),
+            handle: self.handle(),
+            presentation: self.presentation.clone(),
         }
+    }
+
+    /// This case's opaque handle.
+    pub fn handle(&self) -> String {
+        case_handle(&self.id)
     }
 }

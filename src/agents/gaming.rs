@@ -1,5 +1,6 @@
 //! Adversarial doctors (DESIGN.md §5, "the score cannot be gamed"): each answers at its first turn,
-//! from nothing but what the presentation shows and the public list of the library's diagnoses, with
+//! from nothing but what the reset observation shows (a specialty, if any name of one can be found in
+//! it) and the public list of the library's diagnoses, with
 //! an answer built to collect reward without diagnosing: a list, a negation, a category, a guess.
 //! When the environment refuses the answer (a list is not one final diagnosis) the doctor says it
 //! again, so it runs out of turns. `dxsim eval --agent gaming:STRATEGY` plays them; the suite checks
@@ -15,16 +16,17 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Doctor;
 use crate::action::Action;
-use crate::episode::{Finding, Observation};
+use crate::episode::Observation;
 
 /// How a gaming doctor builds its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GamingStrategy {
-    /// Every diagnosis of the specialty the presentation shows, as a comma list.
+    /// Every diagnosis of the specialty the observation gives away (the library's, if none), as a
+    /// comma list.
     SpecialtyList,
     /// Every diagnosis of the library, as a comma list.
     LibraryList,
-    /// Every diagnosis of the shown specialty, each "ruled out".
+    /// Every diagnosis of the specialty given away, each "ruled out".
     Negation,
     /// The specialty's name as the diagnosis ("cardiology disease").
     SpecialtyName,
@@ -34,7 +36,7 @@ pub enum GamingStrategy {
     Unknown,
     /// One diagnosis of the library, drawn by the seed: chance level.
     RandomGuess,
-    /// One diagnosis of the shown specialty, drawn by the seed.
+    /// One diagnosis of the specialty given away (of the library, if none), drawn by the seed.
     SpecialtyGuess,
 }
 
@@ -110,7 +112,7 @@ impl GamingDoctor {
         }
     }
 
-    /// The answer for an episode whose presentation shows `specialty` (if it shows one).
+    /// The answer for an episode that gives `specialty` away (if it does).
     fn build(&mut self, specialty: Option<&str>) -> String {
         let all: Vec<&String> = self.diagnoses.values().flatten().collect();
         let shown: Vec<&String> = specialty
@@ -147,6 +149,23 @@ impl GamingDoctor {
     }
 }
 
+impl GamingDoctor {
+    /// The specialty the observation gives away, if any: the first of the library's specialties
+    /// whose name appears anywhere in what the doctor received (a field, a label, an id).
+    fn infer_specialty(&self, observation: &Observation) -> Option<String> {
+        let received = serde_json::to_string(observation)
+            .unwrap_or_default()
+            .to_lowercase();
+        self.diagnoses
+            .keys()
+            .find(|specialty| {
+                received.contains(specialty.as_str())
+                    || received.contains(&specialty.replace('_', " "))
+            })
+            .cloned()
+    }
+}
+
 /// The organ a specialty is about, as a lay diagnosis.
 fn organ_of(specialty: &str) -> &'static str {
     match specialty {
@@ -170,13 +189,7 @@ fn organ_of(specialty: &str) -> &'static str {
 impl Doctor for GamingDoctor {
     fn act(&mut self, observation: &Observation) -> Action {
         if self.answer.is_none() {
-            let specialty = observation
-                .findings
-                .iter()
-                .find_map(|finding| match finding {
-                    Finding::Presentation { case } => Some(case.specialty.clone()),
-                    _ => None,
-                });
+            let specialty = self.infer_specialty(observation);
             self.answer = Some(self.build(specialty.as_deref()));
         }
         Action::Diagnose {

@@ -320,7 +320,7 @@ mod tests {
 
     fn info() -> Info {
         Info {
-            case_id: "x".into(),
+            case_handle: "x".into(),
             turn: 0,
             turn_limit: 40,
             cost: Default::default(),

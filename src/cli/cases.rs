@@ -153,7 +153,15 @@ fn list(
         .filter(|case| specialty.is_none_or(|wanted| case.specialty == wanted))
         .filter(|case| difficulty.is_none_or(|wanted| case.difficulty == wanted))
         .filter(|case| split.is_none_or(|wanted| Split::of(&case.id) == wanted))
-        .map(|case| case.public())
+        .map(|case| CaseListing {
+            id: &case.id,
+            handle: case.handle(),
+            title: &case.title,
+            specialty: &case.specialty,
+            difficulty: case.difficulty,
+            split: Split::of(&case.id),
+            presentation: &case.presentation,
+        })
         .collect();
     let mut out = io::stdout().lock();
     if json {
@@ -167,11 +175,12 @@ fn list(
         "ID", "SPECIALTY", "LEVEL", "PATIENT"
     )?;
     for case in &cases {
-        let age = match (case.age_years, case.age_months) {
+        let shown = case.presentation;
+        let age = match (shown.age_years, shown.age_months) {
             (0, Some(months)) => format!("{months}mo"),
             (years, _) => years.to_string(),
         };
-        let sex = if case.sex == dxsim_gatekeeper::case::Sex::Female {
+        let sex = if shown.sex == dxsim_gatekeeper::case::Sex::Female {
             "F"
         } else {
             "M"
@@ -184,11 +193,25 @@ fn list(
             case.specialty,
             case.difficulty.as_str(),
             patient,
-            case.setting
+            shown.setting
         )?;
     }
     writeln!(out, "{} case(s)", cases.len())?;
     Ok(Outcome::Success)
+}
+
+/// One line of `dxsim cases list`: the authors' view of a case (its id, handle and labels) with the
+/// presentation an agent sees.
+#[derive(serde::Serialize)]
+struct CaseListing<'a> {
+    id: &'a str,
+    handle: String,
+    title: &'a str,
+    specialty: &'a str,
+    difficulty: dxsim_gatekeeper::case::Difficulty,
+    split: Split,
+    #[serde(flatten)]
+    presentation: &'a dxsim_gatekeeper::case::Presentation,
 }
 
 fn show(id: &str, format: Format) -> anyhow::Result<Outcome> {

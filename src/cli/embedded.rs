@@ -13,7 +13,7 @@ use dxsim::episode::{
 use dxsim::library::CaseLibrary;
 use dxsim::patient::bias::{BiasKind, BiasSpec};
 use dxsim_gatekeeper::billing::{Charge, CostTotals};
-use dxsim_gatekeeper::case::{Difficulty, PublicCase, WorkupStep};
+use dxsim_gatekeeper::case::{Difficulty, WorkupStep};
 use dxsim_gatekeeper::disclosure::{AnalyteValue, ExamReply, OrderReply, Suggestion};
 use dxsim_gatekeeper::resolve::OrderOutcome;
 use dxsim_gatekeeper::{Catalogue, Ledger, Money, Resolver};
@@ -232,15 +232,12 @@ fn meter(info: &Info) -> Meter {
     }
 }
 
-fn presentation(case: &PublicCase) -> Presentation {
+fn presentation(case: &dxsim_gatekeeper::case::Presentation) -> Presentation {
     let age = match (case.age_years, case.age_months) {
         (0, Some(months)) => format!("{months}-month-old"),
         (years, _) => format!("{years}-year-old"),
     };
     Presentation {
-        case_id: case.id.clone(),
-        specialty: case.specialty.clone(),
-        difficulty: case.difficulty.as_str().to_string(),
         patient: format!("{age} {}", case.sex.as_str()),
         setting: case.setting.clone(),
         summary: case.summary.clone(),
@@ -431,7 +428,7 @@ impl EpisodeDriver for EmbeddedDriver {
         self.steps.clear();
         let mut fixed = options;
         fixed.case = CaseSelector {
-            id: Some(info.case_id),
+            id: self.env.state().map(|state| state.case_id),
             ..CaseSelector::default()
         };
         self.episode = Some((request.seed, fixed));
@@ -549,7 +546,7 @@ impl EpisodeDriver for EmbeddedDriver {
         let outcome = last.info.outcome.as_ref().ok_or(DriverError::NotEnded)?;
         let case = self
             .library
-            .get(&last.info.case_id)
+            .get(&outcome.case.id)
             .ok_or(DriverError::NoEpisode)?;
         let path = self
             .turns

@@ -137,14 +137,15 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         ..EpisodeOptions::default()
     };
     let mut env = Env::with_source(source);
-    let (mut observation, info) = env.reset(args.seed, options).map_err(|error| {
+    let (mut observation, _) = env.reset(args.seed, options).map_err(|error| {
         UserError::new(
             error.to_string(),
             Some("run `dxsim cases list` to see the built-in ids".into()),
         )
     })?;
-    let Some(case) = source.get(&info.case_id) else {
-        return Err(UserError::new(format!("no case with id `{}`", info.case_id), None).into());
+    let case_id = env.state().map(|state| state.case_id).unwrap_or_default();
+    let Some(case) = source.get(&case_id) else {
+        return Err(UserError::new(format!("no case with id `{case_id}`"), None).into());
     };
     let mut doctor: Box<dyn Doctor> = match args.agent {
         AgentArg::Oracle => Box::new(OracleDoctor::new(&case)),

@@ -53,6 +53,10 @@ pub(crate) struct ServeArgs {
     /// Engine worker threads [default: one per core].
     #[arg(long)]
     shards: Option<usize>,
+    /// Let `GET /v1/cases` show each case's id, title, specialty, difficulty and split (and filter
+    /// on them). Never on a server agents can reach: an id carries clues to the diagnosis.
+    #[arg(long)]
+    case_details: bool,
 }
 
 /// Where the store lives when no path is given.
@@ -129,6 +133,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
             ..Limits::default()
         },
         shards: args.shards.unwrap_or(ServerConfig::default().shards).max(1),
+        case_details: args.case_details,
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::case::DiagnosisNames;
 use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply, format_vitals};
 use dxsim_gatekeeper::text::normalize;
 
@@ -71,7 +70,7 @@ pub(crate) fn synthetic_report_item(
 
 /// The gatekeeper's prompt for `items` of `case`.
 pub(crate) fn gatekeeper_prompt(case: &Case, items: Vec<(String, String)>) -> GatekeeperPrompt {
-    let public = case.public();
+    let shown = &case.presentation;
     let mut system = String::from(
         "You are the gatekeeper of a diagnostic simulation: you hold a patient's full record and \
 answer a doctor's requests for examinations and tests. The record below does not contain the items \
@@ -83,10 +82,10 @@ using the ids given.\n\nThe record:\n",
     );
     system.push_str(&format!(
         "Patient: {}-year-old {}, {}. {}\n",
-        public.age_years,
-        public.sex.as_str(),
-        public.setting,
-        public.summary
+        shown.age_years,
+        shown.sex.as_str(),
+        shown.setting,
+        shown.summary
     ));
     system.push_str("History:\n");
     for item in &case.history {
@@ -138,7 +137,7 @@ using the ids given.\n\nThe record:\n",
 /// Reads the gatekeeper's `ID: finding` lines, keyed by id; lines naming the diagnosis, a synonym or
 /// its code are dropped.
 pub(crate) fn gatekeeper_findings(case: &Case, reply: &str) -> BTreeMap<String, String> {
-    let names = DiagnosisNames::of(case);
+    let names = crate::judge::diagnosis_names(case);
     let mut findings = BTreeMap::new();
     for line in reply.lines() {
         let line = line.trim().trim_start_matches(['-', '*', ' ']);

@@ -41,11 +41,14 @@ pub enum EpisodeStatus {
     Truncated,
 }
 
-/// A summary of one episode, safe to show while it runs (no hidden case content).
+/// A summary of one episode, for its operator: the case id is kept for logs and records, and must
+/// not be shown to the agent while the episode runs (DESIGN.md §3.9); the handle may be.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EpisodeState {
     /// The case played.
     pub case_id: String,
+    /// The case's opaque handle.
+    pub case_handle: String,
     /// The episode seed.
     pub seed: u64,
     /// Turns taken.
@@ -54,6 +57,13 @@ pub struct EpisodeState {
     pub status: EpisodeStatus,
     /// Costs so far.
     pub cost: CostTotals,
+}
+
+impl EpisodeState {
+    /// Whether the episode has ended (its case may then be named).
+    pub fn ended(&self) -> bool {
+        self.status != EpisodeStatus::Running
+    }
 }
 
 /// Many independent episodes in one world.
@@ -279,8 +289,10 @@ impl EpisodePool {
     pub fn state(&self, key: EpisodeKey) -> Option<EpisodeState> {
         let (status, turn) = self.progress(key)?;
         let entity = self.world.get_entity(key.0).ok()?;
+        let case = &entity.get::<EpisodeCase>()?.0;
         Some(EpisodeState {
-            case_id: entity.get::<EpisodeCase>()?.0.id.clone(),
+            case_id: case.id.clone(),
+            case_handle: case.handle(),
             seed: entity.get::<Settings>()?.seed,
             turn,
             status,

@@ -2,7 +2,7 @@
 
 use dxsim_gatekeeper::Money;
 use dxsim_gatekeeper::billing::{Charge, CostTotals};
-use dxsim_gatekeeper::case::{Diagnosis, PublicCase};
+use dxsim_gatekeeper::case::{Diagnosis, Difficulty, Presentation};
 use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
 use serde::Serialize;
 
@@ -24,10 +24,10 @@ pub struct Observation {
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Finding {
-    /// The presentation, at reset.
+    /// The presentation, at reset: age, sex, setting and summary, nothing else about the case.
     Presentation {
-        /// The public fields of the case.
-        case: PublicCase,
+        /// What the doctor is shown.
+        case: Presentation,
     },
     /// The patient's answer.
     Answer {
@@ -62,8 +62,9 @@ pub enum Finding {
 /// Everything about the episode that is not the observation.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Info {
-    /// The case being played (its id is public).
-    pub case_id: String,
+    /// The case's opaque handle: the same for every episode of the case, carrying none of its words
+    /// (its id, specialty and difficulty are in the outcome, once the episode has ended).
+    pub case_handle: String,
     /// Turns taken.
     pub turn: u32,
     /// The turn limit.
@@ -83,6 +84,8 @@ pub struct Info {
 /// How an episode ended: revealed only after it has.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct EpisodeOutcome {
+    /// The case played: its id, title, specialty and difficulty, hidden until now.
+    pub case: CaseReveal,
     /// The diagnosis the doctor gave, if any.
     pub diagnosis_given: Option<String>,
     /// The judge's verdict on it.
@@ -100,6 +103,31 @@ pub struct EpisodeOutcome {
     /// The bias the patient carried, if any: its kind, the belief it pushed, whether it acted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<BiasReport>,
+}
+
+/// The authors' fields of the case an episode played, revealed when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CaseReveal {
+    /// The case id.
+    pub id: String,
+    /// The case's title.
+    pub title: String,
+    /// Its specialty.
+    pub specialty: String,
+    /// Its difficulty tier.
+    pub difficulty: Difficulty,
+}
+
+impl CaseReveal {
+    /// The authors' fields of `case`.
+    pub fn of(case: &dxsim_gatekeeper::Case) -> CaseReveal {
+        CaseReveal {
+            id: case.id.clone(),
+            title: case.title.clone(),
+            specialty: case.specialty.clone(),
+            difficulty: case.difficulty,
+        }
+    }
 }
 
 /// What a patient bias did in an episode.

@@ -19,7 +19,7 @@ use super::components::{
 use super::model::{gatekeeper_findings, synthetic_exam_item, synthetic_report_item};
 use super::options::{GatekeeperBackend, MultipleDiagnoses, PatientBackend};
 use super::render;
-use super::step::{BiasReport, EpisodeOutcome, Finding, Info, Observation, Step};
+use super::step::{BiasReport, CaseReveal, EpisodeOutcome, Finding, Info, Observation, Step};
 use crate::action::Action;
 use crate::judge::answer::Reading;
 use crate::judge::{Reference, RuleJudge};
@@ -376,7 +376,7 @@ pub(crate) fn termination(mut episodes: Query<(&Turn, &Budget, &Bill, &mut Statu
 }
 
 /// Whether this turn uncovered a key finding's source: a history item of the topic (a question), the
-/// system examined (an examination), or the test, an equivalent study of its family, or the analyte's
+/// system examined (an examination), or the test, an equivalent study that reaches its result, or the analyte's
 /// value on a report (an order). What an episode has uncovered grows only by the turn's own kind of
 /// action, so each kind is checked only on its own turns, and a test only against this turn's reports.
 fn key_finding_uncovered(
@@ -407,7 +407,12 @@ fn key_finding_uncovered(
                     None => turn.findings.iter().any(|finding| match finding {
                         Finding::Order {
                             reply: OrderReply::Reported { report, .. },
-                        } => catalogue.same_study(&report.test, target),
+                        } => {
+                            report.test == target
+                                || case
+                                    .study(catalogue, &report.test)
+                                    .is_some_and(|listed| listed.id == target)
+                        }
                         _ => false,
                     }),
                 })
@@ -525,7 +530,7 @@ pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '
             terminated: *status == Status::Terminated,
             truncated: *status == Status::Truncated,
             info: Info {
-                case_id: case.0.id.clone(),
+                case_handle: case.0.handle(),
                 turn: budget.turn,
                 turn_limit: budget.turn_limit,
                 cost: totals,
@@ -561,6 +566,7 @@ pub(crate) fn outcome(
         _ => None,
     };
     EpisodeOutcome {
+        case: CaseReveal::of(case),
         patient: bias::metrics(patient.bias.as_ref(), diagnosis_given.as_deref(), turns),
         bias: patient.bias.as_ref().map(|bias| BiasReport {
             kind: bias.kind(),

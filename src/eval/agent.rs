@@ -77,7 +77,7 @@ pub enum AgentError {
 pub enum AgentMessage<'a> {
     /// A new episode: the presentation.
     Reset {
-        /// The episode's key (`agent|case|bias|seed`).
+        /// The episode's opaque handle (the run's key names the case; the record keeps both).
         episode: &'a str,
         /// The presentation.
         observation: &'a Observation,
@@ -86,7 +86,7 @@ pub enum AgentMessage<'a> {
     },
     /// What the last action revealed; the episode goes on.
     Step {
-        /// The episode's key.
+        /// The episode's opaque handle.
         episode: &'a str,
         /// What the action revealed.
         observation: &'a Observation,
@@ -97,7 +97,7 @@ pub enum AgentMessage<'a> {
     },
     /// The episode is over (no answer expected); `info.outcome` holds the verdict.
     End {
-        /// The episode's key.
+        /// The episode's opaque handle.
         episode: &'a str,
         /// The last observation.
         observation: &'a Observation,
@@ -357,20 +357,20 @@ impl EpisodeAgent {
         }
     }
 
-    /// Sends a message; returns the agent's action for `reset` and `step`, nothing for `end`.
-    pub async fn send(&mut self, message: &AgentMessage<'_>) -> Result<Option<Action>, AgentError> {
-        let (episode, observation, info) = match message {
+    /// Sends a message about the run's episode `key` (kept for accounting, never sent); returns the
+    /// agent's action for `reset` and `step`, nothing for `end`.
+    pub async fn send(
+        &mut self,
+        key: &str,
+        message: &AgentMessage<'_>,
+    ) -> Result<Option<Action>, AgentError> {
+        let (observation, info) = match message {
             AgentMessage::Reset {
-                episode,
-                observation,
-                info,
+                observation, info, ..
             }
             | AgentMessage::Step {
-                episode,
-                observation,
-                info,
-                ..
-            } => (*episode, *observation, *info),
+                observation, info, ..
+            } => (*observation, *info),
             AgentMessage::End { .. } => return self.finish(message).await.map(|()| None),
         };
         let reply = match &mut self.backend {
@@ -392,7 +392,7 @@ impl EpisodeAgent {
             Backend::Http { client, url } => post(client, url, message, self.timeout).await?,
             Backend::Llm { doctor, clients } => {
                 doctor.observe(&observation.text, info);
-                return ask_doctor(doctor, clients, episode).await.map(Some);
+                return ask_doctor(doctor, clients, key).await.map(Some);
             }
         };
         parse_reply(&reply).map(Some)

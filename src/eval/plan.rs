@@ -411,6 +411,8 @@ pub fn check_unique(agents: &[AgentSpec], biases: &[BiasSetting]) -> Result<(), 
 pub struct EpisodeSpec {
     /// `agent|case|bias|seed`: the episode's identity across resumes and shards.
     pub key: String,
+    /// The opaque name the agent gets for it (see [`episode_handle`]): the key names the case.
+    pub handle: String,
     /// Index into the plan's agents.
     pub agent: usize,
     /// The case.
@@ -433,8 +435,10 @@ pub fn expand(
         for (bias_index, bias) in biases.iter().enumerate() {
             for case in cases {
                 for &seed in seeds {
+                    let key = format!("{}|{}|{}|{seed}", agent.name(), case.id, bias.name);
                     episodes.push(EpisodeSpec {
-                        key: format!("{}|{}|{}|{seed}", agent.name(), case.id, bias.name),
+                        handle: episode_handle(&key),
+                        key,
                         agent: agent_index,
                         case: Arc::clone(case),
                         bias: bias_index,
@@ -445,6 +449,20 @@ pub fn expand(
         }
     }
     episodes
+}
+
+/// The opaque name an agent is given for the episode with run key `key` (DESIGN.md §3.9): 16 hex
+/// digits of a keyed SHA-256 of the key, so the agent can tell its episodes apart and the evaluator
+/// can match them to records, while the case's id never reaches it.
+pub fn episode_handle(key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"dxsim episode handle v1\0")
+        .chain_update(key.as_bytes())
+        .finalize();
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// The episodes of `plan` that belong to `shard` (all of them without one).

@@ -751,11 +751,14 @@ impl Context {
             .reset(episode.seed, self.options(episode))
             .map_err(|error| format!("the episode could not start: {error}"))?;
         let mut action = agent
-            .send(&AgentMessage::Reset {
-                episode: &episode.key,
-                observation: &observation,
-                info: &info,
-            })
+            .send(
+                &episode.key,
+                &AgentMessage::Reset {
+                    episode: &episode.handle,
+                    observation: &observation,
+                    info: &info,
+                },
+            )
             .await
             .map_err(|error| error.to_string())?;
         loop {
@@ -783,25 +786,31 @@ impl Context {
                     self.judge_with_model(episode, record).await?;
                 }
                 agent
-                    .send(&AgentMessage::End {
-                        episode: &episode.key,
-                        observation: &step.observation,
-                        reward: step.reward,
-                        terminated: step.terminated,
-                        truncated: step.truncated,
-                        info: &step.info,
-                    })
+                    .send(
+                        &episode.key,
+                        &AgentMessage::End {
+                            episode: &episode.handle,
+                            observation: &step.observation,
+                            reward: step.reward,
+                            terminated: step.terminated,
+                            truncated: step.truncated,
+                            info: &step.info,
+                        },
+                    )
                     .await
                     .map_err(|error| format!("after the episode ended: {error}"))?;
                 return Ok(());
             }
             action = agent
-                .send(&AgentMessage::Step {
-                    episode: &episode.key,
-                    observation: &step.observation,
-                    reward: step.reward,
-                    info: &step.info,
-                })
+                .send(
+                    &episode.key,
+                    &AgentMessage::Step {
+                        episode: &episode.handle,
+                        observation: &step.observation,
+                        reward: step.reward,
+                        info: &step.info,
+                    },
+                )
                 .await
                 .map_err(|error| error.to_string())?;
         }

@@ -1039,6 +1039,7 @@ impl Tests {
                 abnormal,
                 report: Some(report),
                 confirmatory,
+                confirmed_by: Vec::new(),
             });
         }
     }

@@ -6,7 +6,6 @@
 //! dropped, and a reply is cut to three sentences.
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::case::DiagnosisNames;
 
 use super::bias::{ActiveBias, BiasKind};
 
@@ -34,7 +33,7 @@ pub fn patient_prompt(
     exchanges: Vec<(String, String)>,
     question: &str,
 ) -> PatientPrompt {
-    let public = case.public();
+    let shown = &case.presentation;
     let mut system = format!(
         "You are playing a patient in a medical consultation, for the training of doctors. You are a \
 {age}-year-old {sex} seen in the {setting}. Why you came: {summary}\n\n\
@@ -44,10 +43,10 @@ noticed — never invent a symptom, a result or a history. You have had no tests
 what is wrong; you do not know medical terms a layperson would not. Never name or guess a diagnosis \
 unless the notes below tell you to hold a belief. Speak as the patient, in plain words, in one to \
 three sentences, without stage directions.\n\nWhat you know:\n",
-        age = public.age_years,
-        sex = public.sex.as_str(),
-        setting = public.setting,
-        summary = public.summary,
+        age = shown.age_years,
+        sex = shown.sex.as_str(),
+        setting = shown.setting,
+        summary = shown.summary,
     );
     for item in &case.history {
         system.push_str(&format!("- ({}) {}\n", item.topic.as_str(), item.text));
@@ -116,7 +115,7 @@ fn implicit_group(kind: BiasKind) -> &'static str {
 /// A model's reply made safe to show: sentences naming the diagnosis, a synonym or its ICD-10-CM code
 /// dropped, at most [`MAX_SENTENCES`] kept, and [`EMPTY_REPLY`] if nothing is left.
 pub fn guard_reply(case: &Case, reply: &str) -> String {
-    let names = DiagnosisNames::of(case);
+    let names = crate::judge::diagnosis_names(case);
     let kept: Vec<&str> = sentences(reply)
         .filter(|sentence| names.found_in(sentence).is_none())
         .take(MAX_SENTENCES)

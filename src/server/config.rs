@@ -114,6 +114,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Engine worker threads, each owning a share of the episodes.
     pub shards: usize,
+    /// Whether `GET /v1/cases` also lists each case's id, title, specialty, difficulty and split and
+    /// filters on them: the authors' view, for an operator's own tools. Off by default, because an
+    /// agent that can read it can map a presentation to a clue-bearing id (DESIGN.md §3.9).
+    pub case_details: bool,
 }
 
 impl Default for ServerConfig {
@@ -124,6 +128,7 @@ impl Default for ServerConfig {
             access: Access::Open,
             limits: Limits::default(),
             shards: std::thread::available_parallelism().map_or(2, |cores| cores.get()),
+            case_details: false,
         }
     }
 }

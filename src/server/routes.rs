@@ -231,12 +231,19 @@ async fn cases(
     query: Result<Query<CaseQuery>, QueryRejection>,
 ) -> Result<JsonBody, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-    let cases: Vec<_> = state
+    let filtered = query.split.is_some() || query.specialty.is_some() || query.difficulty.is_some();
+    if filtered && !state.case_details {
+        return Err(ApiError::bad_request(
+            "this server does not filter cases by split, specialty or difficulty: those are the \
+authors' fields, hidden from agents (start it with --case-details for an operator's view); choose \
+cases by them in the reset options instead",
+        ));
+    }
+    let cases: Vec<serde_json::Value> = state
         .library
         .cases()
         .iter()
-        .map(|case| case.public())
-        .filter(|case| query.split.is_none_or(|split| case.split == split))
+        .filter(|case| query.split.is_none_or(|split| Split::of(&case.id) == split))
         .filter(|case| {
             query
                 .specialty
@@ -247,6 +254,17 @@ async fn cases(
             query
                 .difficulty
                 .is_none_or(|difficulty| case.difficulty == difficulty)
+        })
+        .map(|case| {
+            let mut shown = serde_json::to_value(case.public()).unwrap_or_default();
+            if let (true, Some(fields)) = (state.case_details, shown.as_object_mut()) {
+                fields.insert("id".into(), case.id.clone().into());
+                fields.insert("title".into(), case.title.clone().into());
+                fields.insert("specialty".into(), case.specialty.clone().into());
+                fields.insert("difficulty".into(), case.difficulty.as_str().into());
+                fields.insert("split".into(), Split::of(&case.id).as_str().into());
+            }
+            shown
         })
         .collect();
     JsonBody::ok(&serde_json::json!({ "cases": cases }))

@@ -165,7 +165,10 @@ pub(crate) enum Command {
 pub(crate) struct EpisodeSummary {
     pub(crate) episode_id: String,
     pub(crate) mode: Mode,
-    pub(crate) case_id: String,
+    pub(crate) case_handle: String,
+    /// Revealed once the episode has ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) case_id: Option<String>,
     pub(crate) turn: u32,
     pub(crate) status: EpisodeStatus,
 }
@@ -550,7 +553,7 @@ impl Shard {
                 id: id.clone(),
                 seq: 0,
                 mode: mode.as_str().into(),
-                header: LogHeader::new(info.case_id.clone(), seed, options),
+                header: LogHeader::new(played_case(&self.pool, key), seed, options),
             },
         ];
         self.episodes.insert(
@@ -613,7 +616,7 @@ impl Shard {
             id: id.clone(),
             seq: slot.seq,
             mode: mode.as_str().into(),
-            header: LogHeader::new(info.case_id.clone(), seed, options),
+            header: LogHeader::new(played_case(&self.pool, key), seed, options),
         };
         self.write(
             vec![event],
@@ -634,7 +637,10 @@ impl Shard {
             mode: Mode,
             seed: u64,
             options: Option<&'a EpisodeOptions>,
-            case_id: &'a str,
+            case_handle: &'a str,
+            /// Revealed once the episode has ended.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            case_id: Option<&'a str>,
             turn: u32,
             status: EpisodeStatus,
             cost: dxsim_gatekeeper::billing::CostTotals,
@@ -644,7 +650,8 @@ impl Shard {
             mode: slot.mode,
             seed: state.seed,
             options: self.pool.options(slot.key),
-            case_id: &state.case_id,
+            case_handle: &state.case_handle,
+            case_id: state.ended().then_some(state.case_id.as_str()),
             turn: state.turn,
             status: state.status,
             cost: state.cost,
@@ -693,7 +700,8 @@ impl Shard {
                 Some(EpisodeSummary {
                     episode_id: id.clone(),
                     mode: slot.mode,
-                    case_id: state.case_id,
+                    case_id: state.ended().then(|| state.case_id.clone()),
+                    case_handle: state.case_handle,
                     turn: state.turn,
                     status: state.status,
                 })
@@ -976,6 +984,13 @@ impl Shard {
             last_active: Instant::now(),
         })
     }
+}
+
+/// The id of the case an episode plays, for its log (never sent to the agent while it runs).
+fn played_case(pool: &EpisodePool, key: EpisodeKey) -> String {
+    pool.state(key)
+        .map(|state| state.case_id)
+        .unwrap_or_default()
 }
 
 /// The discrete observation of an episode in discrete mode.

@@ -128,18 +128,22 @@ fn random_case_selection_is_seeded_and_respects_the_filter() {
         },
         ..EpisodeOptions::default()
     };
-    let (_, first) = env.reset(5, options.clone()).expect("reset");
-    let (_, again) = env.reset(5, options.clone()).expect("reset");
-    assert_eq!(first.case_id, again.case_id);
+    let mut played = |seed: u64| {
+        let (_, info) = env.reset(seed, options.clone()).expect("reset");
+        let case_id = env.state().expect("running").case_id;
+        assert_eq!(
+            info.case_handle,
+            dxsim_gatekeeper::case::case_handle(&case_id)
+        );
+        case_id
+    };
+    let first = played(5);
+    assert_eq!(first, played(5));
     assert_eq!(
-        library()
-            .get(&first.case_id)
-            .map(|case| case.specialty.as_str()),
+        library().get(&first).map(|case| case.specialty.as_str()),
         Some("cardiology")
     );
-    let drawn: std::collections::HashSet<String> = (0..40)
-        .map(|seed| env.reset(seed, options.clone()).expect("reset").1.case_id)
-        .collect();
+    let drawn: std::collections::HashSet<String> = (0..40).map(&mut played).collect();
     assert!(
         drawn.len() > 1,
         "different seeds should draw different cases"

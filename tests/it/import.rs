@@ -792,10 +792,15 @@ fn ddxplus_patients_play_straight_from_the_csv() {
         .reset(5, EpisodeOptions::default())
         .expect("reset");
     assert_eq!(
-        (first.text, info.case_id.clone()),
-        (again.text, same.case_id)
+        (first.text, info.case_handle.clone()),
+        (again.text, same.case_handle)
     );
-    assert!(source.get(&info.case_id).is_some());
+    let case_id = env.state().expect("running").case_id;
+    assert!(source.get(&case_id).is_some());
+    assert_eq!(
+        info.case_handle,
+        dxsim_gatekeeper::case::case_handle(&case_id)
+    );
 }
 
 #[test]
@@ -988,7 +993,11 @@ fn a_batch_of_episodes_draws_ddxplus_patients_from_the_csv() {
     let shown = batch.reset(11, EpisodeOptions::default()).expect("reset");
     assert_eq!(shown.len(), 4);
     for (observation, info) in &shown {
-        assert!(info.case_id.starts_with("ddxplus-release-test-patients-"));
+        assert!(
+            info.case_handle.len() == 16 && !info.case_handle.contains("ddxplus"),
+            "{}",
+            info.case_handle
+        );
         assert!(
             observation.text.contains("consults"),
             "{}",

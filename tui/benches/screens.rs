@@ -24,9 +24,6 @@ fn encounter() -> App {
     let mut turns = vec![Turn {
         action: None,
         entries: vec![Entry::Presentation(Presentation {
-            case_id: "bench-case".into(),
-            specialty: "respiratory".into(),
-            difficulty: "common".into(),
             patient: "34-year-old female".into(),
             setting: "general practice".into(),
             summary: "A week of cough and fever, and since yesterday breathless on the stairs."

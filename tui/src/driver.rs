@@ -86,15 +86,10 @@ impl PlayerAction {
     }
 }
 
-/// The public presentation shown at the start.
+/// The presentation shown at the start: the patient, the setting and the summary, nothing else about
+/// the case (its id, specialty and difficulty wait for the debrief).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presentation {
-    /// The case id (public).
-    pub case_id: String,
-    /// Specialty.
-    pub specialty: String,
-    /// Difficulty tier.
-    pub difficulty: String,
     /// Age and sex ("61-year-old male").
     pub patient: String,
     /// Setting of the encounter.

@@ -502,9 +502,6 @@ mod tests {
         Turn {
             action: None,
             entries: vec![Entry::Presentation(Presentation {
-                case_id: "fixture-cough".into(),
-                specialty: "respiratory".into(),
-                difficulty: "common".into(),
                 patient: "34-year-old female".into(),
                 setting: "general practice".into(),
                 summary: "A week of cough and fever.".into(),

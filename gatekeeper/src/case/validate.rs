@@ -70,6 +70,10 @@ pub enum ProblemKind {
     /// An imported case's source record is incomplete, or its multiple-choice options do not hold
     /// the diagnosis exactly once.
     BadImport,
+    /// A confirmatory result's door is wrong or undecided: `confirmed_by` names a test outside its
+    /// family (or is set on a result that is not confirmatory), or an authored case leaves a test of
+    /// the family neither accepted in `confirmed_by` nor listed with its own result.
+    ConfirmatoryDoor,
 }
 
 /// One problem found in a case file.
@@ -206,8 +210,22 @@ impl Checker<'_> {
     }
 }
 
-/// Checks one parsed case; `file` names it and, when it is a path, its stem must equal the id.
+/// Checks one parsed case; `file` names it and, when it is a path, its stem must equal the id. What
+/// is revealed before the end is checked against the diagnosis's own names and code; see
+/// [`validate_case_with`] to check it against a terminology's forms too.
 pub fn validate_case(case: &Case, file: &str, catalogue: &Catalogue, icd: &Icd10) -> Vec<Problem> {
+    validate_case_with(case, file, catalogue, icd, &DiagnosisNames::of(case))
+}
+
+/// Checks one parsed case as [`validate_case`] does, deciding whether a revealed text or a default
+/// bias belief names the diagnosis with `names` (the matcher the episode's guards use).
+pub fn validate_case_with(
+    case: &Case,
+    file: &str,
+    catalogue: &Catalogue,
+    icd: &Icd10,
+    names: &DiagnosisNames,
+) -> Vec<Problem> {
     let mut checker = Checker {
         file,
         catalogue,
@@ -229,7 +247,8 @@ pub fn validate_case(case: &Case, file: &str, catalogue: &Catalogue, icd: &Icd10
         check_key_finding(&mut checker, case, index, finding);
     }
     check_workup(&mut checker, case);
-    check_disclosure(&mut checker, case);
+    check_disclosure(&mut checker, case, names);
+    check_beliefs(&mut checker, case, names);
     check_coupled(&mut checker, case);
     checker.problems
 }
@@ -587,6 +606,7 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
             format!("`{}` is listed twice", test.id),
         );
     }
+    check_confirmatory_door(checker, case, &base, test);
     if test.is_case_specific() {
         check_case_specific_test(checker, case, &base, test);
         return;
@@ -672,6 +692,74 @@ fn check_test(checker: &mut Checker<'_>, case: &Case, index: usize, test: &TestR
                 );
             }
         }
+    }
+}
+
+/// A confirmatory report has one door (DESIGN.md §3.9): its own test and the family members the
+/// author accepts in `confirmed_by`. Every other member of the family must be decided in an authored
+/// case: accepted, or listed with its own (non-diagnostic) result.
+fn check_confirmatory_door(checker: &mut Checker<'_>, case: &Case, base: &str, test: &TestResult) {
+    if !test.confirmatory {
+        if !test.confirmed_by.is_empty() {
+            checker.report(
+                format!("{base}.confirmed_by"),
+                ProblemKind::ConfirmatoryDoor,
+                format!(
+                    "`{}` is not confirmatory: `confirmed_by` belongs only to a confirmatory result",
+                    test.id
+                ),
+            );
+        }
+        return;
+    }
+    let catalogue = checker.catalogue;
+    let family = catalogue.family(&test.id);
+    for (position, other) in test.confirmed_by.iter().enumerate() {
+        let field = format!("{base}.confirmed_by[{position}]");
+        if other == &test.id || case.test(other).is_some() {
+            checker.report(
+                field,
+                ProblemKind::ConfirmatoryDoor,
+                format!("`{other}` is listed with its own result; it cannot also take this report"),
+            );
+        } else if family.is_none() || catalogue.family(other) != family {
+            checker.report(
+                field,
+                ProblemKind::ConfirmatoryDoor,
+                format!(
+                    "`{other}` is not a test of the same family as `{}` ({}); only an equivalent study may take its report",
+                    test.id,
+                    family.unwrap_or("it has no family")
+                ),
+            );
+        }
+    }
+    let Some(family) = family.filter(|_| !checker.imported) else {
+        return;
+    };
+    let undecided: Vec<&str> = catalogue
+        .tests()
+        .iter()
+        .filter(|other| other.family.as_deref() == Some(family) && other.id != test.id)
+        .map(|other| other.id.as_str())
+        .filter(|other| {
+            case.test(other).is_none() && !test.confirmed_by.iter().any(|id| id == other)
+        })
+        .collect();
+    if !undecided.is_empty() {
+        checker.report(
+            format!("{base}.confirmed_by"),
+            ProblemKind::ConfirmatoryDoor,
+            format!(
+                "`{}` is confirmatory and its family `{family}` also holds {}: accept each in `confirmed_by` (a clinician would take it as the same confirmation) or list its own result",
+                test.id,
+                undecided
+                    .iter()
+                    .map(|id| format!("`{id}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
     }
 }
 
@@ -1010,8 +1098,26 @@ fn check_workup(checker: &mut Checker<'_>, case: &Case) {
     }
 }
 
-fn check_disclosure(checker: &mut Checker<'_>, case: &Case) {
-    let names = DiagnosisNames::of(case);
+/// A cognitive bias's default belief is a differential item that does not name the diagnosis: there
+/// must be one.
+fn check_beliefs(checker: &mut Checker<'_>, case: &Case, names: &DiagnosisNames) {
+    if case.differential.is_empty() {
+        return;
+    }
+    if case
+        .differential
+        .iter()
+        .all(|item| names.found_in(&item.name).is_some())
+    {
+        checker.report(
+            "differential",
+            ProblemKind::NamesDiagnosis,
+            "every item names the diagnosis, so no default bias belief is left (a biased patient would say it)",
+        );
+    }
+}
+
+fn check_disclosure(checker: &mut Checker<'_>, case: &Case, names: &DiagnosisNames) {
     let mut revealable: Vec<(String, &str)> = vec![
         ("id".to_string(), case.id.as_str()),
         ("title".to_string(), case.title.as_str()),

@@ -172,8 +172,8 @@ fn header(app: &App, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" dxsim ", theme.accent)];
     if let Some(presentation) = app.presentation() {
         spans.push(Span::raw(format!(
-            "· {} · {} · {}",
-            presentation.case_id, presentation.specialty, presentation.difficulty
+            "· {} · {}",
+            presentation.patient, presentation.setting
         )));
     }
     if !app.in_progress() {

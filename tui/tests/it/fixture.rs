@@ -129,9 +129,6 @@ impl EpisodeDriver for FixtureDriver {
         let first = Turn {
             action: None,
             entries: vec![Entry::Presentation(Presentation {
-                case_id: "fixture-cough".into(),
-                specialty: "respiratory".into(),
-                difficulty: "common".into(),
                 patient: "34-year-old female".into(),
                 setting: "general practice".into(),
                 summary:
