@@ -4,6 +4,7 @@
 //! the good cases together with every problem found; [`CaseLibrary::builtin`] is the embedded library,
 //! which the test suite keeps free of problems.
 
+pub mod audit;
 pub mod stats;
 
 use std::collections::HashMap;

@@ -15,7 +15,8 @@ use super::{Outcome, UserError};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CasesCommand {
-    /// List the built-in cases (public fields only: nothing that hints at the diagnosis).
+    /// List the built-in cases for authors: id, handle, title, specialty, difficulty, split and the
+    /// presentation (nothing that names the diagnosis; never show it to an agent).
     List {
         /// Only cases of this specialty.
         #[arg(long)]
@@ -48,6 +49,17 @@ pub(crate) enum CasesCommand {
     Lint {
         /// Case files or directories of them; without paths, the built-in library.
         paths: Vec<PathBuf>,
+    },
+    /// Play the exhaustive doctor (every topic, system and test) on each case, in text and discrete
+    /// mode, under every patient setting, and report anything hidden it received before the end: the
+    /// diagnosis by any name, its code, the case id, specialty, difficulty, teaching points, a
+    /// confirmatory report before its own test (exit 1 if anything leaks).
+    Audit {
+        /// Case files or directories of them; without paths, the built-in library.
+        paths: Vec<PathBuf>,
+        /// Print the leaks as JSON lines.
+        #[arg(long)]
+        json: bool,
     },
     /// The library's spread: specialties, difficulty, age, sex, split, and what the reference work-ups cost.
     Stats {
@@ -129,6 +141,7 @@ pub(crate) fn run(command: CasesCommand) -> anyhow::Result<Outcome> {
         CasesCommand::Show { id, format } => show(&id, format),
         CasesCommand::Validate { paths } => validate(&paths),
         CasesCommand::Lint { paths } => lint(&paths),
+        CasesCommand::Audit { paths, json } => audit(&paths, json),
         CasesCommand::Stats { json } => stats(json),
         CasesCommand::Import(command) => super::import::run(command),
         CasesCommand::New {
@@ -276,6 +289,85 @@ fn lint(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
     } else {
         Outcome::ProblemsFound
     })
+}
+
+fn audit(paths: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
+    use dxsim::episode::DiscreteTable;
+    use dxsim::library::audit::{Leak, audit_case};
+    let report = load(paths)?;
+    let mut out = io::stdout().lock();
+    for problem in &report.problems {
+        writeln!(out, "{problem}")?;
+    }
+    let cases: Vec<dxsim_gatekeeper::Case> =
+        report.cases.into_iter().map(|(_, case)| case).collect();
+    let library: &'static CaseLibrary = Box::leak(Box::new(CaseLibrary::new(cases)));
+    let catalogue = Catalogue::builtin();
+    let table = DiscreteTable::new(catalogue, library);
+    let workers = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+    let share = library.cases().len().div_ceil(workers).max(1);
+    let results: Vec<Result<Vec<Leak>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = library
+            .cases()
+            .chunks(share)
+            .map(|chunk| {
+                let table = &table;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|case| {
+                            audit_case(library, case, table, catalogue).map_err(|error| {
+                                format!("{}: could not be played: {error}", case.id)
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    });
+    let mut leaks = 0;
+    let mut failures = 0;
+    for result in results {
+        match result {
+            Ok(found) => {
+                for leak in found {
+                    leaks += 1;
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(&leak)?)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{}: {}: {} in {:?}",
+                            leak.case_id, leak.surface, leak.what, leak.text
+                        )?;
+                    }
+                }
+            }
+            Err(message) => {
+                failures += 1;
+                writeln!(out, "{message}")?;
+            }
+        }
+    }
+    if !json {
+        writeln!(
+            out,
+            "audited {} case(s) under {} patient settings in text and discrete mode: {leaks} leak(s), {failures} case(s) that could not be played",
+            library.cases().len(),
+            dxsim::library::audit::patient_settings().len()
+        )?;
+    }
+    Ok(
+        if leaks == 0 && failures == 0 && report.problems.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::ProblemsFound
+        },
+    )
 }
 
 /// Reference work-up questions that the rule-based patient cannot answer from the history: the oracle

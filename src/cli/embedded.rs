@@ -913,4 +913,140 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_terminal_app_shows_nothing_hidden_before_the_debrief() {
+        use dxsim::library::audit::{Secrets, exhaustive_actions, ordered};
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+
+        let library = CaseLibrary::builtin().expect("the built-in library loads");
+        let catalogue = dxsim_gatekeeper::Catalogue::builtin();
+        let mut driver = EmbeddedDriver::new(library);
+        let (width, height) = (120, 40);
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+        let theme = dxsim_tui::ui::Theme::new(false);
+        // Every patient the app offers: none, and the four cognitive biases (an implicit bias needs a
+        // doctor profile, which the app does not take).
+        let settings = [
+            "none",
+            "recency",
+            "frequency",
+            "false_consensus",
+            "self_diagnosis",
+        ];
+        let mut leaks = Vec::new();
+        for case in library.cases() {
+            let secrets = Secrets::of(case);
+            // The app's turn limit is 40: the exhaustive doctor's orders go in four (the door tests,
+            // which may return a confirmatory report, in the last one).
+            let doors = secrets.door_tests();
+            let mut actions: Vec<Action> = Vec::new();
+            let mut tests: Vec<String> = Vec::new();
+            for action in exhaustive_actions(case, &secrets, catalogue) {
+                match action {
+                    Action::Order { tests: ordered } => tests.extend(
+                        ordered
+                            .into_iter()
+                            .filter(|test| !doors.contains(test.as_str())),
+                    ),
+                    other => actions.push(other),
+                }
+            }
+            let chunk = tests.len().div_ceil(3).max(1);
+            actions.extend(tests.chunks(chunk).map(|tests| Action::Order {
+                tests: tests.to_vec(),
+            }));
+            if !doors.is_empty() {
+                actions.push(Action::Order {
+                    tests: doors.iter().map(|test| (*test).to_string()).collect(),
+                });
+            }
+            for setting in settings {
+                let mut turns = vec![
+                    driver
+                        .reset(&CaseRequest {
+                            case_id: Some(case.id.clone()),
+                            bias: (setting != "none").then(|| setting.to_string()),
+                            ..CaseRequest::default()
+                        })
+                        .expect("starts"),
+                ];
+                let mut opened = std::collections::BTreeSet::new();
+                for (turn, action) in std::iter::once(None)
+                    .chain(actions.iter().map(Some))
+                    .enumerate()
+                {
+                    if let Some(action) = action {
+                        opened.extend(ordered(action).cloned());
+                        let played = match action {
+                            Action::Ask { text } => PlayerAction::Ask { text: text.clone() },
+                            Action::Examine { system } => PlayerAction::Examine {
+                                system: system.clone(),
+                            },
+                            Action::Order { tests } => PlayerAction::Order {
+                                tests: tests.clone(),
+                            },
+                            Action::Diagnose { .. } => continue,
+                        };
+                        let next = driver.step(&played).expect("a step");
+                        assert!(next.ended.is_none(), "{}: ended early", case.id);
+                        turns.push(next);
+                    }
+                    let app = dxsim_tui::app::App::new(turns.clone(), Vec::new(), (width, height));
+                    terminal
+                        .draw(|frame| dxsim_tui::ui::render(&app, &theme, frame))
+                        .expect("draws");
+                    let buffer = terminal.backend().buffer();
+                    // The frame's text panel by panel: a row's pieces between vertical borders go
+                    // to the panel that starts at their column, so side-by-side panels never run
+                    // into one another; panels are joined by a word no phrase holds.
+                    let mut panels: std::collections::BTreeMap<u16, String> =
+                        std::collections::BTreeMap::new();
+                    for row in 0..height {
+                        let mut start = 0;
+                        let mut piece = String::new();
+                        for column in 0..=width {
+                            let symbol = if column < width {
+                                buffer[(column, row)].symbol()
+                            } else {
+                                "│"
+                            };
+                            if ["│", "┃", "║"].contains(&symbol) {
+                                let panel = panels.entry(start).or_default();
+                                panel.push_str(&piece);
+                                panel.push('\n');
+                                piece.clear();
+                                start = column + 1;
+                            } else {
+                                piece.push_str(symbol);
+                            }
+                        }
+                    }
+                    let screen = panels.into_values().collect::<Vec<_>>().join(" ¶panel¶ ");
+                    let surface = format!("terminal app, patient {setting}, turn {turn}");
+                    let mut found = secrets.check_text(&screen, &opened, &surface);
+                    // Once a confirmatory report is on screen, wrapped into panels, it cannot be
+                    // matched whole to be set aside: from then on the frame may name the diagnosis.
+                    if opened.iter().any(|test| doors.contains(test.as_str())) {
+                        found.retain(|leak| !leak.what.starts_with("the diagnosis"));
+                    }
+                    leaks.extend(found);
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let shown: Vec<String> = leaks
+            .iter()
+            .filter(|leak| seen.insert((leak.case_id.clone(), leak.what.clone())))
+            .take(40)
+            .map(|leak| format!("{} · {} · {}", leak.case_id, leak.surface, leak.what))
+            .collect();
+        assert!(
+            leaks.is_empty(),
+            "{} leak(s):\n{}",
+            leaks.len(),
+            shown.join("\n")
+        );
+    }
 }

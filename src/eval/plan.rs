@@ -76,7 +76,7 @@ fn bias_names() -> String {
 }
 
 /// A bias kind's name as written on the command line (its serde name).
-fn bias_name(kind: BiasKind) -> String {
+pub(crate) fn bias_name(kind: BiasKind) -> String {
     serde_json::to_value(kind)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))

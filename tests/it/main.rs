@@ -10,7 +10,6 @@ mod fake_openai;
 mod gatekeeper;
 mod import;
 mod judge;
-mod leakage;
 mod library;
 mod lint;
 mod llm;
@@ -19,6 +18,7 @@ mod patient;
 mod play;
 mod report;
 mod server;
+mod surface;
 mod validator;
 
 /// The valid case fixture written for these tests.

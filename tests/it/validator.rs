@@ -312,3 +312,105 @@ fn abnormal_value_without_its_coupled_partners_is_reported() {
             .any(|message| message.contains("`rbc` is not listed"))
     );
 }
+
+#[test]
+fn a_setting_or_summary_that_names_the_specialty_is_reported() {
+    assert_problem(
+        &[(
+            "setting = \"emergency department\"",
+            "setting = \"cardiology outpatient clinic\"",
+        )],
+        ProblemKind::NamesSpecialty,
+        "presentation.setting",
+    );
+}
+
+#[test]
+fn a_confirmatory_report_has_one_door() {
+    // A confirmatory ultrasound whose family sibling (a RUQ ultrasound) is left undecided.
+    let undecided = format!(
+        "{}\n[[tests]]\nid = \"us_abdomen\"\nreport = \"Normal study.\"\nconfirmatory = true\n",
+        VALID_CASE
+            .split("[diagnosis]")
+            .next()
+            .expect("tests come first")
+    ) + "[diagnosis]"
+        + VALID_CASE.split("[diagnosis]").nth(1).expect("a diagnosis");
+    let problems = match parse_case(&undecided, FILE) {
+        Ok(case) => validate_case(&case, FILE, Catalogue::builtin(), Icd10::builtin()),
+        Err(problem) => vec![problem],
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.kind == ProblemKind::ConfirmatoryDoor
+                && problem.message.contains("ruq_ultrasound")),
+        "{problems:#?}"
+    );
+    // Accepting the sibling decides it; naming a test of another family does not.
+    let accepted = undecided.replace(
+        "confirmatory = true\n",
+        "confirmatory = true\nconfirmed_by = [\"ruq_ultrasound\"]\n",
+    );
+    let case = parse_case(&accepted, FILE).expect("parses");
+    assert_eq!(
+        validate_case(&case, FILE, Catalogue::builtin(), Icd10::builtin()),
+        vec![]
+    );
+    assert_eq!(
+        case.study(Catalogue::builtin(), "ruq_ultrasound")
+            .map(|result| result.id.as_str()),
+        Some("us_abdomen")
+    );
+    let elsewhere = undecided.replace(
+        "confirmatory = true\n",
+        "confirmatory = true\nconfirmed_by = [\"ruq_ultrasound\", \"ct_head_noncontrast\"]\n",
+    );
+    let case = parse_case(&elsewhere, FILE).expect("parses");
+    let problems = validate_case(&case, FILE, Catalogue::builtin(), Icd10::builtin());
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.kind == ProblemKind::ConfirmatoryDoor
+                && problem.field.ends_with("confirmed_by[1]")),
+        "{problems:#?}"
+    );
+    // Without the door, the sibling gets the catalogue's normal report, never the confirmatory one.
+    let closed = parse_case(&undecided, FILE).expect("parses");
+    assert!(
+        closed
+            .study(Catalogue::builtin(), "ruq_ultrasound")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_differential_that_all_names_the_diagnosis_leaves_no_belief() {
+    let mut text = VALID_CASE.to_string();
+    for name in [
+        "Acute aortic dissection",
+        "Acute pulmonary embolism",
+        "Acute pericarditis",
+        "Non-ST-elevation myocardial infarction",
+    ] {
+        text = text.replacen(
+            &format!("name = \"{name}\""),
+            &format!("name = \"{name} after acute inferior ST-elevation myocardial infarction\""),
+            1,
+        );
+    }
+    let case = parse_case(&text, FILE).expect("parses");
+    let problems = validate_case(&case, FILE, Catalogue::builtin(), Icd10::builtin());
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.kind == ProblemKind::NamesDiagnosis
+                && problem.field == "differential"),
+        "{problems:#?}"
+    );
+    assert_eq!(
+        problems_after(&[]),
+        vec![],
+        "one item that does not name it is enough"
+    );
+}

@@ -7,6 +7,7 @@ stdout line (``dxsim serve: listening on http://HOST:PORT``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -30,6 +31,14 @@ TOKEN_EPISODE_LIMIT = 4
 
 # A case with a known work-up (the one the main README plays).
 STEMI_CASE = "cardio-chest-pressure-snow"
+
+
+def case_handle(case_id: str) -> str:
+    """The opaque handle the server gives a case: 16 hex digits of a keyed SHA-256 of its id."""
+    return hashlib.sha256(b"dxsim case handle v1\0" + case_id.encode()).hexdigest()[:16]
+
+
+STEMI_HANDLE = case_handle(STEMI_CASE)
 
 
 def server_binary() -> Path:

@@ -8,11 +8,10 @@ import json
 import pytest
 
 import dxsim
-from conftest import STEMI_CASE
+from conftest import STEMI_CASE, STEMI_HANDLE, Server
 
-PUBLIC_CASE_FIELDS = {
-    "id", "specialty", "difficulty", "age_years", "age_months", "sex", "setting", "summary", "split",
-}
+PUBLIC_CASE_FIELDS = {"handle", "age_years", "age_months", "sex", "setting", "summary"}
+AUTHORS_FIELDS = {"id", "title", "specialty", "difficulty", "split"}
 HIDDEN_CASE_FIELDS = {"diagnosis", "title", "history", "exam", "tests", "differential", "key_findings"}
 
 
@@ -32,20 +31,28 @@ def test_cases_are_public_fields_only(client):
     cases = client.cases()
     assert len(cases) == client.health()["cases"]
     for case in cases:
-        assert set(case) <= PUBLIC_CASE_FIELDS, case["id"]
-        assert not set(case) & HIDDEN_CASE_FIELDS
-        assert {"id", "specialty", "difficulty", "sex", "summary", "split"} <= set(case)
-    assert STEMI_CASE in {case["id"] for case in cases}
+        assert set(case) <= PUBLIC_CASE_FIELDS, case["handle"]
+        assert not set(case) & (HIDDEN_CASE_FIELDS | AUTHORS_FIELDS)
+        assert len(case["handle"]) == 16 and int(case["handle"], 16) >= 0
+    assert STEMI_HANDLE in {case["handle"] for case in cases}
 
 
-def test_cases_filters(client):
-    for split in ("train", "test"):
-        chosen = client.cases(split=split)
-        assert chosen and all(case["split"] == split for case in chosen)
-    cardio = client.cases(specialty="cardiology")
-    assert cardio and all(case["specialty"] == "cardiology" for case in cardio)
-    rare = client.cases(difficulty="rare", split="test")
-    assert all(c["difficulty"] == "rare" and c["split"] == "test" for c in rare)
+def test_cases_filters_need_the_authors_view(client, tmp_path):
+    for query in ({"split": "test"}, {"specialty": "cardiology"}, {"difficulty": "rare"}):
+        with pytest.raises(dxsim.ApiError) as refused:
+            client.cases(**query)
+        assert refused.value.status == 400 and "case-details" in str(refused.value)
+    authors = Server(tmp_path / "authors", open_mode=True, extra_args=["--case-details"])
+    try:
+        details = authors.client()
+        cardio = details.cases(specialty="cardiology")
+        assert cardio and all(case["specialty"] == "cardiology" for case in cardio)
+        rare = details.cases(difficulty="rare", split="test")
+        assert all(c["difficulty"] == "rare" and c["split"] == "test" for c in rare)
+        stemi = [case for case in details.cases() if case["id"] == STEMI_CASE]
+        assert stemi and stemi[0]["handle"] == STEMI_HANDLE
+    finally:
+        authors.stop()
 
 
 def test_catalogue_and_discrete_table(client):
@@ -68,7 +75,8 @@ def test_text_episode_ends_in_a_diagnosis(client):
     assert created["mode"] == "text" and created["seed"] == 42
     assert "discrete_observation" not in created
     assert "61-year-old" in created["observation"]["text"]
-    assert created["info"]["case_id"] == STEMI_CASE and created["info"]["turn"] == 0
+    assert created["info"]["case_handle"] == STEMI_HANDLE and created["info"]["turn"] == 0
+    assert "case_id" not in created["info"]
     assert "outcome" not in created["info"]
     presentation = [f for f in created["observation"]["findings"] if f.get("kind") == "presentation"]
     assert presentation and not set(presentation[0]["case"]) & HIDDEN_CASE_FIELDS
@@ -82,7 +90,8 @@ def test_text_episode_ends_in_a_diagnosis(client):
     assert "outcome" not in tests["info"]
 
     state = client.episode(episode)
-    assert state["status"] == "running" and state["turn"] == 2 and state["case_id"] == STEMI_CASE
+    assert state["status"] == "running" and state["turn"] == 2
+    assert state["case_handle"] == STEMI_HANDLE and "case_id" not in state
     assert state["seed"] == 42 and state["mode"] == "text"
 
     end = client.step(episode, text="DIAGNOSIS READY: inferior STEMI")
@@ -93,7 +102,9 @@ def test_text_episode_ends_in_a_diagnosis(client):
     # The hidden diagnosis was not in anything shown before the end.
     assert reference.lower() not in json.dumps([created, asked, tests]).lower()
 
-    assert client.episode(episode)["status"] == "terminated"
+    assert outcome["case"]["id"] == STEMI_CASE and outcome["case"]["specialty"] == "cardiology"
+    ended = client.episode(episode)
+    assert ended["status"] == "terminated" and ended["case_id"] == STEMI_CASE
     entries = client.transcript(episode)["entries"]
     assert [e["turn"] for e in entries] == [1, 2, 3]
     assert entries[0]["action"] == {"type": "ask", "text": "When did the pain start?"}

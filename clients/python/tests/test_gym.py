@@ -10,7 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dxsim
-from conftest import STEMI_CASE
+from conftest import STEMI_CASE, STEMI_HANDLE
 from dxsim.gym import DxSimEnv, DxSimVectorEnv
 
 
@@ -41,9 +41,9 @@ def test_reset_seed_is_deterministic(server, mode):
         follow_b = [env.reset() for _ in range(3)]
         assert info_a == info_b
         assert np.array_equal(obs_a, obs_b) if mode == "discrete" else obs_a == obs_b
-        assert [i["case_id"] for _, i in follow_a] == [i["case_id"] for _, i in follow_b]
+        assert [i["case_handle"] for _, i in follow_a] == [i["case_handle"] for _, i in follow_b]
         # Different seeds pick different cases (over a handful of seeds, at least once).
-        cases = {env.reset(seed=s)[1]["case_id"] for s in range(8)}
+        cases = {env.reset(seed=s)[1]["case_handle"] for s in range(8)}
         assert len(cases) > 1
         # The server seed is the given one.
         env.reset(seed=77)
@@ -56,7 +56,7 @@ def test_text_env_plays_to_a_diagnosis(server):
     env = make(server, mode="text", options={"case": {"id": STEMI_CASE}})
     obs, info = env.reset(seed=42)
     assert "61-year-old" in obs and obs in env.observation_space
-    assert info["case_id"] == STEMI_CASE and "outcome" not in info
+    assert info["case_handle"] == STEMI_HANDLE and "outcome" not in info and "case_id" not in info
     obs, reward, terminated, truncated, info = env.step("<test>ECG</test><test>troponin</test>")
     assert "ST-segment elevation" in obs and obs in env.observation_space
     assert (reward, terminated, truncated) == (0.0, False, False)
@@ -76,7 +76,7 @@ def test_options_pass_through_and_truncation(server):
     env = make(server, mode="text")
     try:
         _, info = env.reset(seed=4, options={"case": {"id": STEMI_CASE}, "turn_limit": 2})
-        assert info["case_id"] == STEMI_CASE and info["turn_limit"] == 2
+        assert info["case_handle"] == STEMI_HANDLE and info["turn_limit"] == 2
         _, _, terminated, truncated, _ = env.step("Any fever?")
         assert not terminated and not truncated
         _, _, terminated, truncated, info = env.step("Any cough?")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from conftest import STEMI_CASE, Server
+from conftest import STEMI_CASE, STEMI_HANDLE, Server
 
 
 def test_restart_rebuilds_live_episodes(tmp_path):
@@ -25,7 +25,7 @@ def test_restart_rebuilds_live_episodes(tmp_path):
     try:
         client = second.client()
         state = client.episode(episode)
-        assert (state["turn"], state["status"], state["case_id"]) == (2, "running", STEMI_CASE)
+        assert (state["turn"], state["status"], state["case_handle"]) == (2, "running", STEMI_HANDLE)
         assert client.transcript(episode) == transcript
         assert client.episode(episode)["cost"] == ordered["info"]["cost"]
         end = client.step(episode, text="DIAGNOSIS READY: inferior STEMI")

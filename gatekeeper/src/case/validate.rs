@@ -15,7 +15,7 @@ use crate::case::{
 use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
 use crate::disclosure::computed_flag;
 use crate::icd10::{Icd10, is_well_formed};
-use crate::text::normalize;
+use crate::text::{contains_phrase, normalize};
 
 /// What kind of problem a case file has; one variant per check, so tests and tools can tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +61,8 @@ pub enum ProblemKind {
     WorkupTestNotInCase,
     /// Text revealed before the diagnosis names the diagnosis or its code.
     NamesDiagnosis,
+    /// The presentation names the case's specialty, which is hidden until the end.
+    NamesSpecialty,
     /// An abnormal value listed without the values that must move with it (haemoglobin without
     /// haematocrit), which would be filled with contradicting normal values.
     IncoherentPanel,
@@ -440,6 +442,23 @@ fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
     }
     checker.require_text("presentation.setting", &presentation.setting);
     checker.require_text("presentation.summary", &presentation.summary);
+    // The specialty is hidden until the end (DESIGN.md §3.9): "cardiology clinic" would give it away.
+    let specialty = normalize(&case.specialty.replace('_', " "));
+    for (field, text) in [
+        ("presentation.setting", &presentation.setting),
+        ("presentation.summary", &presentation.summary),
+    ] {
+        if !specialty.is_empty() && contains_phrase(&normalize(text), &specialty) {
+            checker.report(
+                field,
+                ProblemKind::NamesSpecialty,
+                format!(
+                    "names the case's specialty (`{}`), which an agent may not see before the end; say where the patient is seen without it (\"hospital outpatient clinic\")",
+                    case.specialty
+                ),
+            );
+        }
+    }
     if presentation.age_years > 120 {
         checker.report(
             "presentation.age_years",

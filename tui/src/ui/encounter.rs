@@ -169,12 +169,11 @@ fn pane_block(title: &str, focused: bool, theme: &Theme) -> Block<'static> {
 }
 
 fn header(app: &App, theme: &Theme) -> Line<'static> {
+    // The case's id, specialty and difficulty wait for the debrief (DESIGN.md §3.9); the patient and
+    // the setting head the presentation below.
     let mut spans = vec![Span::styled(" dxsim ", theme.accent)];
-    if let Some(presentation) = app.presentation() {
-        spans.push(Span::raw(format!(
-            "· {} · {}",
-            presentation.patient, presentation.setting
-        )));
+    if app.presentation().is_some() {
+        spans.push(Span::raw("· encounter"));
     }
     if !app.in_progress() {
         spans.push(Span::styled("  · case over", theme.dim));

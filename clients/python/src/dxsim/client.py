@@ -221,7 +221,12 @@ class Client:
         specialty: Optional[str] = None,
         difficulty: Optional[str] = None,
     ) -> List[CaseSummary]:
-        """``GET /v1/cases``: the public fields of every case, optionally filtered."""
+        """``GET /v1/cases``: every case's opaque handle and presentation.
+
+        The filters (and the authors' fields in the answer) need a server started with
+        ``--case-details``; any other server refuses them with 400, so that no agent can map a
+        presentation to a specialty. To play a specialty or split, select it in the reset options.
+        """
         query = {"split": split, "specialty": specialty, "difficulty": difficulty}
         return self.request("GET", "/cases", query=query)["cases"]
 

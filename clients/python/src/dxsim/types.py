@@ -22,20 +22,26 @@ class Health(TypedDict):
 
 
 class _CaseSummaryBase(TypedDict):
-    id: str
-    specialty: str
-    difficulty: str
+    handle: str
     age_years: int
     sex: str
     setting: str
     summary: str
-    split: str
 
 
 class CaseSummary(_CaseSummaryBase, total=False):
-    """One entry of ``GET /v1/cases``: public fields only, never the diagnosis."""
+    """One entry of ``GET /v1/cases``: an opaque handle and the presentation, never the diagnosis.
+
+    The authors' fields (``id``, ``title``, ``specialty``, ``difficulty``, ``split``) are present only
+    when the server runs with ``--case-details``; an agent must never see them before an episode ends.
+    """
 
     age_months: int
+    id: str
+    title: str
+    specialty: str
+    difficulty: str
+    split: str
 
 
 class CatalogueTest(TypedDict):
@@ -117,7 +123,7 @@ class EpisodeState(TypedDict):
     mode: str
     seed: int
     options: JSON
-    case_id: str
+    case_handle: str
     turn: int
     status: str
     cost: JSON
