@@ -297,7 +297,7 @@ fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64)
                 turn_limit: options.turn_limit,
                 cap: options.budget_cap(),
             },
-            EpisodeCase(case),
+            EpisodeCase(Arc::clone(&case), case.handle().into()),
             Settings { options, seed },
             Revealed::default(),
             Transcript::default(),

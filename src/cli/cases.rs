@@ -15,7 +15,7 @@ use super::{Outcome, UserError};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CasesCommand {
-    /// List the built-in cases for authors: id, handle, title, specialty, difficulty, split and the
+    /// List the built-in cases for authors: id, handle, specialty, difficulty, split and the
     /// presentation (nothing that names the diagnosis; never show it to an agent).
     List {
         /// Only cases of this specialty.
@@ -169,7 +169,6 @@ fn list(
         .map(|case| CaseListing {
             id: &case.id,
             handle: case.handle(),
-            title: &case.title,
             specialty: &case.specialty,
             difficulty: case.difficulty,
             split: Split::of(&case.id),
@@ -213,13 +212,12 @@ fn list(
     Ok(Outcome::Success)
 }
 
-/// One line of `dxsim cases list`: the authors' view of a case (its id, handle and labels) with the
-/// presentation an agent sees.
+/// One line of `dxsim cases list`: the authors' view of a case (its id, handle and labels; not the
+/// title, which can hint at the answer) with the presentation an agent sees.
 #[derive(serde::Serialize)]
 struct CaseListing<'a> {
     id: &'a str,
     handle: String,
-    title: &'a str,
     specialty: &'a str,
     difficulty: dxsim_gatekeeper::case::Difficulty,
     split: Split,

@@ -30,9 +30,9 @@ pub(crate) struct Engine {
 #[derive(Resource, Clone, Copy)]
 pub(crate) struct Parallelism(pub(crate) bool);
 
-/// The hidden case this episode plays.
+/// The hidden case this episode plays, and its opaque handle (worked out once, shown every step).
 #[derive(Component)]
-pub(crate) struct EpisodeCase(pub(crate) Arc<Case>);
+pub(crate) struct EpisodeCase(pub(crate) Arc<Case>, pub(crate) Arc<str>);
 
 /// The episode's options and seed.
 #[derive(Component)]

@@ -289,10 +289,10 @@ impl EpisodePool {
     pub fn state(&self, key: EpisodeKey) -> Option<EpisodeState> {
         let (status, turn) = self.progress(key)?;
         let entity = self.world.get_entity(key.0).ok()?;
-        let case = &entity.get::<EpisodeCase>()?.0;
+        let case = entity.get::<EpisodeCase>()?;
         Some(EpisodeState {
-            case_id: case.id.clone(),
-            case_handle: case.handle(),
+            case_id: case.0.id.clone(),
+            case_handle: case.1.to_string(),
             seed: entity.get::<Settings>()?.seed,
             turn,
             status,

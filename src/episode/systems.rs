@@ -530,7 +530,7 @@ pub(crate) fn record(parallel: Res<Parallelism>, mut episodes: RecordQuery<'_, '
             terminated: *status == Status::Terminated,
             truncated: *status == Status::Truncated,
             info: Info {
-                case_handle: case.0.handle(),
+                case_handle: case.1.to_string(),
                 turn: budget.turn,
                 turn_limit: budget.turn_limit,
                 cost: totals,

@@ -116,9 +116,7 @@ class BatchError(TypedDict):
     error: Dict[str, str]
 
 
-class EpisodeState(TypedDict):
-    """``GET /v1/episodes/{id}``."""
-
+class _EpisodeStateBase(TypedDict):
     episode_id: str
     mode: str
     seed: int
@@ -127,6 +125,13 @@ class EpisodeState(TypedDict):
     turn: int
     status: str
     cost: JSON
+
+
+class EpisodeState(_EpisodeStateBase, total=False):
+    """``GET /v1/episodes/{id}``: ``options`` leave out the case selector, and ``case_id`` is absent,
+    until the episode has ended."""
+
+    case_id: str
 
 
 class TranscriptEntry(TypedDict):
@@ -144,13 +149,18 @@ class Transcript(TypedDict):
     entries: List[TranscriptEntry]
 
 
-class EpisodeSummary(TypedDict):
-    """One entry of ``GET /v1/episodes``."""
-
+class _EpisodeSummaryBase(TypedDict):
     episode_id: str
     mode: str
+    case_handle: str
     turn: int
     status: str
+
+
+class EpisodeSummary(_EpisodeSummaryBase, total=False):
+    """One entry of ``GET /v1/episodes``; ``case_id`` only once the episode has ended."""
+
+    case_id: str
 
 
 class VectorEnvInfo(TypedDict):
