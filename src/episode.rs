@@ -262,6 +262,7 @@ fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
 
 /// Spawns a fresh episode entity.
 fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64) -> Entity {
+    let handle: Arc<str> = case.handle().into();
     let bias = options.patient_bias.as_ref().map(|spec| {
         // A default belief is a wrong diagnosis: never a differential item that names the case's
         // own ("Eosinophilic granulomatosis with polyangiitis" holds "granulomatosis with
@@ -297,7 +298,7 @@ fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64)
                 turn_limit: options.turn_limit,
                 cap: options.budget_cap(),
             },
-            EpisodeCase(Arc::clone(&case), case.handle().into()),
+            EpisodeCase(case, handle),
             Settings { options, seed },
             Revealed::default(),
             Transcript::default(),
