@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use bias::ActiveBias;
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::case::HistoryTopic;
+use dxsim_gatekeeper::case::{DiagnosisNames, HistoryTopic};
 use dxsim_gatekeeper::memo::TextMemo;
 use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
 use rand::Rng;
@@ -118,7 +118,10 @@ impl PreparedHistory {
                     .collect()
             })
             .collect();
-        let names = crate::judge::diagnosis_names(case);
+        // Every case the engine plays passed the validator, which checks the history with the judge's
+        // full matcher (`judge::diagnosis_names`); this last guard needs only the case's own names,
+        // so that no episode waits for the judge's terminology to be built.
+        let names = DiagnosisNames::of(case);
         let sayable = case
             .history
             .iter()
