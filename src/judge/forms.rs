@@ -1,8 +1,10 @@
 //! The one matcher that decides whether a text names a case's diagnosis (DESIGN.md §3.7, §3.9): the
 //! diagnosis and its synonyms as the case gives them, and the other names the judge's terminology
 //! knows for it: the ICD-10-CM description and inclusion terms of its code, lay, eponym and clinical
-//! names from the lay table, abbreviations, and plurals. The validator, the patient, the language-model
-//! guards and the bias beliefs all ask it, so what counts as naming the diagnosis is decided once.
+//! names from the lay table, abbreviations, and plurals. The validator, the language-model guards, the
+//! bias beliefs and the disclosure audit all ask it, so what counts as naming the diagnosis is decided
+//! once. (The rule patient's last guard uses the case's own names: every case it plays passed the
+//! validator's check with this matcher.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -168,7 +170,7 @@ fn unqualified(form: &str) -> Option<String> {
 }
 
 /// Every way a text can name `case`'s diagnosis before the episode ends: the matcher the validator,
-/// the patient, the model guards and the bias beliefs share.
+/// the model guards, the bias beliefs and the audit share.
 pub fn diagnosis_names(case: &Case) -> DiagnosisNames {
     DiagnosisNames::with_forms(case, diagnosis_forms(case).iter().cloned())
 }

@@ -296,3 +296,56 @@ fn run_writes_a_log_that_replay_reproduces_and_a_tampered_one_fails() {
     let missing = dxsim(&["replay", "no/such/log.jsonl"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn cases_audit_reports_what_would_reach_the_doctor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clean = dir.path().join("clean");
+    let leaky = dir.path().join("leaky");
+    for folder in [&clean, &leaky] {
+        std::fs::create_dir_all(folder).expect("a folder");
+    }
+    std::fs::write(clean.join("fixture-valid.toml"), crate::VALID_CASE).expect("written");
+    // A teaching point pasted into the patient's words passes validation, not the audit.
+    let point = "A first troponin may be only mildly raised in the first hours";
+    let pasted = crate::VALID_CASE.replacen(
+        "I smoke about fifteen a day, have done since I was a teenager.",
+        &format!("I smoke about fifteen a day. {point}."),
+        1,
+    );
+    assert_ne!(pasted, crate::VALID_CASE);
+    let pasted = pasted.replace(
+        "\"A first troponin may be only mildly raised in the first hours; an unequivocal ECG is enough to activate primary PCI without waiting for it.\"",
+        &format!("\"{point}.\""),
+    );
+    std::fs::write(leaky.join("fixture-valid.toml"), pasted).expect("written");
+
+    let output = dxsim(&["cases", "audit", clean.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).contains("0 leak(s)"), "{}", stdout(&output));
+
+    let output = dxsim(&["cases", "audit", "--json", leaky.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let leaks: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(!leaks.is_empty());
+    assert!(
+        leaks
+            .iter()
+            .all(|leak| leak["case_id"] == "fixture-valid" && leak["what"] == "a teaching point"),
+        "{leaks:?}"
+    );
+    // Every patient setting heard it, in both modes.
+    let surfaces: std::collections::BTreeSet<&str> = leaks
+        .iter()
+        .filter_map(|leak| leak["surface"].as_str())
+        .collect();
+    assert!(surfaces.iter().any(|surface| surface.contains("discrete")));
+    assert!(
+        surfaces
+            .iter()
+            .any(|surface| surface.contains("patient recency"))
+    );
+}
