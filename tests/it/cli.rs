@@ -306,18 +306,14 @@ fn cases_audit_reports_what_would_reach_the_doctor() {
         std::fs::create_dir_all(folder).expect("a folder");
     }
     std::fs::write(clean.join("fixture-valid.toml"), crate::VALID_CASE).expect("written");
-    // A teaching point pasted into the patient's words passes validation, not the audit.
-    let point = "A first troponin may be only mildly raised in the first hours";
+    // A patient who names the specialty passes validation (which checks the presentation), not the
+    // audit.
     let pasted = crate::VALID_CASE.replacen(
         "I smoke about fifteen a day, have done since I was a teenager.",
-        &format!("I smoke about fifteen a day. {point}."),
+        "I smoke about fifteen a day. Cardiology saw me once, years ago.",
         1,
     );
     assert_ne!(pasted, crate::VALID_CASE);
-    let pasted = pasted.replace(
-        "\"A first troponin may be only mildly raised in the first hours; an unequivocal ECG is enough to activate primary PCI without waiting for it.\"",
-        &format!("\"{point}.\""),
-    );
     std::fs::write(leaky.join("fixture-valid.toml"), pasted).expect("written");
 
     let output = dxsim(&["cases", "audit", clean.to_str().expect("utf-8")]);
@@ -332,9 +328,8 @@ fn cases_audit_reports_what_would_reach_the_doctor() {
         .collect();
     assert!(!leaks.is_empty());
     assert!(
-        leaks
-            .iter()
-            .all(|leak| leak["case_id"] == "fixture-valid" && leak["what"] == "a teaching point"),
+        leaks.iter().all(|leak| leak["case_id"] == "fixture-valid"
+            && leak["what"] == "the specialty (cardiology)"),
         "{leaks:?}"
     );
     // Every patient setting heard it, in both modes.

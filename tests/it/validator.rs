@@ -414,3 +414,15 @@ fn a_differential_that_all_names_the_diagnosis_leaves_no_belief() {
         "one item that does not name it is enough"
     );
 }
+
+#[test]
+fn a_teaching_point_revealed_before_the_debrief_is_reported() {
+    assert_problem(
+        &[(
+            "I smoke about fifteen a day, have done since I was a teenager.",
+            "A first troponin may be only mildly raised in the first hours; an unequivocal ECG is enough to activate primary PCI without waiting for it.",
+        )],
+        ProblemKind::RevealsTeachingPoint,
+        "history[",
+    );
+}

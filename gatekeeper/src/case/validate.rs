@@ -63,6 +63,8 @@ pub enum ProblemKind {
     NamesDiagnosis,
     /// The presentation names the case's specialty, which is hidden until the end.
     NamesSpecialty,
+    /// Text revealed before the end repeats a teaching point, which belongs to the debrief.
+    RevealsTeachingPoint,
     /// An abnormal value listed without the values that must move with it (haemoglobin without
     /// haematocrit), which would be filled with contradicting normal values.
     IncoherentPanel,
@@ -1198,7 +1200,26 @@ fn check_disclosure(checker: &mut Checker<'_>, case: &Case, names: &DiagnosisNam
             ));
         }
     }
+    let teaching_points: Vec<String> = case
+        .teaching_points
+        .iter()
+        .map(|point| normalize(point))
+        .filter(|point| point.split(' ').count() >= 4)
+        .collect();
     for (field, text) in revealable {
+        let shown = normalize(text);
+        if field != "id"
+            && field != "title"
+            && teaching_points
+                .iter()
+                .any(|point| contains_phrase(&shown, point))
+        {
+            checker.report(
+                field.clone(),
+                ProblemKind::RevealsTeachingPoint,
+                "repeats a teaching point, which is for the debrief: an agent would read the lesson before the case",
+            );
+        }
         match names.found_in(text) {
             Some(Naming::Phrase(phrase)) => checker.report(
                 field,
