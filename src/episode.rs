@@ -248,9 +248,9 @@ fn presentation(case: &Case, options: &EpisodeOptions, seed: u64) -> Observation
 }
 
 /// The info returned at reset.
-fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
+fn reset_info(case_handle: &str, options: &EpisodeOptions) -> Info {
     Info {
-        case_handle: case.handle(),
+        case_handle: case_handle.to_string(),
         turn: 0,
         turn_limit: options.turn_limit,
         cost: Default::default(),
@@ -260,9 +260,14 @@ fn reset_info(case: &Case, options: &EpisodeOptions) -> Info {
     }
 }
 
-/// Spawns a fresh episode entity.
-fn spawn(world: &mut World, case: Arc<Case>, options: EpisodeOptions, seed: u64) -> Entity {
-    let handle: Arc<str> = case.handle().into();
+/// Spawns a fresh episode entity for `case`, shown to the agent as `handle`.
+fn spawn(
+    world: &mut World,
+    case: Arc<Case>,
+    handle: Arc<str>,
+    options: EpisodeOptions,
+    seed: u64,
+) -> Entity {
     let bias = options.patient_bias.as_ref().map(|spec| {
         // A default belief is a wrong diagnosis: never a differential item that names the case's
         // own ("Eosinophilic granulomatosis with polyangiitis" holds "granulomatosis with

@@ -749,22 +749,26 @@ pub struct PublicCase {
     pub presentation: Presentation,
 }
 
-/// What the key of [`case_handle`] starts with; the version changes when the scheme does.
-const HANDLE_KEY: &[u8] = b"dxsim case handle v1\0";
-
-/// The opaque handle of the case with this id: 16 hex digits of a keyed SHA-256 of the id, stable
-/// for as long as the id is, carrying none of its words. RL users group rollouts by it; an agent
-/// learns nothing from it.
-pub fn case_handle(id: &str) -> String {
+/// An opaque handle for `text`: 16 hex digits of SHA-256 keyed by `domain` (which names what the
+/// handle is of, and its version), carrying none of the text's words.
+pub fn opaque_handle(domain: &str, text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::new()
-        .chain_update(HANDLE_KEY)
-        .chain_update(id.as_bytes())
+        .chain_update(domain.as_bytes())
+        .chain_update([0])
+        .chain_update(text.as_bytes())
         .finalize();
     digest[..8]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// The opaque handle of the case with this id ([`opaque_handle`] in the domain
+/// `dxsim case handle v1`), stable for as long as the id is. RL users group rollouts by it; an
+/// agent learns nothing from it.
+pub fn case_handle(id: &str) -> String {
+    opaque_handle("dxsim case handle v1", id)
 }
 
 impl Case {

@@ -290,8 +290,7 @@ fn lint(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
 }
 
 fn audit(paths: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
-    use dxsim::episode::DiscreteTable;
-    use dxsim::library::audit::{Leak, audit_case};
+    use dxsim::library::audit::{audit_library, patient_settings};
     let report = load(paths)?;
     let mut out = io::stdout().lock();
     for problem in &report.problems {
@@ -300,36 +299,10 @@ fn audit(paths: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
     let cases: Vec<dxsim_gatekeeper::Case> =
         report.cases.into_iter().map(|(_, case)| case).collect();
     let library: &'static CaseLibrary = Box::leak(Box::new(CaseLibrary::new(cases)));
-    let catalogue = Catalogue::builtin();
-    let table = DiscreteTable::new(catalogue, library);
-    let workers = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-    let share = library.cases().len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<Leak>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = library
-            .cases()
-            .chunks(share)
-            .map(|chunk| {
-                let table = &table;
-                scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .map(|case| {
-                            audit_case(library, case, table, catalogue).map_err(|error| {
-                                format!("{}: could not be played: {error}", case.id)
-                            })
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().unwrap_or_default())
-            .collect()
-    });
+    let results = audit_library(library);
     let mut leaks = 0;
     let mut failures = 0;
-    for result in results {
+    for (case_id, result) in results {
         match result {
             Ok(found) => {
                 for leak in found {
@@ -345,9 +318,9 @@ fn audit(paths: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            Err(message) => {
+            Err(error) => {
                 failures += 1;
-                writeln!(out, "{message}")?;
+                writeln!(out, "{case_id}: could not be played: {error}")?;
             }
         }
     }
@@ -356,7 +329,7 @@ fn audit(paths: &[PathBuf], json: bool) -> anyhow::Result<Outcome> {
             out,
             "audited {} case(s) under {} patient settings in text and discrete mode: {leaks} leak(s), {failures} case(s) that could not be played",
             library.cases().len(),
-            dxsim::library::audit::patient_settings().len()
+            patient_settings().len()
         )?;
     }
     Ok(

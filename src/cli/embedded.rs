@@ -916,7 +916,7 @@ mod tests {
 
     #[test]
     fn the_terminal_app_shows_nothing_hidden_before_the_debrief() {
-        use dxsim::library::audit::{Secrets, exhaustive_actions, ordered};
+        use dxsim::library::audit::{Secrets, consultation, ordered, plain_tests};
         use ratatui::Terminal;
         use ratatui::backend::TestBackend;
 
@@ -941,22 +941,8 @@ mod tests {
             // The app's turn limit is 40: the exhaustive doctor's orders go in four (the door tests,
             // which may return a confirmatory report, in the last one).
             let doors = secrets.door_tests();
-            let mut actions: Vec<Action> = Vec::new();
-            let mut tests: Vec<String> = Vec::new();
-            for action in exhaustive_actions(case, &secrets, catalogue) {
-                match action {
-                    Action::Order { tests: ordered } => tests.extend(
-                        ordered
-                            .into_iter()
-                            .filter(|test| !doors.contains(test.as_str())),
-                    ),
-                    other => actions.push(other),
-                }
-            }
-            let chunk = tests.len().div_ceil(3).max(1);
-            actions.extend(tests.chunks(chunk).map(|tests| Action::Order {
-                tests: tests.to_vec(),
-            }));
+            let tests = plain_tests(case, &secrets, catalogue);
+            let mut actions = consultation(catalogue, &tests, tests.len().div_ceil(3));
             if !doors.is_empty() {
                 actions.push(Action::Order {
                     tests: doors.iter().map(|test| (*test).to_string()).collect(),

@@ -107,8 +107,9 @@ impl EpisodePool {
         options.validate()?;
         let case = select_case(self.library, &options.case, seed)?;
         let observation = presentation(&case, &options, seed);
-        let info = reset_info(&case, &options);
-        let entity = spawn(&mut self.world, case, options, seed);
+        let handle: std::sync::Arc<str> = case.handle().into();
+        let info = reset_info(&handle, &options);
+        let entity = spawn(&mut self.world, case, handle, options, seed);
         Ok((EpisodeKey(entity), observation, info))
     }
 

@@ -451,18 +451,11 @@ pub fn expand(
     episodes
 }
 
-/// The opaque name an agent is given for the episode with run key `key` (DESIGN.md §3.9): 16 hex
-/// digits of a keyed SHA-256 of the key, so the agent can tell its episodes apart and the evaluator
+/// The opaque name an agent is given for the episode with run key `key` (DESIGN.md §3.9): its
+/// [`dxsim_gatekeeper::case::opaque_handle`] in the domain `dxsim episode handle v1`, so the agent can tell its episodes apart and the evaluator
 /// can match them to records, while the case's id never reaches it.
 pub fn episode_handle(key: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"dxsim episode handle v1\0")
-        .chain_update(key.as_bytes())
-        .finalize();
-    digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    dxsim_gatekeeper::case::opaque_handle("dxsim episode handle v1", key)
 }
 
 /// The episodes of `plan` that belong to `shard` (all of them without one).

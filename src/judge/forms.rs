@@ -7,11 +7,12 @@
 //! validator's check with this matcher.)
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use dxsim_gatekeeper::Case;
 use dxsim_gatekeeper::case::{Diagnosis, DiagnosisNames};
 use dxsim_gatekeeper::icd10::{Icd10, TermKind};
+use dxsim_gatekeeper::memo::TextMemo;
 use dxsim_gatekeeper::text::normalize;
 
 use super::vocabulary::is_disease_word;
@@ -75,28 +76,20 @@ fn index() -> &'static FormIndex {
 /// The other names of `case`'s diagnosis, normalised: what [`diagnosis_names`] adds to the case's own.
 /// Worked out once per diagnosis (name, code and synonyms) and process.
 pub fn diagnosis_forms(case: &Case) -> Arc<Vec<String>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Vec<String>>>>> = OnceLock::new();
+    static CACHE: OnceLock<TextMemo<Arc<Vec<String>>>> = OnceLock::new();
     let diagnosis = &case.diagnosis;
     let key = std::iter::once(diagnosis.name.as_str())
         .chain(std::iter::once(diagnosis.icd10.as_str()))
         .chain(diagnosis.synonyms.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join("\u{1f}");
-    let cache = CACHE.get_or_init(Mutex::default);
-    if let Some(forms) = cache
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key)
-    {
-        return Arc::clone(forms);
-    }
-    let forms = Arc::new(work_out_forms(diagnosis));
-    cache
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key, Arc::clone(&forms));
-    forms
+    CACHE
+        .get_or_init(|| TextMemo::new(FORMS_LIMIT))
+        .get_or_compute(&key, || Arc::new(work_out_forms(diagnosis)))
 }
+
+/// Most diagnoses whose forms a process remembers (a DDXPlus set has 49, the library ~150).
+const FORMS_LIMIT: usize = 65_536;
 
 fn work_out_forms(diagnosis: &Diagnosis) -> Vec<String> {
     let index = index();

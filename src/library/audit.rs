@@ -10,10 +10,10 @@
 //! difficulty (as fields, as values, and the specialty's name in any text), the teaching points, any sign that a result was
 //! synthesised, and a confirmatory report before one of its own tests was ordered.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 
 use dxsim_gatekeeper::case::DiagnosisNames;
+use dxsim_gatekeeper::memo::TextMemo;
 use dxsim_gatekeeper::text::{contains_phrase, normalize};
 use dxsim_gatekeeper::{Case, Catalogue};
 use serde::Serialize;
@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::action::Action;
 use crate::agents::TOPIC_QUESTIONS;
 use crate::episode::{CaseSelector, DiscreteTable, Env, EnvError, EpisodeOptions};
-use crate::library::CaseSource;
+use crate::library::{CaseLibrary, CaseSource};
 use crate::patient::bias::{BiasKind, BiasSpec, DoctorProfile};
 
 /// Words that would betray a synthesised result (not "synthetic" alone: "synthetic cannabinoids" is a
@@ -91,8 +91,8 @@ pub struct Secrets {
     labels: Vec<String>,
     teaching_points: Vec<String>,
     doors: Vec<Door>,
-    /// Texts already checked, with the doors open then, and what each gave away.
-    checked: Mutex<HashMap<(String, u64), Vec<String>>>,
+    /// Texts already checked, keyed with the doors open then, and what each gave away.
+    checked: TextMemo<Vec<String>>,
     /// Names of catalogue tests and analytes that hold a name of the diagnosis ("Lyme disease
     /// antibody screen", "PCP" for phencyclidine): the catalogue's labels of what the doctor itself
     /// ordered, echoed back, not a disclosure.
@@ -142,7 +142,7 @@ impl Secrets {
         echoes.sort_by_key(|echo| std::cmp::Reverse(echo.len()));
         Secrets {
             case_id: case.id.clone(),
-            checked: Mutex::default(),
+            checked: TextMemo::new(CHECKED_LIMIT),
             names,
             echoes,
             codes,
@@ -180,27 +180,11 @@ impl Secrets {
             .enumerate()
             .filter(|(_, door)| door.tests.iter().any(|test| opened.contains(test)))
             .fold(0u64, |mask, (index, _)| mask | (1 << (index % 64)));
-        let key = (text.to_string(), open_doors);
-        let known = self
+        // Texts repeat across turns and settings (reference ranges, names, the same answers).
+        let key = format!("{open_doors:x}\u{1f}{text}");
+        let found = self
             .checked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        let found = match known {
-            Some(found) => found,
-            None => {
-                let found = self.what_leaks(text, open_doors);
-                let mut checked = self
-                    .checked
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if checked.len() < CHECKED_LIMIT {
-                    checked.insert(key, found.clone());
-                }
-                found
-            }
-        };
+            .get_or_compute(&key, || self.what_leaks(text, open_doors));
         found
             .into_iter()
             .map(|what| Leak {
@@ -351,21 +335,26 @@ pub fn audit_options(case: &Case, bias: Option<BiasSpec>, doctor: DoctorProfile)
     }
 }
 
-/// The exhaustive doctor's actions in text mode: a question per history topic, every exam system,
-/// every catalogue test (and the case's own tests) in orders of 25, and last, one order per test that
-/// opens a confirmatory report.
-pub fn exhaustive_actions(case: &Case, secrets: &Secrets, catalogue: &Catalogue) -> Vec<Action> {
-    let doors = secrets.door_tests();
-    let mut actions: Vec<Action> = TOPIC_QUESTIONS
-        .iter()
-        .map(|(_, question)| Action::Ask {
-            text: (*question).to_string(),
-        })
-        .collect();
-    actions.extend(catalogue.systems().iter().map(|system| Action::Examine {
+/// A question per history topic, every exam system, then `tests` in orders of `per_order`: the
+/// exhaustive doctor before it knows anything of the case.
+pub fn consultation(catalogue: &Catalogue, tests: &[String], per_order: usize) -> Vec<Action> {
+    let questions = TOPIC_QUESTIONS.iter().map(|(_, question)| Action::Ask {
+        text: (*question).to_string(),
+    });
+    let exams = catalogue.systems().iter().map(|system| Action::Examine {
         system: system.id.clone(),
-    }));
-    let tests: Vec<String> = catalogue
+    });
+    let orders = tests.chunks(per_order.max(1)).map(|chunk| Action::Order {
+        tests: chunk.to_vec(),
+    });
+    questions.chain(exams).chain(orders).collect()
+}
+
+/// Every test the exhaustive doctor orders on `case` before any that opens a confirmatory report:
+/// the catalogue's and the case's own.
+pub fn plain_tests(case: &Case, secrets: &Secrets, catalogue: &Catalogue) -> Vec<String> {
+    let doors = secrets.door_tests();
+    catalogue
         .tests()
         .iter()
         .map(|test| test.id.clone())
@@ -376,12 +365,16 @@ pub fn exhaustive_actions(case: &Case, secrets: &Secrets, catalogue: &Catalogue)
                 .map(|test| test.id.clone()),
         )
         .filter(|test| !doors.contains(test.as_str()))
-        .collect();
-    actions.extend(tests.chunks(25).map(|chunk| Action::Order {
-        tests: chunk.to_vec(),
-    }));
-    actions.extend(doors.iter().map(|test| Action::Order {
-        tests: vec![(*test).to_string()],
+        .collect()
+}
+
+/// The exhaustive doctor's actions in text mode: the [`consultation`] with every
+/// [`plain_tests`] test in orders of 25, and last, one order per test that opens a confirmatory
+/// report.
+pub fn exhaustive_actions(case: &Case, secrets: &Secrets, catalogue: &Catalogue) -> Vec<Action> {
+    let mut actions = consultation(catalogue, &plain_tests(case, secrets, catalogue), 25);
+    actions.extend(secrets.door_tests().into_iter().map(|test| Action::Order {
+        tests: vec![test.to_string()],
     }));
     actions
 }
@@ -461,4 +454,35 @@ pub fn audit_case(
         }
     }
     Ok(leaks)
+}
+
+/// Audits every case of `library` ([`audit_case`]), shared out over the machine's cores; returns,
+/// per case in library order, its id and its leaks, or why it could not be played.
+pub fn audit_library(library: &'static CaseLibrary) -> Vec<(String, Result<Vec<Leak>, EnvError>)> {
+    let catalogue = Catalogue::builtin();
+    let table = DiscreteTable::new(catalogue, library);
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let share = library.cases().len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = library
+            .cases()
+            .chunks(share)
+            .map(|chunk| {
+                let table = &table;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|case| {
+                            let leaks = audit_case(library, case, table, catalogue);
+                            (case.id.clone(), leaks)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_default())
+            .collect()
+    })
 }

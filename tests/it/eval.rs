@@ -235,11 +235,7 @@ async fn an_http_agent_gets_every_message() {
     let app = axum::Router::new()
         .route("/act", post(act))
         .with_state(Arc::clone(&seen));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let address = crate::serve_on_loopback(app).await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");

@@ -23,3 +23,13 @@ mod validator;
 
 /// The valid case fixture written for these tests.
 pub(crate) const VALID_CASE: &str = include_str!("fixtures/fixture-valid.toml");
+
+/// Serves `app` on a free loopback port in the background (a stand-in agent); returns its address.
+pub(crate) async fn serve_on_loopback(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use dxsim::episode::DiscreteTable;
 use dxsim::library::CaseLibrary;
-use dxsim::library::audit::{Leak, Secrets, audit_case};
+use dxsim::library::audit::{Leak, Secrets, audit_library};
 use dxsim_gatekeeper::Catalogue;
 
 fn library() -> &'static CaseLibrary {
@@ -34,31 +34,12 @@ fn listed(leaks: &[Leak]) -> String {
 
 #[test]
 fn the_rust_step_api_gives_nothing_away_in_either_mode_under_any_patient() {
-    let library = library();
-    let catalogue = Catalogue::builtin();
-    let table = DiscreteTable::new(catalogue, library);
-    let cases = library.cases();
-    let half = cases.len() / 2;
-    let leaks: Vec<Leak> = std::thread::scope(|scope| {
-        let workers: Vec<_> = [&cases[..half], &cases[half..]]
-            .into_iter()
-            .map(|share| {
-                let table = &table;
-                scope.spawn(move || {
-                    share
-                        .iter()
-                        .flat_map(|case| {
-                            audit_case(library, case, table, catalogue).expect("the case plays")
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("a worker finished"))
-            .collect()
-    });
+    let leaks: Vec<Leak> = audit_library(library())
+        .into_iter()
+        .flat_map(|(case_id, leaks)| {
+            leaks.unwrap_or_else(|error| panic!("{case_id} could not be played: {error}"))
+        })
+        .collect();
     assert!(
         leaks.is_empty(),
         "{} leak(s):\n{}",
@@ -180,6 +161,11 @@ async fn received(response: reqwest::Response) -> (Vec<(String, String)>, serde_
     (headers, body)
 }
 
+/// What a GET of `url` gave the agent.
+async fn get(client: &reqwest::Client, url: &str) -> (Vec<(String, String)>, serde_json::Value) {
+    received(client.get(url).send().await.expect("answered")).await
+}
+
 /// The leaks in an HTTP answer, headers and body.
 fn http_leaks(
     secrets: &Secrets,
@@ -219,14 +205,7 @@ async fn the_http_api_gives_nothing_away_in_bodies_or_headers() {
     let table = DiscreteTable::new(catalogue, library);
     let mut leaks = Vec::new();
     // The public case list: each entry is a handle and a presentation; no id anywhere in it.
-    let (headers, list) = received(
-        client
-            .get(server.url("/v1/cases"))
-            .send()
-            .await
-            .expect("answered"),
-    )
-    .await;
+    let (headers, list) = get(&client, &server.url("/v1/cases")).await;
     let entries = list["cases"].as_array().expect("cases");
     assert_eq!(entries.len(), library.cases().len());
     let whole = list.to_string();
@@ -385,14 +364,7 @@ async fn http_cases(
                 format!("/v1/episodes/{}", episode.id),
                 format!("/v1/episodes/{}/transcript", episode.id),
             ] {
-                let answer = received(
-                    client
-                        .get(server.url(&path))
-                        .send()
-                        .await
-                        .expect("answered"),
-                )
-                .await;
+                let answer = get(&client, &server.url(&path)).await;
                 let surface = format!(
                     "http GET {path} ({}, patient {})",
                     episode.mode, episode.setting
@@ -400,14 +372,7 @@ async fn http_cases(
                 leaks.extend(http_leaks(&secrets, &answer, &episode.opened, &surface));
             }
         }
-        let listing = received(
-            client
-                .get(server.url("/v1/episodes"))
-                .send()
-                .await
-                .expect("answered"),
-        )
-        .await;
+        let listing = get(&client, &server.url("/v1/episodes")).await;
         leaks.extend(http_leaks(
             &secrets,
             &listing,
@@ -443,29 +408,17 @@ type Heard = std::sync::Arc<
     >,
 >;
 
-/// The case-blind exhaustive doctor of the protocol test: every topic, every system, every catalogue
-/// test in orders of 25, then a diagnosis that ends the episode.
+/// The case-blind exhaustive doctor of the protocol test: the audit's consultation with every
+/// catalogue test in orders of 25, then a diagnosis that ends the episode.
 fn blind_actions() -> Vec<dxsim::action::Action> {
-    use dxsim::action::Action;
     let catalogue = Catalogue::builtin();
-    let mut actions: Vec<Action> = dxsim::agents::TOPIC_QUESTIONS
-        .iter()
-        .map(|(_, question)| Action::Ask {
-            text: (*question).to_string(),
-        })
-        .collect();
-    actions.extend(catalogue.systems().iter().map(|system| Action::Examine {
-        system: system.id.clone(),
-    }));
     let tests: Vec<String> = catalogue
         .tests()
         .iter()
         .map(|test| test.id.clone())
         .collect();
-    actions.extend(tests.chunks(25).map(|chunk| Action::Order {
-        tests: chunk.to_vec(),
-    }));
-    actions.push(Action::Diagnose {
+    let mut actions = dxsim::library::audit::consultation(catalogue, &tests, 25);
+    actions.push(dxsim::action::Action::Diagnose {
         diagnosis: "unknown".into(),
         icd10: None,
     });
@@ -511,11 +464,7 @@ async fn the_agent_protocol_gives_nothing_away() {
     let app = axum::Router::new()
         .route("/act", post(act))
         .with_state(std::sync::Arc::clone(&heard));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let address = crate::serve_on_loopback(app).await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("run");
