@@ -116,8 +116,10 @@ pub fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Validates a freshly built case; the validator's problems become failure notes.
-pub(crate) fn check(case: Case, notes: &mut Vec<Note>) -> Option<Case> {
+/// Gives a freshly built case its history ids and validates it; the validator's problems become
+/// failure notes.
+pub(crate) fn check(mut case: Case, notes: &mut Vec<Note>) -> Option<Case> {
+    case.fill_history_ids();
     let names = crate::judge::diagnosis_names(&case);
     let problems = validate_case_with(
         &case,

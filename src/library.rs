@@ -5,6 +5,7 @@
 //! which the test suite keeps free of problems.
 
 pub mod audit;
+pub mod reach;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -77,7 +78,10 @@ fn load<'a>(sources: impl IntoIterator<Item = (String, &'a str)>, matcher: Match
                     Matcher::Terminology => crate::judge::diagnosis_names(&case),
                     Matcher::OwnNames => DiagnosisNames::of(&case),
                 };
-                let problems = validate_case_with(&case, &name, catalogue, icd, &names);
+                let mut problems = validate_case_with(&case, &name, catalogue, icd, &names);
+                if matcher == Matcher::Terminology && problems.is_empty() {
+                    problems.extend(unrevealed_problems(&case, &name, catalogue));
+                }
                 parsed.push((name, case, problems.is_empty()));
                 report.problems.extend(problems);
             }
@@ -99,6 +103,24 @@ fn load<'a>(sources: impl IntoIterator<Item = (String, &'a str)>, matcher: Match
         .map(|(name, case, _)| (name, case))
         .collect();
     report
+}
+
+/// A problem per key finding that the case's reference work-up leaves unrevealed
+/// ([`reach::unrevealed_key_findings`]).
+fn unrevealed_problems(case: &Case, file: &str, catalogue: &Catalogue) -> Vec<Problem> {
+    let case = Arc::new(case.clone());
+    reach::unrevealed_key_findings(&case, catalogue)
+        .into_iter()
+        .map(|index| Problem {
+            file: file.to_string(),
+            field: format!("key_findings[{index}]"),
+            kind: dxsim_gatekeeper::case::ProblemKind::UnrevealedKeyFinding,
+            message: format!(
+                "the reference work-up never reveals `{}` ({}): add the question, examination or test a clinician would use",
+                case.key_findings[index].finding, case.key_findings[index].source
+            ),
+        })
+        .collect()
 }
 
 /// Reads case files from paths: each a `.toml` file or a directory searched (not recursively) for

@@ -338,6 +338,7 @@ mod tests {
 
     fn item(topic: HistoryTopic, text: &str, keywords: &[&str], negative: bool) -> HistoryItem {
         HistoryItem {
+            id: String::new(),
             topic,
             text: text.into(),
             keywords: keywords.iter().map(|k| k.to_string()).collect(),

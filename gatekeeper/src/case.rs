@@ -362,6 +362,11 @@ impl HistoryTopic {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryItem {
+    /// A stable id, unique in the case (`onset`, `associated_symptoms-2`): answers name the items
+    /// they reveal by it, and key findings may point at it (`history:<id>`). Left empty in a file, it
+    /// is filled in as the topic, then `<topic>-2`, `<topic>-3`… in file order.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// The topic a question must touch to hear this.
     pub topic: HistoryTopic,
     /// The patient's answer, first person.
@@ -372,6 +377,13 @@ pub struct HistoryItem {
     /// A pertinent negative: something the patient does *not* have.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub negative: bool,
+}
+
+impl HistoryItem {
+    /// Whether a key finding's `history:<target>` points at this item: its topic or its id.
+    pub fn answers(&self, target: &str) -> bool {
+        self.topic.as_str() == target || self.id == target
+    }
 }
 
 /// Vital signs at presentation.
@@ -559,7 +571,7 @@ pub struct DifferentialItem {
 pub struct KeyFinding {
     /// The finding in a few words ("ST elevation in II, III, aVF").
     pub finding: String,
-    /// Where it is revealed: `history:<topic>`, `exam:<system>`, `vitals:<field>`, `test:<test id>` or
+    /// Where it is revealed: `history:<topic>` (any item of it) or `history:<item id>`, `exam:<system>`, `vitals:<field>`, `test:<test id>` or
     /// `test:<test id>/<analyte id>`.
     pub source: String,
 }
@@ -657,6 +669,29 @@ impl DiagnosisNames {
 }
 
 impl Case {
+    /// Gives every history item without an id its default one: the topic, then `<topic>-2`,
+    /// `<topic>-3`… counting items of that topic in order. Ids already given are kept.
+    pub fn fill_history_ids(&mut self) {
+        let mut seen: std::collections::HashMap<HistoryTopic, usize> =
+            std::collections::HashMap::new();
+        for item in &mut self.history {
+            let count = seen.entry(item.topic).or_default();
+            *count += 1;
+            if item.id.is_empty() {
+                item.id = if *count == 1 {
+                    item.topic.as_str().to_string()
+                } else {
+                    format!("{}-{count}", item.topic.as_str())
+                };
+            }
+        }
+    }
+
+    /// The history item with this id.
+    pub fn history_item(&self, id: &str) -> Option<&HistoryItem> {
+        self.history.iter().find(|item| item.id == id)
+    }
+
     /// Whether the case was imported from a public case set.
     pub fn is_imported(&self) -> bool {
         self.import.is_some()

@@ -388,11 +388,11 @@ fn key_finding_uncovered(
 ) -> bool {
     let source = finding.source.as_str();
     match &turn.action {
-        Some(Action::Ask { .. }) => source.strip_prefix("history:").is_some_and(|topic| {
+        Some(Action::Ask { .. }) => source.strip_prefix("history:").is_some_and(|target| {
             revealed.history_items.iter().any(|&item| {
                 case.history
                     .get(item)
-                    .is_some_and(|h| h.topic.as_str() == topic)
+                    .is_some_and(|h| h.answers(target))
             })
         }),
         Some(Action::Examine { .. }) => match source.strip_prefix("exam:") {

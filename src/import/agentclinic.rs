@@ -351,6 +351,7 @@ fn push_history(
     }
     if kept.chars().any(char::is_alphanumeric) {
         case.history.push(HistoryItem {
+            id: String::new(),
             topic,
             keywords: keywords(&kept),
             negative: is_negative(&kept),

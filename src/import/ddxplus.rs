@@ -609,6 +609,7 @@ fn build(
             complaint = Some(text.clone());
         }
         history.push(HistoryItem {
+            id: String::new(),
             topic: evidence.topic,
             text,
             keywords: evidence.keywords.clone(),

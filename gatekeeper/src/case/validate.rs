@@ -57,6 +57,11 @@ pub enum ProblemKind {
     DifferentialIsDiagnosis,
     /// A key finding whose source no history, exam or test item provides.
     UnreachableKeyFinding,
+    /// A key finding the reference work-up leaves unrevealed (checked by the `dxsim` crate, which
+    /// plays the work-up against its patient and this gatekeeper).
+    UnrevealedKeyFinding,
+    /// A history item id that is malformed or used twice.
+    BadHistoryId,
     /// A reference work-up that orders a test the case does not list.
     WorkupTestNotInCase,
     /// Text revealed before the diagnosis names the diagnosis or its code.
@@ -107,7 +112,11 @@ impl std::error::Error for Problem {}
 
 /// Parses one case file's TOML text; `file` names it in the problem.
 pub fn parse_case(text: &str, file: &str) -> Result<Case, Problem> {
-    toml::from_str(text).map_err(|error: toml::de::Error| {
+    let parsed: Result<Case, _> = toml::from_str(text);
+    parsed.map(|mut case| {
+        case.fill_history_ids();
+        case
+    }).map_err(|error: toml::de::Error| {
         let location = error
             .span()
             .map(|span| {
@@ -503,8 +512,30 @@ fn check_history(checker: &mut Checker<'_>, case: &Case) {
             "has no pertinent negative (an item with `negative = true`)",
         );
     }
+    let mut ids = std::collections::HashSet::new();
     for (index, item) in case.history.iter().enumerate() {
         checker.require_text(&format!("history[{index}].text"), &item.text);
+        let well_formed = !item.id.is_empty()
+            && item
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !well_formed {
+            checker.report(
+                format!("history[{index}].id"),
+                ProblemKind::BadHistoryId,
+                format!(
+                    "`{}` is not an id: use lowercase letters, digits, `_` and `-`",
+                    item.id
+                ),
+            );
+        } else if !ids.insert(item.id.as_str()) {
+            checker.report(
+                format!("history[{index}].id"),
+                ProblemKind::BadHistoryId,
+                format!("`{}` is used by an earlier history item", item.id),
+            );
+        }
     }
 }
 
@@ -1044,15 +1075,12 @@ fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, findi
         checker.report(
             field,
             ProblemKind::UnreachableKeyFinding,
-            format!("`{}` is not of the form history:<topic>, exam:<system>, vitals:<field> or test:<id>[/<analyte>]", finding.source),
+            format!("`{}` is not of the form history:<topic or item id>, exam:<system>, vitals:<field> or test:<id>[/<analyte>]", finding.source),
         );
         return;
     };
     let reachable = match kind {
-        "history" => case
-            .history
-            .iter()
-            .any(|item| item.topic.as_str() == target),
+        "history" => case.history.iter().any(|item| item.answers(target)),
         "exam" => case.exam_finding(target).is_some(),
         "vitals" => VITAL_FIELDS.contains(&target),
         "test" => match target.split_once('/') {
