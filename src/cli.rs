@@ -10,6 +10,7 @@ mod import;
 mod judge;
 mod llm;
 mod loadtest;
+mod patient;
 mod play;
 mod report;
 mod serve;
@@ -36,6 +37,9 @@ enum Command {
     /// Search and list the test catalogue.
     #[command(subcommand)]
     Catalogue(catalogue::CatalogueCommand),
+    /// Measure the patient's understanding of questions.
+    #[command(subcommand)]
+    Patient(patient::PatientCommand),
     /// Score diagnoses and measure the judge.
     #[command(subcommand)]
     Judge(judge::JudgeCommand),
@@ -96,6 +100,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Cases(command) => cases::run(command),
         Command::Catalogue(command) => catalogue::run(command),
         Command::Judge(command) => judge::run(command),
+        Command::Patient(command) => patient::run(command),
         Command::Run(args) => episode::run(&args),
         Command::Replay { log } => episode::replay(&log),
         Command::Eval(args) => eval::run(args),

@@ -11,6 +11,7 @@
 pub mod bias;
 mod lexicon;
 pub mod llm;
+pub mod measure;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
