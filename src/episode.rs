@@ -49,7 +49,7 @@ use crate::action::{Action, ParseError, parse_text};
 use crate::judge::RuleJudge;
 use crate::library::{CaseLibrary, CaseSource};
 use crate::patient::RuleBasedPatient;
-use crate::patient::bias::ActiveBias;
+use crate::patient::bias::{ActiveBias, Belief};
 
 /// Why an environment call was refused. Nothing changes when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -274,7 +274,7 @@ fn spawn(
         // polyangiitis").
         let names = (spec.kind.is_cognitive() && spec.belief.is_none())
             .then(|| crate::judge::diagnosis_names(&case));
-        let differential: Vec<String> = case
+        let differential: Vec<Belief> = case
             .differential
             .iter()
             .filter(|item| {
@@ -282,7 +282,16 @@ fn spawn(
                     .as_ref()
                     .is_none_or(|names| names.found_in(&item.name).is_none())
             })
-            .map(|item| item.name.clone())
+            .map(|item| Belief {
+                name: item.name.clone(),
+                // Authored cases name every item in lay words; an imported one falls back on the
+                // judge's lay table, then on the name itself.
+                words: item
+                    .lay_name
+                    .clone()
+                    .or_else(|| crate::judge::lay_name(&item.name))
+                    .unwrap_or_else(|| item.name.to_lowercase()),
+            })
             .collect();
         ActiveBias::new(
             spec,

@@ -30,7 +30,7 @@ pub mod llm;
 mod terminology;
 pub mod vocabulary;
 
-pub use forms::{diagnosis_forms, diagnosis_names};
+pub use forms::{diagnosis_forms, diagnosis_names, lay_name};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;

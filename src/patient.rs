@@ -12,6 +12,7 @@ pub mod bias;
 mod lexicon;
 pub mod llm;
 pub mod measure;
+mod understand;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -53,15 +54,14 @@ const DEFLECTION: &str = "I'd rather not go into that, if it's all the same to y
 pub struct RuleBasedPatient {
     case: Arc<Case>,
     history: Arc<PreparedHistory>,
-    lexicon: &'static LexiconIndex,
 }
 
 /// What a patient needs from its case's history that never changes between episodes: worked out
 /// once per case and shared by every patient of it, so starting an episode costs no text work.
 #[derive(Debug)]
 struct PreparedHistory {
-    /// Per history item: its keywords, normalised.
-    item_keywords: Vec<Vec<String>>,
+    /// The history items read for ranking against questions.
+    index: understand::HistoryIndex,
     /// Per history item: whether it may be said (it never names the diagnosis).
     sayable: Vec<bool>,
     /// Turns already asked of this case: their text → the history items reached and whether some
@@ -108,17 +108,7 @@ impl PreparedHistory {
     }
 
     fn build(case: &Case) -> PreparedHistory {
-        let item_keywords = case
-            .history
-            .iter()
-            .map(|item| {
-                item.keywords
-                    .iter()
-                    .map(|keyword| normalize(keyword))
-                    .filter(|keyword| keyword.len() >= 3)
-                    .collect()
-            })
-            .collect();
+        let index = understand::HistoryIndex::new(case, understand::Reader::get());
         // Every case the engine plays passed the validator, which checks the history with the judge's
         // full matcher (`judge::diagnosis_names`); this last guard needs only the case's own names,
         // so that no episode waits for the judge's terminology to be built.
@@ -129,7 +119,7 @@ impl PreparedHistory {
             .map(|item| names.found_in(&item.text).is_none())
             .collect();
         PreparedHistory {
-            item_keywords,
+            index,
             sayable,
             reached: TextMemo::new(REACHED_MEMO_LIMIT),
         }
@@ -192,60 +182,20 @@ pub fn topics_of(text: &str) -> BTreeSet<HistoryTopic> {
     LexiconIndex::get().topics(&normalize(text))
 }
 
-/// Splits a turn into questions on question marks, full stops, semicolons and new lines.
-fn questions(text: &str) -> impl Iterator<Item = &str> {
-    text.split(['?', '.', ';', '\n', '!'])
-        .map(str::trim)
-        .filter(|question| question.chars().any(char::is_alphanumeric))
-}
-
-/// Whether a normalised question touches a lexicon entry: a phrase as whole words, or a single-word
-/// stem at the start of one of the question's words.
-fn touches(question: &str, entry: &str) -> bool {
-    if entry.contains(' ') {
-        contains_phrase(question, entry)
-    } else {
-        tokens(question).any(|word| word.starts_with(entry))
-    }
-}
-
 impl RuleBasedPatient {
     /// A patient for `case`.
     pub fn new(case: Arc<Case>) -> RuleBasedPatient {
         RuleBasedPatient {
             history: PreparedHistory::of(&case),
             case,
-            lexicon: LexiconIndex::get(),
         }
     }
 
-    /// The topics a normalised question touches.
-    fn topics_for(&self, question: &str) -> BTreeSet<HistoryTopic> {
-        self.lexicon.topics(question)
-    }
-
-    /// The history items one question reaches: those whose keywords it uses, or else every item of
-    /// every topic it touches.
+    /// The history items one question part reaches, ranked by [`understand::HistoryIndex::rank`].
     fn items_for(&self, question: &str) -> Vec<usize> {
-        let by_keyword: Vec<usize> = self
-            .history
-            .item_keywords
-            .iter()
-            .enumerate()
-            .filter(|(_, keywords)| keywords.iter().any(|keyword| touches(question, keyword)))
-            .map(|(index, _)| index)
-            .collect();
-        if !by_keyword.is_empty() {
-            return by_keyword;
-        }
-        let topics = self.topics_for(question);
-        self.case
-            .history
-            .iter()
-            .enumerate()
-            .filter(|(_, item)| topics.contains(&item.topic))
-            .map(|(index, _)| index)
-            .collect()
+        let reader = understand::Reader::get();
+        let reading = reader.read_question(question, &self.history.index.words);
+        self.history.index.rank(&reading)
     }
 
     /// The history items a turn's questions reach, and whether some question reached nothing;
@@ -260,8 +210,8 @@ impl RuleBasedPatient {
     fn match_questions(&self, text: &str) -> (Vec<usize>, bool) {
         let mut items: Vec<usize> = Vec::new();
         let mut unknown = false;
-        for question in questions(text) {
-            let reached = self.items_for(&normalize(question));
+        for question in understand::question_parts(text) {
+            let reached = self.items_for(&question);
             if reached.is_empty() {
                 unknown = true;
             }
@@ -273,6 +223,15 @@ impl RuleBasedPatient {
         }
         items.sort_unstable();
         (items, unknown)
+    }
+
+    /// The stable ids of history items given by index.
+    pub fn item_ids(&self, items: &[usize]) -> Vec<String> {
+        items
+            .iter()
+            .filter_map(|&item| self.case.history.get(item))
+            .map(|item| item.id.clone())
+            .collect()
     }
 
     /// Takes a language model's reply to a turn's questions as the patient's answer: the reply passes

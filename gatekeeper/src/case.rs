@@ -554,6 +554,10 @@ pub struct Diagnosis {
 pub struct DifferentialItem {
     /// The alternative.
     pub name: String,
+    /// How a patient would name it, with its article ("a trapped nerve", "a clot on the lung"):
+    /// what a patient who believes in it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lay_name: Option<String>,
     /// Its ICD-10-CM code, where one fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icd10: Option<String>,

@@ -98,6 +98,9 @@ pub struct TestDef {
     /// Equivalent studies (same region and modality, or the same procedure with or without a biopsy)
     /// share a family: a case's report for one answers an order for another.
     pub family: Option<String>,
+    /// What a patient calls it, without an article ("scan of my head", "heart tracing"); the
+    /// lowercased name when the catalogue gives none.
+    pub lay_name: String,
     /// How the test is reported.
     pub reporting: Reporting,
 }
@@ -295,6 +298,8 @@ struct TestRow {
     cpt: String,
     synonyms: String,
     family: String,
+    #[serde(default)]
+    lay_name: String,
     normal_report: String,
 }
 
@@ -467,6 +472,10 @@ impl Catalogue {
                 price_basis: basis.clone(),
                 synonyms: split_synonyms(&row.synonyms),
                 family: Some(row.family.trim().to_string()).filter(|family| !family.is_empty()),
+                lay_name: match row.lay_name.trim() {
+                    "" => row.name.trim().to_lowercase(),
+                    lay => lay.to_string(),
+                },
                 reporting,
             });
         }

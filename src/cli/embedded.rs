@@ -314,7 +314,9 @@ fn turn(action: &PlayerAction, step: &Step) -> Turn {
         .iter()
         .map(|finding| match finding {
             Finding::Presentation { case } => Entry::Presentation(presentation(case)),
-            Finding::Answer { text } => Entry::Answer { text: text.clone() },
+            Finding::Answer { text, .. } | Finding::Refusal { text, .. } => {
+                Entry::Answer { text: text.clone() }
+            }
             Finding::Exam { reply } => match reply {
                 ExamReply::Finding {
                     name,

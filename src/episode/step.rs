@@ -7,7 +7,7 @@ use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
 use serde::Serialize;
 
 use crate::judge::Verdict;
-use crate::patient::bias::{BiasKind, PatientMetrics};
+use crate::patient::bias::{BiasKind, PatientMetrics, Refusals};
 
 /// What the doctor observes after a reset or a step.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -31,6 +31,17 @@ pub enum Finding {
     },
     /// The patient's answer.
     Answer {
+        /// What the patient said.
+        text: String,
+        /// Ids of the history items it revealed (`onset`, `associated_symptoms-2`), in case order;
+        /// empty for "I don't know".
+        items: Vec<String>,
+    },
+    /// The patient refused an ordered test: nothing was done or charged, the turn was spent. The
+    /// patient may accept it when ordered again after the doctor explains why it is needed.
+    Refusal {
+        /// The catalogue id of the test refused.
+        test: String,
         /// What the patient said.
         text: String,
     },
@@ -100,7 +111,8 @@ pub struct EpisodeOutcome {
     pub synthetic: Vec<String>,
     /// The patient's view of the encounter, 1–10.
     pub patient: PatientMetrics,
-    /// The bias the patient carried, if any: its kind, the belief it pushed, whether it acted.
+    /// The bias the patient carried, if any: its kind, the belief it pushed, whether it acted, and
+    /// the tests it refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<BiasReport>,
 }
@@ -140,6 +152,8 @@ pub struct BiasReport {
     pub belief: Option<String>,
     /// Whether it acted (an implicit bias acts only on its target group).
     pub triggered: bool,
+    /// The tests the patient refused, and those accepted after the doctor explained.
+    pub refusals: Refusals,
 }
 
 /// The result of one step.

@@ -96,15 +96,24 @@ pub(crate) fn patient(
                     .model_reply
                     .as_ref()
                     .filter(|_| settings.options.patient_backend == PatientBackend::Llm);
-                let reply = match model_reply {
+                // A reason given after a refusal persuades a biased patient first.
+                let persuaded = patient.bias.as_mut().and_then(|bias| bias.hear(&text));
+                let mut reply = match model_reply {
                     Some(model_reply) => patient.model.answer_from_model(&text, model_reply),
                     None => patient
                         .model
                         .answer(&text, &mut rng.0, patient.bias.as_mut()),
                 };
+                if let Some(words) = persuaded {
+                    reply.text = format!("{words} {}", reply.text);
+                }
                 revealed.history_items.extend(reply.items.iter().copied());
                 turn.new_line().push_str(&reply.text);
-                turn.findings.push(Finding::Answer { text: reply.text });
+                let items = patient.model.item_ids(&reply.items);
+                turn.findings.push(Finding::Answer {
+                    text: reply.text,
+                    items,
+                });
                 Action::Ask { text }
             }
             (Route::Gatekeeper, Action::Order { tests }) => match patient.bias.as_mut() {
@@ -120,15 +129,16 @@ pub(crate) fn patient(
                             .find_map(|(_, outcome)| match outcome {
                                 OrderOutcome::Test { test, .. } => {
                                     let test = &catalogue.tests()[*test];
-                                    bias.refuses(&test.id, test.price.0, &mut rng.0)
-                                        .then(|| bias.refusal(&test.name))
+                                    bias.refuses(&test.id, test.price.0, &mut rng.0).then(|| {
+                                        (test.id.clone(), bias.refusal(&test.lay_name))
+                                    })
                                 }
                                 _ => None,
                             });
                         match refused {
-                            Some(words) => {
+                            Some((test, words)) => {
                                 turn.new_line().push_str(&words);
-                                turn.findings.push(Finding::Answer { text: words });
+                                turn.findings.push(Finding::Refusal { test, text: words });
                             }
                             None => consented.push(item),
                         }
@@ -572,6 +582,7 @@ pub(crate) fn outcome(
             kind: bias.kind(),
             belief: bias.belief().map(str::to_string),
             triggered: bias.triggered(),
+            refusals: bias.refusals().clone(),
         }),
         diagnosis_given,
         verdict,

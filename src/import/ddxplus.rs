@@ -777,6 +777,7 @@ fn differential(
         }
         items.push(DifferentialItem {
             name,
+            lay_name: None,
             icd10,
             note: None,
             probability,

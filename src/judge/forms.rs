@@ -13,7 +13,7 @@ use dxsim_gatekeeper::Case;
 use dxsim_gatekeeper::case::{Diagnosis, DiagnosisNames};
 use dxsim_gatekeeper::icd10::{Icd10, TermKind};
 use dxsim_gatekeeper::memo::TextMemo;
-use dxsim_gatekeeper::text::normalize;
+use dxsim_gatekeeper::text::{contains_phrase, normalize};
 
 use super::vocabulary::is_disease_word;
 use super::{ABBREVIATIONS_CSV, LAY_TERMS_CSV, Reference, RuleJudge};
@@ -31,6 +31,18 @@ struct FormIndex {
 
 /// Lay-table kinds that name a condition (not a drug, an organism or a grammatical form).
 const CONDITION_KINDS: &[&str] = &["lay", "eponym", "clinical", "anatomy"];
+
+/// A lay name for a condition from the lay table ("heart attack" for "Acute myocardial
+/// infarction"): the lay term of the longest clinical phrase the name holds as whole words, if any.
+pub fn lay_name(name: &str) -> Option<String> {
+    let name = normalize(name);
+    index()
+        .lay
+        .iter()
+        .filter(|(means, _)| contains_phrase(&name, means))
+        .max_by_key(|(means, terms)| (means.len(), std::cmp::Reverse(terms.first().cloned())))
+        .and_then(|(_, terms)| terms.first().cloned())
+}
 
 fn index() -> &'static FormIndex {
     static INDEX: OnceLock<FormIndex> = OnceLock::new();

@@ -2,21 +2,27 @@
 //!
 //! **Cognitive** biases — `recency`, `frequency`, `false_consensus`, `self_diagnosis` — give the patient
 //! a belief about what is wrong: by default a wrong diagnosis drawn (seeded) from the case's
-//! differential, or any belief the options name. The patient volunteers it in its own framing on the
-//! first answer and again every few answers, and declines the first order of any test costing over
-//! $100 while convinced.
+//! differential, or any belief the options name. The patient volunteers it in its own words (the
+//! differential item's `lay_name`: "a clot on the lung", never "Acute pulmonary embolism") on the
+//! first answer and again every few answers, and declines any test costing over $100 while
+//! convinced.
 //!
 //! **Implicit** biases — `gender`, `race`, `sexual_orientation`, `cultural`, `education`, `religion`,
 //! `socioeconomic` — react to a group: they are triggered only when the doctor's declared attribute of
 //! that kind equals the bias's `target`. A triggered patient deflects the first question on a sensitive
-//! topic (sexual, social, obstetric, exposures), refuses about half of the tests ordered the first time
-//! each is ordered (seeded), and trusts less.
+//! topic (sexual, social, obstetric, exposures), refuses about half of the tests ordered (seeded), and
+//! trusts less.
 //!
-//! Objective findings never change: examination and test results are the case's, and a refused test,
-//! ordered again, is done and reports the same result. At the end the patient reports confidence,
-//! compliance and follow-up willingness on 1–10 ([`PatientMetrics`]).
+//! **A refusal is an event**: it costs the turn, is recorded, and holds until the doctor explains. An
+//! `ask` that gives a reason ("we need it because…", "to rule out…") persuades the patient, who then
+//! accepts every test refused so far when it is ordered again; the end of the episode reports the
+//! tests refused and those accepted after an explanation, so a biased patient never reads as cheaper
+//! care. Words vary with the episode seed; objective findings never change: examination and test
+//! results are the case's, and a test accepted after an explanation reports the same result. At the
+//! end the patient reports confidence, compliance and follow-up willingness on 1–10
+//! ([`PatientMetrics`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dxsim_gatekeeper::case::HistoryTopic;
 use dxsim_gatekeeper::text::{contains_phrase, normalize};
@@ -76,22 +82,30 @@ impl BiasKind {
         )
     }
 
-    /// How the patient states the belief.
-    fn belief_statement(self, belief: &str) -> String {
+    /// The ways the patient states a belief (`{belief}` marks it), one chosen per statement.
+    fn belief_statements(self) -> &'static [&'static str] {
         match self {
-            Self::Recency => format!(
-                "My neighbour was just diagnosed with {belief}, and this feels exactly the same. I think it's {belief}."
-            ),
-            Self::Frequency => {
-                format!("I've read that {belief} is what usually causes this, so that must be it.")
-            }
-            Self::FalseConsensus => {
-                format!("Everyone I've spoken to says this sounds like {belief}.")
-            }
-            Self::SelfDiagnosis => {
-                format!("I looked it all up online and I'm sure I have {belief}.")
-            }
-            _ => String::new(),
+            Self::Recency => &[
+                "My neighbour was just diagnosed with {belief}, and this feels exactly the same. I think it's {belief}.",
+                "My sister-in-law had {belief} last month and she had just this. I'm sure that's what it is.",
+                "A friend from work has just been through {belief}, and this is how it started for her.",
+            ],
+            Self::Frequency => &[
+                "I've read that {belief} is what usually causes this, so that must be it.",
+                "Nine times out of ten this sort of thing is {belief}, isn't it? That's what I've heard.",
+                "It's always {belief} with this, everyone knows that.",
+            ],
+            Self::FalseConsensus => &[
+                "Everyone I've spoken to says this sounds like {belief}.",
+                "My family all think it's {belief}, and so do my friends.",
+                "I asked around and everybody says it's {belief}.",
+            ],
+            Self::SelfDiagnosis => &[
+                "I looked it all up online and I'm sure I have {belief}.",
+                "I've been reading about it on the internet. It's {belief}, I'm certain.",
+                "I did one of those online symptom checkers and it said {belief}. That's what this is.",
+            ],
+            _ => &[],
         }
     }
 }
@@ -169,8 +183,88 @@ const SENSITIVE: &[HistoryTopic] = &[
     HistoryTopic::Exposures,
 ];
 
-/// Tests above this catalogue price (cents) are declined once by a convinced patient.
+/// Tests above this catalogue price (cents) are declined by a convinced patient until the doctor
+/// explains.
 const EXPENSIVE_CENTS: u64 = 10_000;
+
+/// How a convinced patient refuses a test (`{test}` is its lay name, `{belief}` the belief).
+const CONVINCED_REFUSALS: &[&str] = &[
+    "I don't see why I need the {test}. I'm sure it's {belief}.",
+    "Do I really have to have the {test}? It's only {belief}, I'm telling you.",
+    "I'd rather not have the {test}. I know it's {belief}.",
+];
+
+/// How a distrustful patient refuses a test (`{test}` is its lay name).
+const DISTRUSTFUL_REFUSALS: &[&str] = &[
+    "I'm not comfortable having the {test} done. I'd rather not.",
+    "No, I don't want the {test}. Not today.",
+    "I'd rather you didn't do the {test}, if it's all the same.",
+];
+
+/// What a patient says on being persuaded.
+const PERSUADED: &[&str] = &[
+    "All right. If you think it's needed, I'll have it done.",
+    "Okay, I see why now. Go ahead.",
+    "Fine, if that's the reason, I'll do it.",
+];
+
+/// Words that give a reason: an `ask` holding one, after a refusal, persuades the patient.
+const REASONS: &[&str] = &[
+    "because",
+    "need it",
+    "need to",
+    "needs to",
+    "important",
+    "to rule out",
+    "rule out",
+    "to check",
+    "to look for",
+    "to make sure",
+    "make sure",
+    "so that",
+    "so we can",
+    "in order to",
+    "the reason",
+    "exclude",
+    "it will show",
+    "it would show",
+    "it will tell",
+    "could be serious",
+    "safe",
+    "recommend",
+];
+
+/// A diagnosis a patient may believe in: its clinical name, against which the doctor's diagnosis is
+/// compared, and the patient's own words for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Belief {
+    /// The clinical name ("Acute pulmonary embolism").
+    pub name: String,
+    /// What the patient calls it ("a clot on the lung").
+    pub words: String,
+}
+
+impl Belief {
+    /// A belief the patient names in the same words as the clinician.
+    pub fn named(name: impl Into<String>) -> Belief {
+        let name = name.into();
+        Belief {
+            words: name.clone(),
+            name,
+        }
+    }
+}
+
+/// The tests a biased patient refused in an episode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Refusals {
+    /// Catalogue ids of the tests refused at least once, in the order first refused.
+    pub tests: Vec<String>,
+    /// Of those, the ones accepted when ordered again after the doctor explained.
+    pub accepted_after_explanation: Vec<String>,
+    /// How many orders were refused (a test refused twice counts twice).
+    pub events: u32,
+}
 
 /// The patient's view of the encounter at the end, on 1–10 (AgentClinic describes these; its code
 /// does not compute them).
@@ -188,12 +282,19 @@ pub struct PatientMetrics {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveBias {
     kind: BiasKind,
-    belief: Option<String>,
+    belief: Option<Belief>,
     triggered: bool,
     answers: u32,
     deflected: BTreeSet<HistoryTopic>,
-    declined: BTreeSet<String>,
-    refusals: u32,
+    /// Tests ordered so far and whether the patient balked at each.
+    decided: BTreeMap<String, bool>,
+    /// Tests refused and not yet accepted.
+    outstanding: BTreeSet<String>,
+    /// Whether the doctor has explained since the last refusal.
+    persuaded: bool,
+    refusals: Refusals,
+    /// Seeded choice of wording: each statement takes the next phrasing from here.
+    wording: usize,
 }
 
 impl ActiveBias {
@@ -201,15 +302,16 @@ impl ActiveBias {
     /// an implicit bias is triggered when the doctor's attribute matches its target.
     pub fn new(
         spec: &BiasSpec,
-        differential: &[String],
+        differential: &[Belief],
         doctor: &DoctorProfile,
         rng: &mut impl Rng,
     ) -> ActiveBias {
         let belief = spec.kind.is_cognitive().then(|| {
             spec.belief
                 .clone()
+                .map(Belief::named)
                 .or_else(|| differential.choose(rng).cloned())
-                .unwrap_or_else(|| "a virus".to_string())
+                .unwrap_or_else(|| Belief::named("a virus"))
         });
         let triggered = match (
             spec.kind.is_cognitive(),
@@ -226,8 +328,11 @@ impl ActiveBias {
             triggered,
             answers: 0,
             deflected: BTreeSet::new(),
-            declined: BTreeSet::new(),
-            refusals: 0,
+            decided: BTreeMap::new(),
+            outstanding: BTreeSet::new(),
+            persuaded: false,
+            refusals: Refusals::default(),
+            wording: rng.random_range(0..3),
         }
     }
 
@@ -242,9 +347,28 @@ impl ActiveBias {
         self.kind
     }
 
-    /// The belief a cognitive bias pushes.
+    /// The belief a cognitive bias pushes, by its clinical name.
     pub fn belief(&self) -> Option<&str> {
-        self.belief.as_deref()
+        self.belief.as_ref().map(|belief| belief.name.as_str())
+    }
+
+    /// The belief in the patient's own words.
+    pub fn belief_words(&self) -> Option<&str> {
+        self.belief.as_ref().map(|belief| belief.words.as_str())
+    }
+
+    /// The tests refused so far.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
+    }
+
+    /// The next of `phrasings`, in the episode's seeded order.
+    fn phrase(&mut self, phrasings: &[&'static str]) -> &'static str {
+        self.wording += 1;
+        phrasings
+            .get(self.wording % phrasings.len().max(1))
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Which of the topics an answer is about should be deflected this time; each is deflected once.
@@ -264,32 +388,90 @@ impl ActiveBias {
     /// What the patient adds to an answer: the belief, on the first answer and every third one after.
     pub fn volunteer(&mut self) -> Option<String> {
         self.answers += 1;
-        let belief = self.belief.as_deref()?;
-        (self.answers % 3 == 1).then(|| self.kind.belief_statement(belief))
+        let words = self.belief_words()?.to_string();
+        if self.answers % 3 != 1 {
+            return None;
+        }
+        let statement = self.phrase(self.kind.belief_statements());
+        Some(statement.replace("{belief}", &words))
     }
 
-    /// Whether the patient refuses a test the first time it is ordered; a test ordered again is done.
+    /// Whether the patient refuses an ordered test. A convinced patient refuses any test over $100;
+    /// a distrustful one about half of them (seeded), each decided the first time it is ordered. A
+    /// refused test is refused again until the doctor explains ([`ActiveBias::hear`]), then accepted.
     pub fn refuses(&mut self, test: &str, price_cents: u64, rng: &mut impl Rng) -> bool {
-        if !self.triggered || !self.declined.insert(test.to_string()) {
+        if !self.triggered {
             return false;
         }
-        let refuse = if self.kind.is_cognitive() {
-            price_cents > EXPENSIVE_CENTS
-        } else {
-            rng.random_bool(0.5)
+        let balks = match self.decided.get(test) {
+            Some(balks) => *balks,
+            None => {
+                let balks = if self.kind.is_cognitive() {
+                    price_cents > EXPENSIVE_CENTS
+                } else {
+                    rng.random_bool(0.5)
+                };
+                self.decided.insert(test.to_string(), balks);
+                balks
+            }
         };
-        self.refusals += u32::from(refuse);
-        refuse
+        if !balks {
+            return false;
+        }
+        if self.outstanding.contains(test) && self.persuaded {
+            self.outstanding.remove(test);
+            if !self
+                .refusals
+                .accepted_after_explanation
+                .iter()
+                .any(|done| done == test)
+            {
+                self.refusals
+                    .accepted_after_explanation
+                    .push(test.to_string());
+            }
+            return false;
+        }
+        if self.refusals.accepted_after_explanation.iter().any(|done| done == test) {
+            return false;
+        }
+        self.outstanding.insert(test.to_string());
+        self.persuaded = false;
+        self.refusals.events += 1;
+        if !self.refusals.tests.iter().any(|refused| refused == test) {
+            self.refusals.tests.push(test.to_string());
+        }
+        true
     }
 
-    /// The patient's words when refusing a test.
-    pub fn refusal(&self, test_name: &str) -> String {
-        match &self.belief {
-            Some(belief) => {
-                format!("I don't see why I need the {test_name}. I'm sure it's {belief}.")
-            }
-            None => format!("I'm not comfortable having the {test_name} done. I'd rather not."),
+    /// The patient's words when refusing a test, named in lay words (`test_words`: "scan of my
+    /// head").
+    pub fn refusal(&mut self, test_words: &str) -> String {
+        let phrasing = if self.belief.is_some() {
+            self.phrase(CONVINCED_REFUSALS)
+        } else {
+            self.phrase(DISTRUSTFUL_REFUSALS)
+        };
+        phrasing
+            .replace("{test}", test_words)
+            .replace("{belief}", self.belief_words().unwrap_or_default())
+    }
+
+    /// Hears a question: when tests are refused and the question gives a reason, the patient is
+    /// persuaded and says so (the tests must still be ordered again).
+    pub fn hear(&mut self, question: &str) -> Option<String> {
+        if self.outstanding.is_empty() || self.persuaded {
+            return None;
         }
+        let normalized = normalize(question);
+        let explains = REASONS
+            .iter()
+            .any(|reason| contains_phrase(&normalized, reason));
+        if !explains {
+            return None;
+        }
+        self.persuaded = true;
+        Some(self.phrase(PERSUADED).to_string())
     }
 
     /// The end-of-episode metrics, given the diagnosis the doctor settled on and the turns taken.
@@ -303,7 +485,7 @@ pub fn metrics(bias: Option<&ActiveBias>, diagnosis: Option<&str>, turns: u32) -
     let clamp = |value: i32| value.clamp(1, 10) as u8;
     let triggered = bias.is_some_and(|bias| bias.triggered);
     let implicit = triggered && bias.is_some_and(|bias| !bias.kind.is_cognitive());
-    let refusals = bias.map_or(0, |bias| bias.refusals as i32);
+    let refusals = bias.map_or(0, |bias| bias.refusals.events as i32);
     let belief_denied = match (bias.and_then(ActiveBias::belief), diagnosis) {
         (Some(belief), Some(given)) => !contains_phrase(&normalize(given), &normalize(belief)),
         (Some(_), None) => true,

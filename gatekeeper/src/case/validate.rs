@@ -1164,6 +1164,28 @@ fn check_beliefs(checker: &mut Checker<'_>, case: &Case, names: &DiagnosisNames)
             "every item names the diagnosis, so no default bias belief is left (a biased patient would say it)",
         );
     }
+    for (index, item) in case.differential.iter().enumerate() {
+        let field = format!("differential[{index}].lay_name");
+        match &item.lay_name {
+            // A biased patient says a belief in these words.
+            Some(lay_name) => {
+                checker.require_text(&field, lay_name);
+                if names.found_in(lay_name).is_some() {
+                    checker.report(
+                        field,
+                        ProblemKind::NamesDiagnosis,
+                        format!("`{lay_name}` names the diagnosis, and a biased patient would say it"),
+                    );
+                }
+            }
+            None if !checker.imported => checker.report(
+                field,
+                ProblemKind::Missing,
+                "is missing: how a patient would name this item (\"a clot on the lung\")",
+            ),
+            None => {}
+        }
+    }
 }
 
 fn check_disclosure(checker: &mut Checker<'_>, case: &Case, names: &DiagnosisNames) {
