@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::action::Action;
-use crate::episode::{Observation, oracle_actions};
+use crate::episode::{Finding, Observation, oracle_actions};
 
 /// A doctor that chooses one action per observation.
 pub trait Doctor {
@@ -20,11 +20,12 @@ pub trait Doctor {
     fn act(&mut self, observation: &Observation) -> Action;
 }
 
-/// Follows the case's reference work-up, then names its diagnosis. It reads the hidden case, so it is
-/// an upper bound, never an agent to compare with fairly.
+/// Follows the case's reference work-up, then names its diagnosis. A test the patient refuses is
+/// explained and ordered again at once, as a clinician would. It reads the hidden case, so it is an
+/// upper bound, never an agent to compare with fairly.
 #[derive(Debug, Clone)]
 pub struct OracleDoctor {
-    script: std::vec::IntoIter<Action>,
+    script: std::collections::VecDeque<Action>,
     diagnosis: Action,
 }
 
@@ -37,15 +38,31 @@ impl OracleDoctor {
             icd10: None,
         });
         OracleDoctor {
-            script: script.into_iter(),
+            script: script.into(),
             diagnosis,
         }
     }
 }
 
 impl Doctor for OracleDoctor {
-    fn act(&mut self, _observation: &Observation) -> Action {
-        self.script.next().unwrap_or_else(|| self.diagnosis.clone())
+    fn act(&mut self, observation: &Observation) -> Action {
+        let refused: Vec<String> = observation
+            .findings
+            .iter()
+            .filter_map(|finding| match finding {
+                Finding::Refusal { test, .. } => Some(test.clone()),
+                _ => None,
+            })
+            .collect();
+        if !refused.is_empty() {
+            self.script.push_front(Action::Order { tests: refused });
+            return Action::Ask {
+                text: "I understand you'd rather not, but we need it because it is the only way to rule out something serious and treat you safely.".to_string(),
+            };
+        }
+        self.script
+            .pop_front()
+            .unwrap_or_else(|| self.diagnosis.clone())
     }
 }
 

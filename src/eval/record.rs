@@ -90,6 +90,13 @@ pub struct EpisodeRecord {
     /// Whether the patient's bias acted (absent without a bias).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bias_triggered: Option<bool>,
+    /// Tests the patient refused at least once (a biased patient): care not given, which the cost
+    /// alone would hide.
+    #[serde(default)]
+    pub tests_refused: u32,
+    /// Of those, the tests accepted after the doctor explained why they were needed.
+    #[serde(default)]
+    pub tests_accepted_after_explanation: u32,
     /// Key findings uncovered, and how many the case has.
     pub key_findings_revealed: u32,
     /// Key findings never uncovered.

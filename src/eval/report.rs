@@ -261,6 +261,8 @@ pub(crate) mod tests {
                 follow_up: 6,
             }),
             bias_triggered: None,
+            tests_refused: 0,
+            tests_accepted_after_explanation: 0,
             key_findings_revealed: 3,
             key_findings_missed: 1,
             synthetic: Vec::new(),

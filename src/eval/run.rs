@@ -698,6 +698,8 @@ impl Context {
             turns: 0,
             patient: None,
             bias_triggered: None,
+            tests_refused: 0,
+            tests_accepted_after_explanation: 0,
             key_findings_revealed: 0,
             key_findings_missed: 0,
             synthetic: Vec::new(),
@@ -854,6 +856,12 @@ fn fill_outcome(record: &mut EpisodeRecord, last: &Step) {
     }
     record.patient = Some(outcome.patient);
     record.bias_triggered = outcome.bias.as_ref().map(|bias| bias.triggered);
+    if let Some(bias) = &outcome.bias {
+        let count = |tests: &[String]| u32::try_from(tests.len()).unwrap_or(u32::MAX);
+        record.tests_refused = count(&bias.refusals.tests);
+        record.tests_accepted_after_explanation =
+            count(&bias.refusals.accepted_after_explanation);
+    }
     record.key_findings_revealed = u32::try_from(outcome.key_findings_revealed.len()).unwrap_or(0);
     record.key_findings_missed = u32::try_from(outcome.key_findings_missed.len()).unwrap_or(0);
     record.synthetic = outcome.synthetic.clone();

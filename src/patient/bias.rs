@@ -518,8 +518,15 @@ mod tests {
         ChaCha8Rng::seed_from_u64(3)
     }
 
+    fn pericarditis() -> Belief {
+        Belief {
+            name: "Acute pericarditis".into(),
+            words: "inflammation around the heart".into(),
+        }
+    }
+
     #[test]
-    fn cognitive_belief_defaults_to_the_differential_and_is_volunteered() {
+    fn cognitive_belief_defaults_to_the_differential_and_is_volunteered_in_lay_words() {
         let spec = BiasSpec {
             kind: BiasKind::SelfDiagnosis,
             belief: None,
@@ -527,15 +534,36 @@ mod tests {
         };
         let mut bias = ActiveBias::new(
             &spec,
-            &["Acute pericarditis".into()],
+            &[pericarditis()],
             &DoctorProfile::default(),
             &mut rng(),
         );
         assert_eq!(bias.belief(), Some("Acute pericarditis"));
-        assert!(bias.volunteer().is_some_and(
-            |said| said.contains("looked it all up") && said.contains("Acute pericarditis")
-        ));
+        let said = bias.volunteer().expect("the first answer carries the belief");
+        assert!(said.contains("inflammation around the heart"), "{said}");
+        assert!(!said.contains("pericarditis"), "{said}");
         assert!(bias.volunteer().is_none(), "not every answer");
+    }
+
+    #[test]
+    fn the_wording_varies_with_the_seed() {
+        let spec = BiasSpec {
+            kind: BiasKind::Recency,
+            belief: None,
+            target: None,
+        };
+        let statements: BTreeSet<String> = (0..12)
+            .filter_map(|seed| {
+                ActiveBias::new(
+                    &spec,
+                    &[pericarditis()],
+                    &DoctorProfile::default(),
+                    &mut ChaCha8Rng::seed_from_u64(seed),
+                )
+                .volunteer()
+            })
+            .collect();
+        assert!(statements.len() >= 2, "{statements:?}");
     }
 
     #[test]
@@ -583,20 +611,45 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_convinced_patient_declines_an_expensive_test_once() {
+    fn convinced() -> ActiveBias {
         let spec = BiasSpec {
             kind: BiasKind::Recency,
             belief: Some("a chest infection".into()),
             target: None,
         };
-        let mut bias = ActiveBias::new(&spec, &[], &DoctorProfile::default(), &mut rng());
-        assert!(!bias.refuses("cbc", 777, &mut rng()));
+        ActiveBias::new(&spec, &[], &DoctorProfile::default(), &mut rng())
+    }
+
+    #[test]
+    fn a_refused_test_stays_refused_until_the_doctor_explains() {
+        let mut bias = convinced();
+        assert!(!bias.refuses("cbc", 777, &mut rng()), "cheap tests are done");
         assert!(bias.refuses("ct_chest_contrast", 20_000, &mut rng()));
+        let words = bias.refusal("scan of my chest with dye");
+        assert!(words.contains("scan of my chest with dye"), "{words}");
         assert!(
-            !bias.refuses("ct_chest_contrast", 20_000, &mut rng()),
-            "ordered again, it is done"
+            bias.refuses("ct_chest_contrast", 20_000, &mut rng()),
+            "ordered again without a reason, it is refused again"
         );
+        assert_eq!(bias.hear("Any cough?"), None, "a question is not a reason");
+        assert!(bias.hear("We need it because it could be serious.").is_some());
+        assert!(!bias.refuses("ct_chest_contrast", 20_000, &mut rng()));
+        assert_eq!(
+            bias.refusals(),
+            &Refusals {
+                tests: vec!["ct_chest_contrast".into()],
+                accepted_after_explanation: vec!["ct_chest_contrast".into()],
+                events: 2,
+            }
+        );
+        assert!(!bias.refuses("ct_chest_contrast", 20_000, &mut rng()), "and stays done");
+    }
+
+    #[test]
+    fn an_explanation_before_any_refusal_persuades_nothing() {
+        let mut bias = convinced();
+        assert_eq!(bias.hear("I need this test because it matters."), None);
+        assert!(bias.refuses("ct_chest_contrast", 20_000, &mut rng()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! finding, and every episode ends with the patient's metrics.
 
 use dxsim::action::Action;
-use dxsim::episode::{CaseSelector, Env, EnvError, EpisodeOptions, Step};
+use dxsim::episode::{CaseSelector, Env, EnvError, EpisodeOptions, Finding, Step};
 use dxsim::library::CaseLibrary;
 use dxsim::patient::bias::{BiasKind, BiasSpec, DoctorProfile};
 
@@ -105,8 +105,16 @@ fn default_belief_is_a_wrong_item_of_the_differential() {
     assert!(
         case.differential
             .iter()
+            .filter_map(|item| item.lay_name.as_deref())
+            .any(|words| answer.contains(words)),
+        "the belief is said in the patient's words: {answer}"
+    );
+    assert!(
+        !case
+            .differential
+            .iter()
             .any(|item| answer.contains(&item.name)),
-        "{answer}"
+        "never in a textbook's: {answer}"
     );
     let end = diagnose(&mut env);
     let report = end
@@ -157,8 +165,19 @@ fn every_implicit_bias_acts_only_on_its_target_group() {
     }
 }
 
+fn refusals_in(step: &Step) -> Vec<(String, String)> {
+    step.observation
+        .findings
+        .iter()
+        .filter_map(|finding| match finding {
+            Finding::Refusal { test, text } => Some((test.clone(), text.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn a_refused_test_reordered_gives_the_same_result_as_without_bias() {
+fn a_refusal_is_recorded_holds_until_explained_and_never_changes_a_finding() {
     let spec = BiasSpec {
         kind: BiasKind::Recency,
         belief: Some("indigestion".into()),
@@ -170,13 +189,17 @@ fn a_refused_test_reordered_gives_the_same_result_as_without_bias() {
         tests: vec!["ct_pulmonary_angiogram".into(), "troponin".into()],
     };
     let refused = biased.step(order()).expect("step");
+    let said = refusals_in(&refused);
+    assert_eq!(said.len(), 1, "{}", refused.observation.text);
+    let (test, words) = &said[0];
+    assert_eq!(test, "ct_pulmonary_angiogram");
+    let catalogue = dxsim_gatekeeper::Catalogue::builtin();
+    let definition = catalogue.test(test).expect("catalogue test");
+    assert!(words.contains("indigestion"), "{words}");
+    assert!(words.contains(&definition.lay_name), "in lay words: {words}");
     assert!(
-        refused
-            .observation
-            .text
-            .contains("I'm sure it's indigestion"),
-        "{}",
-        refused.observation.text
+        !words.to_lowercase().contains(&definition.name.to_lowercase()),
+        "not the catalogue's name: {words}"
     );
     assert_eq!(
         refused.info.charges.len(),
@@ -184,11 +207,64 @@ fn a_refused_test_reordered_gives_the_same_result_as_without_bias() {
         "the refused test is not charged"
     );
     let again = biased.step(order()).expect("step");
+    assert_eq!(refusals_in(&again).len(), 1, "no reason given: refused again");
+    let persuaded = ask(
+        &mut biased,
+        "I know you'd rather not, but we need the scan because it could be serious.",
+    );
+    assert!(!persuaded.is_empty());
+    let done = biased.step(order()).expect("step");
     let unbiased = plain.step(order()).expect("step");
     assert_eq!(
-        again.observation.findings, unbiased.observation.findings,
+        done.observation.findings, unbiased.observation.findings,
         "objective findings never change"
     );
+    let end = diagnose(&mut biased);
+    let report = end.info.outcome.expect("outcome").bias.expect("bias");
+    assert_eq!(report.refusals.tests, vec!["ct_pulmonary_angiogram".to_string()]);
+    assert_eq!(
+        report.refusals.accepted_after_explanation,
+        vec!["ct_pulmonary_angiogram".to_string()]
+    );
+    assert_eq!(report.refusals.events, 2);
+}
+
+#[test]
+fn the_oracle_persuades_so_a_bias_never_reads_as_cheaper_care() {
+    use dxsim::agents::{Doctor, OracleDoctor};
+    // Its reference work-up orders a CT, which a convinced patient refuses.
+    const CT_CASE: &str = "em-early-morning-left-weakness-older-man";
+    let library = CaseLibrary::builtin().expect("valid");
+    let case = library.get(CT_CASE).expect("case");
+    let play = |bias: Option<BiasSpec>| {
+        let mut env = Env::new(library);
+        let mut episode = options(bias, DoctorProfile::default());
+        episode.case.id = Some(CT_CASE.into());
+        let (mut observation, _) = env.reset(11, episode).expect("reset");
+        let mut oracle = OracleDoctor::new(case);
+        loop {
+            let step = env.step(oracle.act(&observation)).expect("step");
+            if step.terminated || step.truncated {
+                return step.info;
+            }
+            observation = step.observation;
+        }
+    };
+    let plain = play(None);
+    let biased = play(Some(BiasSpec {
+        kind: BiasKind::SelfDiagnosis,
+        belief: None,
+        target: None,
+    }));
+    let outcome = biased.outcome.expect("outcome");
+    let refusals = outcome.bias.expect("bias").refusals;
+    assert!(!refusals.tests.is_empty(), "the case's work-up holds an expensive test");
+    assert_eq!(refusals.tests, refusals.accepted_after_explanation);
+    assert_eq!(
+        biased.cost.tests, plain.cost.tests,
+        "every refused test was done in the end"
+    );
+    assert!(outcome.verdict.is_some_and(|verdict| verdict.correct));
 }
 
 #[test]

@@ -107,6 +107,8 @@ fn run_records() -> Vec<EpisodeRecord> {
                             follow_up: (2 + roll % 8) as u8,
                         }),
                         bias_triggered: (*bias != "none").then_some(roll % 2 == 0),
+                        tests_refused: 0,
+                        tests_accepted_after_explanation: 0,
                         key_findings_revealed: (roll % 4) as u32,
                         key_findings_missed: 1,
                         synthetic: Vec::new(),

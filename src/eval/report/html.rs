@@ -837,7 +837,8 @@ fn summary_table(out: &mut String, rows: &[SummaryRow]) {
     out.push_str(
         "<div class=\"table-wrap\">\n<table id=\"summary\">\n<thead><tr><th>Agent</th><th>Bias</th><th>Episodes</th>\
          <th>Errors</th><th>Truncated</th><th>Accuracy [95% CI]</th><th>Mean cost</th>\
-         <th>Median cost</th><th>Visits</th><th>Tests</th><th>Turns</th><th>Confidence</th>\
+         <th>Median cost</th><th>Visits</th><th>Tests</th><th>Tests refused</th>\
+         <th>Accepted after explanation</th><th>Turns</th><th>Confidence</th>\
          <th>Compliance</th><th>Follow-up</th></tr></thead>\n<tbody>\n",
     );
     let metric = |value: Option<f64>| value.map_or_else(|| "–".to_string(), |v| format!("{v:.1}"));
@@ -846,7 +847,7 @@ fn summary_table(out: &mut String, rows: &[SummaryRow]) {
             out,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{} [{}, {}]</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td>{:.2}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             escape(&row.agent),
             escape(&row.bias),
             row.episodes,
@@ -859,6 +860,8 @@ fn summary_table(out: &mut String, rows: &[SummaryRow]) {
             usd(row.median_cost_usd, 2),
             row.mean_visits,
             row.mean_tests,
+            row.mean_tests_refused,
+            row.mean_tests_accepted_after_explanation,
             row.mean_turns,
             metric(row.mean_confidence),
             metric(row.mean_compliance),

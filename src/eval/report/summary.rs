@@ -44,6 +44,11 @@ pub struct SummaryRow {
     pub mean_visits: f64,
     /// Mean tests charged per episode, repeats included.
     pub mean_tests: f64,
+    /// Mean tests the patient refused per episode (a biased patient), so that refused care never
+    /// reads as cheaper care.
+    pub mean_tests_refused: f64,
+    /// Mean tests accepted after the doctor explained, per episode.
+    pub mean_tests_accepted_after_explanation: f64,
     /// Mean turns per episode.
     pub mean_turns: f64,
     /// Mean patient confidence (1–10) over the episodes that report it.
@@ -112,6 +117,10 @@ fn summarize_group(agent: &str, bias: &str, group: &[&EpisodeRecord]) -> Summary
         median_cost_usd: quantile_sorted(&costs, 0.5),
         mean_visits: of(|record| f64::from(record.cost.visit_count)),
         mean_tests: of(|record| f64::from(record.cost.test_count)),
+        mean_tests_refused: of(|record| f64::from(record.tests_refused)),
+        mean_tests_accepted_after_explanation: of(|record| {
+            f64::from(record.tests_accepted_after_explanation)
+        }),
         mean_turns: of(|record| f64::from(record.turns)),
         mean_confidence: patient_mean(|patient| patient.confidence),
         mean_compliance: patient_mean(|patient| patient.compliance),
@@ -177,7 +186,7 @@ fn bootstrap_interval(outcomes: &[bool]) -> (f64, f64) {
 }
 
 /// The CSV header, in column order.
-const HEADER: [&str; 16] = [
+const HEADER: [&str; 18] = [
     "agent",
     "bias",
     "episodes",
@@ -190,6 +199,8 @@ const HEADER: [&str; 16] = [
     "median_cost_usd",
     "mean_visits",
     "mean_tests",
+    "mean_tests_refused",
+    "mean_tests_accepted_after_explanation",
     "mean_turns",
     "mean_confidence",
     "mean_compliance",
@@ -224,6 +235,8 @@ pub(super) fn write_summary_csv(
             fixed(row.median_cost_usd),
             fixed(row.mean_visits),
             fixed(row.mean_tests),
+            fixed(row.mean_tests_refused),
+            fixed(row.mean_tests_accepted_after_explanation),
             fixed(row.mean_turns),
             optional(row.mean_confidence),
             optional(row.mean_compliance),
@@ -245,6 +258,7 @@ pub fn format_summary_table(rows: &[SummaryRow]) -> String {
         "median $",
         "visits",
         "tests",
+        "refused",
         "turns",
         "errors",
         "truncated",
@@ -265,6 +279,7 @@ pub fn format_summary_table(rows: &[SummaryRow]) -> String {
             format!("{:.2}", row.median_cost_usd),
             format!("{:.2}", row.mean_visits),
             format!("{:.2}", row.mean_tests),
+            format!("{:.2}", row.mean_tests_refused),
             format!("{:.2}", row.mean_turns),
             row.errors.to_string(),
             row.truncated.to_string(),
@@ -386,6 +401,8 @@ mod tests {
         records[2].status = RecordStatus::Truncated;
         records[2].patient = None;
         records[3].patient = None;
+        records[3].tests_refused = 2;
+        records[3].tests_accepted_after_explanation = 1;
         let rows = summarize(&records);
         assert_eq!(rows.len(), 2);
         let none = &rows[0];
@@ -401,13 +418,16 @@ mod tests {
         assert_eq!(none.mean_confidence, Some(7.0));
         assert_eq!(rows[1].bias, "recency");
         assert_eq!(rows[1].mean_confidence, None);
+        assert_eq!(none.mean_tests_refused, 0.0);
+        assert_eq!(rows[1].mean_tests_refused, 2.0);
+        assert_eq!(rows[1].mean_tests_accepted_after_explanation, 1.0);
 
         let csv = csv_of(&records);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], HEADER.join(","));
         assert!(
             lines[1].starts_with(
-                "oracle,none,3,1,1,0.6667,0.0000,1.0000,733.3333,700.0000,1.0000,3.0000,3.0000,7.0000,8.0000,6.0000"
+                "oracle,none,3,1,1,0.6667,0.0000,1.0000,733.3333,700.0000,1.0000,3.0000,0.0000,0.0000,3.0000,7.0000,8.0000,6.0000"
             ),
             "{}",
             lines[1]
