@@ -333,6 +333,7 @@ pub(crate) const STOP_WORDS: &[&str] = &[
     "mr", "mrs", "ms", "miss", "son", "dear", "describe", "explain", "mention", "remember",
     "when", "anywhere", "make", "makes", "made", "moment", "present", "chance", "possible",
     "possibly", "whether", "since", "ago", "long", "often", "much", "many", "last", "first",
+    "same", "look", "looks", "put", "told", "give", "enough", "manage", "situation", "lately",
 ];
 
 /// Phrases that ask about a whole history topic: a question using one hears every item of the topic
@@ -342,9 +343,6 @@ pub(crate) const TOPIC_CUES: &[(HistoryTopic, &[&str])] = &[
         HistoryTopic::Onset,
         &[
             "how long",
-            "start",
-            "began",
-            "begin",
             "onset",
             "first notice",
             "first noticed",
@@ -364,7 +362,6 @@ pub(crate) const TOPIC_CUES: &[(HistoryTopic, &[&str])] = &[
             "getting better",
             "worse or better",
             "better or worse",
-            "changed",
             "progressed",
             "come and go",
             "comes and goes",
@@ -454,8 +451,12 @@ pub(crate) const TOPIC_CUES: &[(HistoryTopic, &[&str])] = &[
             "medical conditions",
             "health conditions",
             "conditions",
-            "illnesses",
             "keep well",
+            "in the past",
+            "past illnesses",
+            "previous illnesses",
+            "illnesses you",
+            "had any illnesses",
             "general health",
             "past health",
             "your health",
@@ -549,6 +550,13 @@ pub(crate) const TOPIC_CUES: &[(HistoryTopic, &[&str])] = &[
             "exposure",
             "contact with",
             "sick contacts",
+            "anyone around you",
+            "anyone at home",
+            "anyone at school",
+            "anyone at work",
+            "anyone else",
+            "anybody else",
+            "people around you",
         ],
     ),
     (

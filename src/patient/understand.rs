@@ -11,7 +11,7 @@
 //! Each history item of a case is read once, the same way, into an index ([`HistoryIndex`]). A
 //! question is split into its parts (sentences, and clauses joined by "and"/"or" that start a new
 //! question); each part ranks the items by BM25-weighted term overlap plus a bonus for the items of
-//! a cued topic, and hears every item scoring within [`KEEP_RATIO`] of the best. A part that reaches
+//! a cued topic, and hears every item scoring within a share of of the best. A part that reaches
 //! no item, or whose only link is a topic cue while it asks about something the case never mentions,
 //! is answered "I don't know". Everything is deterministic.
 
@@ -28,18 +28,50 @@ use super::lexicon::{STOP_WORDS, TOPIC_CUES};
 /// The clinical lexicon: `phrase,concept,kind` rows.
 const LEXICON_CSV: &str = include_str!("lexicon.csv");
 
-/// The bonus, in BM25 units, of an item of a topic the question cues.
-const CUE_WEIGHT: f64 = 2.5;
+/// The ranking's settings, tuned on the dev half of the measuring set.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    /// The bonus, in BM25 units, of an item of a topic the question cues.
+    cue_weight: f64,
+    /// The least score that reaches an item without a topic cue: a word most of the history uses
+    /// ("pain" in a pain case) does not, alone, make an answer.
+    min_content: f64,
+    /// The least share of what a question asks that an item must match without a cue.
+    min_coverage: f64,
+    /// An item is heard when it scores at least this share of the best-scoring item.
+    keep_ratio: f64,
+    /// The weight of a question word the case never uses (and the lexicon does not know).
+    unseen_word: f64,
+    /// What an item outside a cued topic must match to be heard beside the cued topic's items.
+    dominant_override: f64,
+    /// The weight of a lexicon concept the case never mentions.
+    unseen_concept: f64,
+}
 
-/// The least content score that reaches an item without a topic cue: a word most of the history
-/// uses ("pain" in a pain case) does not, alone, make an answer.
-const MIN_CONTENT: f64 = 1.0;
+impl Tuning {
+    /// The settings in use.
+    const TUNED: Tuning = Tuning {
+        cue_weight: 2.5,
+        min_content: 1.5,
+        min_coverage: 0.5,
+        keep_ratio: 0.75,
+        unseen_word: 1.0,
+        dominant_override: 5.0,
+        unseen_concept: 2.0,
+    };
+}
 
-/// An item is heard when it scores at least this share of the best-scoring item.
-pub(crate) const KEEP_RATIO: f64 = 0.6;
+/// Stems of the verbs of starting, which with "when" or "how" ask about onset.
+const ONSET_VERBS: &[&str] = &["start", "began", "begin", "begun"];
+
+/// Most stop words skipped between two words of a phrase.
+const MAX_STOP_GAP: usize = 2;
+
+/// Shortest stem a misspelt stem is corrected to.
+const MIN_STEM_CORRECTED_LEN: usize = 7;
 
 /// Shortest word a misspelling is corrected for.
-const MIN_CORRECTED_LEN: usize = 5;
+const MIN_CORRECTED_LEN: usize = 4;
 
 /// A lexicon or cue phrase, as stems.
 #[derive(Debug)]
@@ -66,8 +98,11 @@ pub(crate) struct Reader {
     /// Every word the lexicon, the cues and the stop list spell: a question word among them is never
     /// treated as a misspelling.
     known_words: HashSet<String>,
-    /// The lexicon's words, as candidates a misspelling may be corrected to.
-    lexicon_words: Vec<String>,
+    /// The lexicon's words and their stems, as candidates a misspelling may be corrected to.
+    lexicon_words: Vec<(String, String)>,
+    /// Concepts that are medicines (generic and brand names, drug classes): a question naming one
+    /// asks about the patient's medicines even when the patient takes something else.
+    medicines: HashSet<String>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -86,6 +121,10 @@ pub(crate) struct Reading {
     pub(crate) terms: BTreeSet<String>,
     /// Topics the text asks about as a whole.
     pub(crate) topics: BTreeSet<HistoryTopic>,
+    /// The stems of the cue phrases (outside stop words): they reach an item that uses them too.
+    pub(crate) cue_terms: BTreeSet<String>,
+    /// Whether the text names a medicine.
+    pub(crate) medicines: bool,
 }
 
 impl Reader {
@@ -103,6 +142,7 @@ impl Reader {
             stop: HashSet::new(),
             known_words: HashSet::new(),
             lexicon_words: Vec::new(),
+            medicines: HashSet::new(),
         };
         for word in STOP_WORDS {
             reader.known_words.insert((*word).to_string());
@@ -117,16 +157,26 @@ impl Reader {
         let mut lexicon_words = BTreeSet::new();
         let mut rows = csv::Reader::from_reader(LEXICON_CSV.as_bytes());
         for row in rows.records().filter_map(Result::ok) {
-            let (Some(phrase), Some(concept)) = (row.get(0), row.get(1)) else {
+            let (Some(phrase), Some(concept), Some(kind)) = (row.get(0), row.get(1), row.get(2))
+            else {
                 continue;
             };
+            if matches!(kind, "generic" | "brand" | "class") {
+                reader.medicines.insert(format!("@{}", concept.trim()));
+            }
             for word in tokens(&normalize(phrase)) {
                 lexicon_words.insert(fold_spelling(word));
             }
             reader.add_phrase(phrase, Meaning::Concept(format!("@{}", concept.trim())));
         }
         reader.known_words.extend(lexicon_words.iter().cloned());
-        reader.lexicon_words = lexicon_words.into_iter().collect();
+        reader.lexicon_words = lexicon_words
+            .into_iter()
+            .map(|word| {
+                let stem = reader.stem(&word);
+                (word, stem)
+            })
+            .collect();
         for phrases in reader.phrases.values_mut() {
             phrases.sort_by_key(|phrase| std::cmp::Reverse(phrase.stems.len()));
         }
@@ -176,17 +226,29 @@ impl Reader {
         let stems: Vec<String> = words.iter().map(|word| self.stem(word)).collect();
         let mut reading = Reading::default();
         let mut cued = vec![false; stems.len()];
+        // Words inside a longer lexicon phrase mean what the phrase means: "dental work" is not work.
+        let mut cover = (0, 0);
         for start in 0..stems.len() {
             let Some(phrases) = self.phrases.get(&stems[start]) else {
                 continue;
             };
             for phrase in phrases {
-                let end = start + phrase.stems.len();
-                if end > stems.len() || stems[start..end] != phrase.stems[..] {
+                let Some(end) = self.phrase_end(&stems, start, &phrase.stems) else {
                     continue;
-                }
+                };
                 match &phrase.meaning {
                     Meaning::Concept(concept) => {
+                        // Inside a longer phrase already read; one of equal span still counts.
+                        if end <= cover.1 && (start, end) != cover {
+                            continue;
+                        }
+                        if end > cover.1 {
+                            cover = (start, end);
+                        }
+                        if self.medicines.contains(concept) {
+                            reading.topics.insert(HistoryTopic::Medications);
+                            reading.medicines = true;
+                        }
                         reading.terms.insert(concept.clone());
                     }
                     Meaning::Topic(topic) => {
@@ -196,12 +258,45 @@ impl Reader {
                 }
             }
         }
+        // "When did the pain start?", "How did it all begin?": a question word and a verb of
+        // starting anywhere in the part ask about onset.
+        let asks_when = stems.iter().any(|stem| stem == "when" || stem == "how");
+        if asks_when && stems.iter().any(|stem| ONSET_VERBS.contains(&stem.as_str())) {
+            reading.topics.insert(HistoryTopic::Onset);
+        }
         for (stem, cued) in stems.into_iter().zip(cued) {
-            if !cued && !self.stop.contains(&stem) && stem.chars().any(char::is_alphabetic) {
+            if self.stop.contains(&stem) || !stem.chars().any(char::is_alphabetic) {
+                continue;
+            }
+            if cued {
+                reading.cue_terms.insert(stem);
+            } else {
                 reading.terms.insert(stem);
             }
         }
         reading
+    }
+
+    /// Where `phrase` ends when it starts at `start` of `stems`, its words in order with at most
+    /// [`MAX_STOP_GAP`] stop words between two of them ("lost any weight" is "lost weight").
+    fn phrase_end(&self, stems: &[String], start: usize, phrase: &[String]) -> Option<usize> {
+        let mut at = start;
+        for (index, wanted) in phrase.iter().enumerate() {
+            let mut gap = 0;
+            loop {
+                let stem = stems.get(at)?;
+                if stem == wanted {
+                    break;
+                }
+                if index == 0 || gap == MAX_STOP_GAP || !self.stop.contains(stem) {
+                    return None;
+                }
+                gap += 1;
+                at += 1;
+            }
+            at += 1;
+        }
+        Some(at)
     }
 
     /// The word itself when known; otherwise the nearest known word within one edit (two for long
@@ -211,25 +306,32 @@ impl Reader {
         if folded.len() < MIN_CORRECTED_LEN
             || !folded.chars().all(|c| c.is_ascii_alphabetic())
             || self.known_words.contains(&folded)
-            || case_words.words.contains(&folded)
+            || case_words.words.contains_key(&folded)
             || case_words.stems.contains(&self.stem(&folded))
         {
             return folded;
         }
-        let limit = if folded.len() >= 9 { 2 } else { 1 };
-        let nearest = |candidates: &mut dyn Iterator<Item = &String>| -> Option<String> {
+        let limit = if folded.len() >= 8 { 2 } else { 1 };
+        let stem = self.stem(&folded);
+        // The nearer of the two spellings: the word's, or its stem's ("constipted" is one edit
+        // from the stem of "constipation").
+        let nearest = |candidates: &mut dyn Iterator<Item = (&String, &String)>| -> Option<String> {
             candidates
-                .filter(|candidate| {
-                    candidate.as_bytes().first() == folded.as_bytes().first()
-                        && candidate.len().abs_diff(folded.len()) <= limit
+                .filter(|(candidate, _)| candidate.as_bytes().first() == folded.as_bytes().first())
+                .filter_map(|(candidate, candidate_stem)| {
+                    let by_word = (candidate.len().abs_diff(folded.len()) <= limit)
+                        .then(|| strsim::damerau_levenshtein(candidate, &folded));
+                    let by_stem = (candidate_stem.len().abs_diff(stem.len()) <= limit
+                        && candidate_stem.len() >= MIN_STEM_CORRECTED_LEN)
+                        .then(|| strsim::damerau_levenshtein(candidate_stem, &stem));
+                    let distance = by_word.into_iter().chain(by_stem).min()?;
+                    (distance <= limit).then_some((distance, candidate))
                 })
-                .map(|candidate| (strsim::damerau_levenshtein(candidate, &folded), candidate))
-                .filter(|(distance, _)| *distance <= limit)
                 .min()
                 .map(|(_, candidate)| candidate.clone())
         };
         nearest(&mut case_words.words.iter())
-            .or_else(|| nearest(&mut self.lexicon_words.iter()))
+            .or_else(|| nearest(&mut self.lexicon_words.iter().map(|(word, stem)| (word, stem))))
             .unwrap_or(folded)
     }
 }
@@ -272,10 +374,16 @@ fn fold_spelling(word: &str) -> String {
     word.to_string()
 }
 
+/// Whether a concept term is a medicine.
+fn reader_medicine(term: &str) -> bool {
+    Reader::get().medicines.contains(term)
+}
+
 /// The words a case's history uses, for correcting misspelt questions about it.
 #[derive(Debug, Default)]
 pub(crate) struct CaseWords {
-    words: BTreeSet<String>,
+    /// Each word and its stem.
+    words: std::collections::BTreeMap<String, String>,
     stems: HashSet<String>,
 }
 
@@ -304,8 +412,9 @@ impl HistoryIndex {
                     .join(" . ");
                 for word in tokens(&normalize(&text)) {
                     let folded = fold_spelling(word);
-                    words.stems.insert(reader.stem(&folded));
-                    words.words.insert(folded);
+                    let stem = reader.stem(&folded);
+                    words.stems.insert(stem.clone());
+                    words.words.insert(folded, stem);
                 }
                 (reader.read(&text).terms, item.topic)
             })
@@ -328,30 +437,62 @@ impl HistoryIndex {
     }
 
     /// The items one question part reaches, in case order: every item scoring within
-    /// [`KEEP_RATIO`] of the best. A topic cue alone reaches nothing when the part also asks about
+    /// a share of of the best. A topic cue alone reaches nothing when the part also asks about
     /// a lexicon concept no item mentions ("any pets at home?" of a case silent on pets).
     pub(crate) fn rank(&self, question: &Reading) -> Vec<usize> {
-        let unknown_term = question
+        let tuning = Tuning::TUNED;
+        let unknown_concept = question
             .terms
             .iter()
-            .any(|term| term.starts_with('@') && !self.idf.contains_key(term));
+            .any(|term| {
+                term.starts_with('@') && !self.idf.contains_key(term) && !reader_medicine(term)
+            });
+        // What the question asks, weighed: a concept the case never mentions weighs most.
+        let asked: f64 = question
+            .terms
+            .iter()
+            .map(|term| match self.idf.get(term) {
+                Some(idf) => *idf,
+                None if term.starts_with('@') => tuning.unseen_concept,
+                None => tuning.unseen_word,
+            })
+            .sum();
+        // A question that cues a topic the history has is about that topic: the words it names
+        // ("how long has the diarrhoea lasted") pick among its items, not items elsewhere. An
+        // allergy question about medicines is about allergies.
+        let mut cued_topics = question.topics.clone();
+        if cued_topics.contains(&HistoryTopic::Allergies) {
+            cued_topics.remove(&HistoryTopic::Medications);
+        }
+        let dominant = self
+            .items
+            .iter()
+            .any(|(_, topic)| cued_topics.contains(topic))
+            && !unknown_concept;
         let scores: Vec<f64> = self
             .items
             .iter()
             .map(|(terms, topic)| {
-                let content: f64 = question
+                let matched: f64 = question
                     .terms
                     .iter()
                     .filter(|term| terms.contains(*term))
                     .map(|term| self.idf.get(term).copied().unwrap_or(0.0))
                     .sum();
-                let cued = question.topics.contains(topic);
-                if cued && content > 0.0 {
-                    content + CUE_WEIGHT
-                } else if content >= MIN_CONTENT {
-                    content
-                } else if cued && !unknown_term {
-                    CUE_WEIGHT
+                let cue_words: f64 = question
+                    .cue_terms
+                    .iter()
+                    .filter(|term| terms.contains(*term))
+                    .map(|term| self.idf.get(term).copied().unwrap_or(0.0))
+                    .sum();
+                let covered = asked <= 0.0 || matched / asked >= tuning.min_coverage;
+                let cued = cued_topics.contains(topic);
+                if cued && (matched > 0.0 || !unknown_concept) {
+                    tuning.cue_weight + matched + cue_words
+                } else if dominant && matched < tuning.dominant_override {
+                    0.0
+                } else if matched + cue_words >= tuning.min_content && covered {
+                    matched + cue_words
                 } else {
                     0.0
                 }
@@ -364,7 +505,7 @@ impl HistoryIndex {
         scores
             .iter()
             .enumerate()
-            .filter(|(_, score)| **score > 0.0 && **score >= KEEP_RATIO * best)
+            .filter(|(_, score)| **score > 0.0 && **score >= tuning.keep_ratio * best)
             .map(|(index, _)| index)
             .collect()
     }
