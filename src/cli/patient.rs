@@ -26,6 +26,15 @@ pub(crate) enum PatientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a case's patient (rule-based, unbiased) one turn of questions and print the answer and
+    /// the ids of the history items it revealed.
+    Ask {
+        /// A built-in case id, or a case file (`.toml`).
+        case: String,
+        /// The question(s), as a doctor would type them; several words are joined.
+        #[arg(required = true)]
+        question: Vec<String>,
+    },
 }
 
 /// One half of the measuring set, as `--split` names it.
@@ -48,6 +57,7 @@ impl From<SplitArg> for Split {
 
 pub(crate) fn run(command: PatientCommand) -> anyhow::Result<Outcome> {
     match command {
+        PatientCommand::Ask { case, question } => ask(&case, &question.join(" ")),
         PatientCommand::Measure {
             set,
             split,
@@ -110,7 +120,10 @@ fn print_half(
         understanding.unrecorded,
     )?;
     for (kind, (questions, exact)) in &understanding.by_kind {
-        writeln!(out, "  {kind:<12} {exact:>4}/{questions:<4} answered exactly")?;
+        writeln!(
+            out,
+            "  {kind:<12} {exact:>4}/{questions:<4} answered exactly"
+        )?;
     }
     if verbose {
         for miss in &understanding.misses {
@@ -127,4 +140,36 @@ fn print_half(
         }
     }
     Ok(())
+}
+
+fn ask(case: &str, question: &str) -> anyhow::Result<Outcome> {
+    use rand::SeedableRng;
+    let case = if case.ends_with(".toml") {
+        let text = std::fs::read_to_string(case)
+            .map_err(|error| UserError::new(format!("cannot read {case}: {error}"), None))?;
+        let parsed = dxsim_gatekeeper::case::parse_case(&text, case)
+            .map_err(|problem| UserError::new(problem.to_string(), None))?;
+        std::sync::Arc::new(parsed)
+    } else {
+        CaseLibrary::builtin()?.get(case).cloned().ok_or_else(|| {
+            UserError::new(
+                format!("no built-in case `{case}`"),
+                Some("`dxsim cases list` shows the ids; or pass a .toml file".into()),
+            )
+        })?
+    };
+    let patient = dxsim::patient::RuleBasedPatient::new(case);
+    let reply = patient.answer(
+        question,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        None,
+    );
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", reply.text)?;
+    writeln!(
+        out,
+        "items: [{}]",
+        patient.item_ids(&reply.items).join(", ")
+    )?;
+    Ok(Outcome::Success)
 }

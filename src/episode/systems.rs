@@ -129,9 +129,8 @@ pub(crate) fn patient(
                             .find_map(|(_, outcome)| match outcome {
                                 OrderOutcome::Test { test, .. } => {
                                     let test = &catalogue.tests()[*test];
-                                    bias.refuses(&test.id, test.price.0, &mut rng.0).then(|| {
-                                        (test.id.clone(), bias.refusal(&test.lay_name))
-                                    })
+                                    bias.refuses(&test.id, test.price.0, &mut rng.0)
+                                        .then(|| (test.id.clone(), bias.refusal(&test.lay_name)))
                                 }
                                 _ => None,
                             });
@@ -399,11 +398,10 @@ fn key_finding_uncovered(
     let source = finding.source.as_str();
     match &turn.action {
         Some(Action::Ask { .. }) => source.strip_prefix("history:").is_some_and(|target| {
-            revealed.history_items.iter().any(|&item| {
-                case.history
-                    .get(item)
-                    .is_some_and(|h| h.answers(target))
-            })
+            revealed
+                .history_items
+                .iter()
+                .any(|&item| case.history.get(item).is_some_and(|h| h.answers(target)))
         }),
         Some(Action::Examine { .. }) => match source.strip_prefix("exam:") {
             Some(system) => revealed.system_flags.contains_key(system),

@@ -859,8 +859,7 @@ fn fill_outcome(record: &mut EpisodeRecord, last: &Step) {
     if let Some(bias) = &outcome.bias {
         let count = |tests: &[String]| u32::try_from(tests.len()).unwrap_or(u32::MAX);
         record.tests_refused = count(&bias.refusals.tests);
-        record.tests_accepted_after_explanation =
-            count(&bias.refusals.accepted_after_explanation);
+        record.tests_accepted_after_explanation = count(&bias.refusals.accepted_after_explanation);
     }
     record.key_findings_revealed = u32::try_from(outcome.key_findings_revealed.len()).unwrap_or(0);
     record.key_findings_missed = u32::try_from(outcome.key_findings_missed.len()).unwrap_or(0);

@@ -76,10 +76,11 @@ fn is_uncovered(
         return false;
     };
     match kind {
-        "history" => uncovered
-            .history_items
-            .iter()
-            .any(|&index| case.history.get(index).is_some_and(|item| item.answers(target))),
+        "history" => uncovered.history_items.iter().any(|&index| {
+            case.history
+                .get(index)
+                .is_some_and(|item| item.answers(target))
+        }),
         "exam" => uncovered.systems.contains(target),
         "vitals" => uncovered.systems.contains("vitals"),
         "test" => match target.split_once('/') {

@@ -432,7 +432,12 @@ impl ActiveBias {
             }
             return false;
         }
-        if self.refusals.accepted_after_explanation.iter().any(|done| done == test) {
+        if self
+            .refusals
+            .accepted_after_explanation
+            .iter()
+            .any(|done| done == test)
+        {
             return false;
         }
         self.outstanding.insert(test.to_string());
@@ -539,7 +544,9 @@ mod tests {
             &mut rng(),
         );
         assert_eq!(bias.belief(), Some("Acute pericarditis"));
-        let said = bias.volunteer().expect("the first answer carries the belief");
+        let said = bias
+            .volunteer()
+            .expect("the first answer carries the belief");
         assert!(said.contains("inflammation around the heart"), "{said}");
         assert!(!said.contains("pericarditis"), "{said}");
         assert!(bias.volunteer().is_none(), "not every answer");
@@ -623,7 +630,10 @@ mod tests {
     #[test]
     fn a_refused_test_stays_refused_until_the_doctor_explains() {
         let mut bias = convinced();
-        assert!(!bias.refuses("cbc", 777, &mut rng()), "cheap tests are done");
+        assert!(
+            !bias.refuses("cbc", 777, &mut rng()),
+            "cheap tests are done"
+        );
         assert!(bias.refuses("ct_chest_contrast", 20_000, &mut rng()));
         let words = bias.refusal("scan of my chest with dye");
         assert!(words.contains("scan of my chest with dye"), "{words}");
@@ -632,7 +642,10 @@ mod tests {
             "ordered again without a reason, it is refused again"
         );
         assert_eq!(bias.hear("Any cough?"), None, "a question is not a reason");
-        assert!(bias.hear("We need it because it could be serious.").is_some());
+        assert!(
+            bias.hear("We need it because it could be serious.")
+                .is_some()
+        );
         assert!(!bias.refuses("ct_chest_contrast", 20_000, &mut rng()));
         assert_eq!(
             bias.refusals(),
@@ -642,7 +655,10 @@ mod tests {
                 events: 2,
             }
         );
-        assert!(!bias.refuses("ct_chest_contrast", 20_000, &mut rng()), "and stays done");
+        assert!(
+            !bias.refuses("ct_chest_contrast", 20_000, &mut rng()),
+            "and stays done"
+        );
     }
 
     #[test]

@@ -125,6 +125,9 @@ pub(crate) struct Reading {
     pub(crate) cue_terms: BTreeSet<String>,
     /// Whether the text names a medicine.
     pub(crate) medicines: bool,
+    /// For a question listing several things ("fevers, rashes or weight loss"), the terms of each:
+    /// an item need match only one of them well.
+    pub(crate) segments: Vec<BTreeSet<String>>,
 }
 
 impl Reader {
@@ -214,12 +217,27 @@ impl Reader {
     /// Reads a question, correcting words that neither the case (`case_words`) nor the lexicon
     /// knows to the nearest word that one of them does.
     pub(crate) fn read_question(&self, text: &str, case_words: &CaseWords) -> Reading {
-        let normalized = normalize(text);
-        let words: Vec<String> = tokens(&normalized)
-            .map(|word| self.correct(word, case_words))
+        let segments: Vec<Vec<String>> = text
+            .split(SEGMENT)
+            .map(|segment| {
+                tokens(&normalize(segment))
+                    .map(|word| self.correct(word, case_words))
+                    .collect()
+            })
             .collect();
-        let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        self.read_words(&words)
+        let words: Vec<&str> = segments.iter().flatten().map(String::as_str).collect();
+        let mut reading = self.read_words(&words);
+        if segments.len() > 1 {
+            reading.segments = segments
+                .iter()
+                .map(|segment| {
+                    let words: Vec<&str> = segment.iter().map(String::as_str).collect();
+                    self.read_words(&words).terms
+                })
+                .filter(|terms| !terms.is_empty())
+                .collect();
+        }
+        reading
     }
 
     fn read_words(&self, words: &[&str]) -> Reading {
@@ -261,7 +279,11 @@ impl Reader {
         // "When did the pain start?", "How did it all begin?": a question word and a verb of
         // starting anywhere in the part ask about onset.
         let asks_when = stems.iter().any(|stem| stem == "when" || stem == "how");
-        if asks_when && stems.iter().any(|stem| ONSET_VERBS.contains(&stem.as_str())) {
+        if asks_when
+            && stems
+                .iter()
+                .any(|stem| ONSET_VERBS.contains(&stem.as_str()))
+        {
             reading.topics.insert(HistoryTopic::Onset);
         }
         for (stem, cued) in stems.into_iter().zip(cued) {
@@ -441,22 +463,34 @@ impl HistoryIndex {
     /// a lexicon concept no item mentions ("any pets at home?" of a case silent on pets).
     pub(crate) fn rank(&self, question: &Reading) -> Vec<usize> {
         let tuning = Tuning::TUNED;
-        let unknown_concept = question
-            .terms
-            .iter()
-            .any(|term| {
-                term.starts_with('@') && !self.idf.contains_key(term) && !reader_medicine(term)
-            });
+        let unknown_concept = question.terms.iter().any(|term| {
+            term.starts_with('@') && !self.idf.contains_key(term) && !reader_medicine(term)
+        });
         // What the question asks, weighed: a concept the case never mentions weighs most.
-        let asked: f64 = question
-            .terms
-            .iter()
-            .map(|term| match self.idf.get(term) {
-                Some(idf) => *idf,
-                None if term.starts_with('@') => tuning.unseen_concept,
-                None => tuning.unseen_word,
-            })
-            .sum();
+        let weigh = |terms: &BTreeSet<String>| -> f64 {
+            terms
+                .iter()
+                .map(|term| match self.idf.get(term) {
+                    Some(idf) => *idf,
+                    None if term.starts_with('@') => tuning.unseen_concept,
+                    None => tuning.unseen_word,
+                })
+                .sum()
+        };
+        let matched_of = |asked: &BTreeSet<String>, item: &BTreeSet<String>| -> f64 {
+            asked
+                .iter()
+                .filter(|term| item.contains(*term))
+                .map(|term| self.idf.get(term).copied().unwrap_or(0.0))
+                .sum()
+        };
+        let whole = std::slice::from_ref(&question.terms);
+        let segments = if question.segments.is_empty() {
+            whole
+        } else {
+            &question.segments[..]
+        };
+        let asked: Vec<f64> = segments.iter().map(weigh).collect();
         // A question that cues a topic the history has is about that topic: the words it names
         // ("how long has the diarrhoea lasted") pick among its items, not items elsewhere. An
         // allergy question about medicines is about allergies.
@@ -473,19 +507,17 @@ impl HistoryIndex {
             .items
             .iter()
             .map(|(terms, topic)| {
-                let matched: f64 = question
-                    .terms
-                    .iter()
-                    .filter(|term| terms.contains(*term))
-                    .map(|term| self.idf.get(term).copied().unwrap_or(0.0))
-                    .sum();
+                let matched = matched_of(&question.terms, terms);
                 let cue_words: f64 = question
                     .cue_terms
                     .iter()
                     .filter(|term| terms.contains(*term))
                     .map(|term| self.idf.get(term).copied().unwrap_or(0.0))
                     .sum();
-                let covered = asked <= 0.0 || matched / asked >= tuning.min_coverage;
+                // The item answers enough of the question, or of one thing a list asks about.
+                let covered = segments.iter().zip(&asked).any(|(segment, asked)| {
+                    *asked <= 0.0 || matched_of(segment, terms) / asked >= tuning.min_coverage
+                });
                 let cued = cued_topics.contains(topic);
                 if cued && (matched > 0.0 || !unknown_concept) {
                     tuning.cue_weight + matched + cue_words
@@ -511,6 +543,9 @@ impl HistoryIndex {
     }
 }
 
+/// What separates the things a question part lists, inside the part's text.
+const SEGMENT: &str = "|";
+
 /// Words that open a new question after "and"/"or" ("Do you smoke, and have you travelled?").
 const QUESTION_OPENERS: &[&str] = &[
     "do", "does", "did", "have", "has", "had", "are", "is", "was", "were", "any", "what", "when",
@@ -522,26 +557,50 @@ const QUESTION_OPENERS: &[&str] = &[
 pub(crate) fn question_parts(text: &str) -> Vec<String> {
     let mut parts = Vec::new();
     for sentence in text.split(['?', '.', ';', '\n', '!']) {
-        let normalized = normalize(sentence);
-        let words: Vec<&str> = tokens(&normalized).collect();
+        // Commas inside a question separate the things it lists.
+        let mut words: Vec<String> = Vec::new();
+        for chunk in sentence.split(',') {
+            if !words.is_empty() {
+                words.push(SEGMENT.to_string());
+            }
+            words.extend(tokens(&normalize(chunk)).map(str::to_string));
+        }
         let mut current: Vec<&str> = Vec::new();
+        let opens = |word: Option<&String>| {
+            word.is_some_and(|word| QUESTION_OPENERS.contains(&word.as_str()))
+        };
         for (index, word) in words.iter().enumerate() {
-            let next = words.get(index + 1).copied();
-            let joins = matches!(*word, "and" | "or" | "also");
-            if joins && next.is_some_and(|next| QUESTION_OPENERS.contains(&next)) {
-                if !current.is_empty() {
-                    parts.push(current.join(" "));
-                }
+            let joins = matches!(word.as_str(), "and" | "or" | "also");
+            let next = words[index + 1..]
+                .iter()
+                .find(|next| next.as_str() != SEGMENT);
+            if joins && opens(next) {
+                push_part(&mut parts, &current);
                 current.clear();
                 continue;
             }
-            current.push(word);
+            if word != SEGMENT || !current.is_empty() {
+                current.push(word);
+            }
         }
-        if current.iter().any(|word| word.chars().any(char::is_alphanumeric)) {
-            parts.push(current.join(" "));
-        }
+        push_part(&mut parts, &current);
     }
     parts
+}
+
+/// Adds a part of a question, its segments separated by [`SEGMENT`], when it holds a word.
+fn push_part(parts: &mut Vec<String>, words: &[&str]) {
+    let start = words.iter().position(|word| *word != SEGMENT);
+    let end = words.iter().rposition(|word| *word != SEGMENT);
+    if let (Some(start), Some(end)) = (start, end) {
+        let words = &words[start..=end];
+        if words
+            .iter()
+            .any(|word| word.chars().any(char::is_alphanumeric))
+        {
+            parts.push(words.join(" "));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -561,7 +620,15 @@ mod tests {
     fn bundled_questions_split_into_parts() {
         assert_eq!(
             question_parts("Do you smoke, and have you travelled? Any nausea or vomiting"),
-            vec!["do you smoke", "have you travelled", "any nausea or vomiting"]
+            vec![
+                "do you smoke",
+                "have you travelled",
+                "any nausea or vomiting"
+            ]
+        );
+        assert_eq!(
+            question_parts("Any fevers, rashes or weight loss?"),
+            vec!["any fevers | rashes or weight loss"]
         );
     }
 }

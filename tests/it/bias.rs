@@ -196,9 +196,14 @@ fn a_refusal_is_recorded_holds_until_explained_and_never_changes_a_finding() {
     let catalogue = dxsim_gatekeeper::Catalogue::builtin();
     let definition = catalogue.test(test).expect("catalogue test");
     assert!(words.contains("indigestion"), "{words}");
-    assert!(words.contains(&definition.lay_name), "in lay words: {words}");
     assert!(
-        !words.to_lowercase().contains(&definition.name.to_lowercase()),
+        words.contains(&definition.lay_name),
+        "in lay words: {words}"
+    );
+    assert!(
+        !words
+            .to_lowercase()
+            .contains(&definition.name.to_lowercase()),
         "not the catalogue's name: {words}"
     );
     assert_eq!(
@@ -207,7 +212,11 @@ fn a_refusal_is_recorded_holds_until_explained_and_never_changes_a_finding() {
         "the refused test is not charged"
     );
     let again = biased.step(order()).expect("step");
-    assert_eq!(refusals_in(&again).len(), 1, "no reason given: refused again");
+    assert_eq!(
+        refusals_in(&again).len(),
+        1,
+        "no reason given: refused again"
+    );
     let persuaded = ask(
         &mut biased,
         "I know you'd rather not, but we need the scan because it could be serious.",
@@ -221,7 +230,10 @@ fn a_refusal_is_recorded_holds_until_explained_and_never_changes_a_finding() {
     );
     let end = diagnose(&mut biased);
     let report = end.info.outcome.expect("outcome").bias.expect("bias");
-    assert_eq!(report.refusals.tests, vec!["ct_pulmonary_angiogram".to_string()]);
+    assert_eq!(
+        report.refusals.tests,
+        vec!["ct_pulmonary_angiogram".to_string()]
+    );
     assert_eq!(
         report.refusals.accepted_after_explanation,
         vec!["ct_pulmonary_angiogram".to_string()]
@@ -258,7 +270,10 @@ fn the_oracle_persuades_so_a_bias_never_reads_as_cheaper_care() {
     }));
     let outcome = biased.outcome.expect("outcome");
     let refusals = outcome.bias.expect("bias").refusals;
-    assert!(!refusals.tests.is_empty(), "the case's work-up holds an expensive test");
+    assert!(
+        !refusals.tests.is_empty(),
+        "the case's work-up holds an expensive test"
+    );
     assert_eq!(refusals.tests, refusals.accepted_after_explanation);
     assert_eq!(
         biased.cost.tests, plain.cost.tests,

@@ -344,3 +344,59 @@ fn cases_audit_reports_what_would_reach_the_doctor() {
             .any(|surface| surface.contains("patient recency"))
     );
 }
+
+#[test]
+fn patient_measure_prints_the_three_figures_for_each_half() {
+    let output = dxsim(&["patient", "measure"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for half in ["dev:", "test:"] {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(half))
+            .unwrap_or_else(|| panic!("no {half} line in {text}"));
+        for figure in ["recall", "precision", "none-accuracy"] {
+            assert!(line.contains(figure), "{line}");
+        }
+    }
+    let json = dxsim(&["patient", "measure", "--split", "test", "--json"]);
+    let halves: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert!(
+        halves.get("test").is_some() && halves.get("dev").is_none(),
+        "{halves}"
+    );
+}
+
+#[test]
+fn patient_measure_of_a_set_naming_an_unknown_item_is_a_user_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let set = dir.path().join("set.csv");
+    std::fs::write(
+        &set,
+        "case,question,expect,kind\ncardio-chest-pressure-snow,Any fever?,no-such-item,specific\n",
+    )
+    .expect("write");
+    let output = dxsim(&["patient", "measure", "--set", set.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("no-such-item"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn patient_ask_prints_the_answer_and_the_items_it_revealed() {
+    let output = dxsim(&[
+        "patient",
+        "ask",
+        "cardio-chest-pressure-snow",
+        "Do you smoke? Any pets at home?",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("fifteen a day"), "{text}");
+    assert!(text.contains("items: [social]"), "{text}");
+    let unknown = dxsim(&["patient", "ask", "no-such-case", "Any fever?"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -62,3 +62,63 @@ fn no_answer_ever_names_the_diagnosis() {
         }
     }
 }
+
+/// The ids a question reveals, asked first of a fresh patient of `case`.
+fn revealed(case: &str, question: &str) -> Vec<String> {
+    let library = CaseLibrary::builtin().expect("valid library");
+    let patient = RuleBasedPatient::new(library.get(case).expect("case").clone());
+    let reply = patient.answer(question, &mut ChaCha8Rng::seed_from_u64(0), None);
+    patient.item_ids(&reply.items)
+}
+
+#[test]
+fn the_patient_understands_lay_words_typos_plurals_and_bundles() {
+    const SNOW: &str = "cardio-chest-pressure-snow";
+    // A drug class reaches the drug the case names; a jab the vaccinations.
+    assert_eq!(
+        revealed(
+            "vasc-cold-numb-right-leg-woman",
+            "Are you on any blood thinners?"
+        ),
+        ["past_history"]
+    );
+    assert_eq!(
+        revealed(
+            "ent-sore-throat-fever-schoolgirl",
+            "Have you had your jabs?"
+        ),
+        ["past_history"]
+    );
+    // A misspelling, an inflection, a bundle of two topics.
+    assert_eq!(revealed(SNOW, "Any temprature?"), ["associated_symptoms-2"]);
+    assert_eq!(
+        revealed(SNOW, "What tablets were you taking?"),
+        ["medications"]
+    );
+    assert_eq!(
+        revealed(SNOW, "Do you drink, and what tablets do you take?"),
+        ["medications", "social"]
+    );
+    // Only what was asked: no onset item added to an unrelated answer.
+    assert_eq!(revealed(SNOW, "When did the pain start?"), ["onset"]);
+    assert_eq!(revealed(SNOW, "Does the pain go anywhere?"), ["location"]);
+}
+
+#[test]
+fn a_question_the_case_cannot_answer_gets_i_dont_know() {
+    let library = CaseLibrary::builtin().expect("valid library");
+    let case = library.get("cardio-chest-pressure-snow").expect("case");
+    let patient = RuleBasedPatient::new(case.clone());
+    for question in [
+        "Do you keep any pets?",
+        "Have you had any dental work recently?",
+        "Any family history of deafness?",
+    ] {
+        let reply = patient.answer(question, &mut ChaCha8Rng::seed_from_u64(0), None);
+        assert!(
+            reply.items.is_empty() && reply.unknown,
+            "{question}: {}",
+            reply.text
+        );
+    }
+}

@@ -84,6 +84,8 @@ def test_text_episode_ends_in_a_diagnosis(client):
     asked = client.step(episode, dxsim.ask("When did the pain start?"))
     assert asked["reward"] == 0.0 and not asked["terminated"] and not asked["truncated"]
     assert asked["info"]["turn"] == 1 and "outcome" not in asked["info"]
+    answers = [f for f in asked["observation"]["findings"] if f.get("kind") == "answer"]
+    assert answers and answers[0]["items"] == ["onset"], answers
 
     tests = client.step(episode, text="<test>ECG</test><test>troponin</test>")
     assert "ST-segment elevation" in tests["observation"]["text"]

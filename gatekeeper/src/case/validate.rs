@@ -113,26 +113,28 @@ impl std::error::Error for Problem {}
 /// Parses one case file's TOML text; `file` names it in the problem.
 pub fn parse_case(text: &str, file: &str) -> Result<Case, Problem> {
     let parsed: Result<Case, _> = toml::from_str(text);
-    parsed.map(|mut case| {
-        case.fill_history_ids();
-        case
-    }).map_err(|error: toml::de::Error| {
-        let location = error
-            .span()
-            .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
-                format!("line {line}, column {column}")
-            })
-            .unwrap_or_default();
-        Problem {
-            file: file.to_string(),
-            field: location,
-            kind: ProblemKind::Parse,
-            message: error.message().trim().to_string(),
-        }
-    })
+    parsed
+        .map(|mut case| {
+            case.fill_history_ids();
+            case
+        })
+        .map_err(|error: toml::de::Error| {
+            let location = error
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+                    format!("line {line}, column {column}")
+                })
+                .unwrap_or_default();
+            Problem {
+                file: file.to_string(),
+                field: location,
+                kind: ProblemKind::Parse,
+                message: error.message().trim().to_string(),
+            }
+        })
 }
 
 /// Minimum counts a complete case has.
@@ -1174,7 +1176,9 @@ fn check_beliefs(checker: &mut Checker<'_>, case: &Case, names: &DiagnosisNames)
                     checker.report(
                         field,
                         ProblemKind::NamesDiagnosis,
-                        format!("`{lay_name}` names the diagnosis, and a biased patient would say it"),
+                        format!(
+                            "`{lay_name}` names the diagnosis, and a biased patient would say it"
+                        ),
                     );
                 }
             }
