@@ -64,6 +64,8 @@ struct PreparedHistory {
     index: understand::HistoryIndex,
     /// Per history item: whether it may be said (it never names the diagnosis).
     sayable: Vec<bool>,
+    /// The case's own names for its diagnosis, for words the patient says that are not history.
+    names: DiagnosisNames,
     /// Turns already asked of this case: their text → the history items reached and whether some
     /// question reached nothing (agents ask the same questions across many episodes).
     reached: TextMemo<(Vec<usize>, bool)>,
@@ -121,6 +123,7 @@ impl PreparedHistory {
         PreparedHistory {
             index,
             sayable,
+            names,
             reached: TextMemo::new(REACHED_MEMO_LIMIT),
         }
     }
@@ -223,6 +226,11 @@ impl RuleBasedPatient {
         }
         items.sort_unstable();
         (items, unknown)
+    }
+
+    /// Whether the patient may say `words` (a test's lay name): they do not name the diagnosis.
+    pub fn may_say(&self, words: &str) -> bool {
+        self.history.names.found_in(words).is_none()
     }
 
     /// The stable ids of history items given by index.

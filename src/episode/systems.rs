@@ -129,8 +129,16 @@ pub(crate) fn patient(
                             .find_map(|(_, outcome)| match outcome {
                                 OrderOutcome::Test { test, .. } => {
                                     let test = &catalogue.tests()[*test];
-                                    bias.refuses(&test.id, test.price.0, &mut rng.0)
-                                        .then(|| (test.id.clone(), bias.refusal(&test.lay_name)))
+                                    bias.refuses(&test.id, test.price.0, &mut rng.0).then(|| {
+                                        // A lay name that would name this case's diagnosis
+                                        // ("gout blood test") is never said.
+                                        let words = if patient.model.may_say(&test.lay_name) {
+                                            test.lay_name.as_str()
+                                        } else {
+                                            "test"
+                                        };
+                                        (test.id.clone(), bias.refusal(words))
+                                    })
                                 }
                                 _ => None,
                             });

@@ -98,3 +98,20 @@ fn stats_count_every_case_once_and_price_every_workup() {
     );
     assert!(spread.min <= spread.median && spread.median <= spread.max);
 }
+
+#[test]
+fn no_lay_name_a_patient_says_names_a_diagnosis_of_the_library() {
+    // A biased patient says a test's lay name when refusing it, whatever the case.
+    let library = dxsim::library::CaseLibrary::builtin().expect("valid");
+    let catalogue = dxsim_gatekeeper::Catalogue::builtin();
+    let mut naming = Vec::new();
+    for case in library.cases() {
+        let names = dxsim::judge::diagnosis_names(case);
+        for test in catalogue.tests() {
+            if names.found_in(&test.lay_name).is_some() {
+                naming.push(format!("{}: {} ({})", case.id, test.lay_name, test.id));
+            }
+        }
+    }
+    assert!(naming.is_empty(), "{}", naming.join("\n"));
+}

@@ -426,3 +426,42 @@ fn a_teaching_point_revealed_before_the_debrief_is_reported() {
         "history[",
     );
 }
+
+#[test]
+fn every_differential_item_has_a_lay_name_that_does_not_name_the_diagnosis() {
+    assert_problem(
+        &[("lay_name = \"a tear in the main artery\"\n", "")],
+        ProblemKind::Missing,
+        "differential[0].lay_name",
+    );
+    assert_problem(
+        &[(
+            "lay_name = \"a tear in the main artery\"",
+            "lay_name = \"an inferior STEMI\"",
+        )],
+        ProblemKind::NamesDiagnosis,
+        "differential[0].lay_name",
+    );
+}
+
+#[test]
+fn history_ids_are_filled_in_well_formed_and_unique() {
+    let case = parse_case(VALID_CASE, FILE).expect("parses");
+    assert!(case.history.iter().all(|item| !item.id.is_empty()));
+    let ids: std::collections::BTreeSet<&str> =
+        case.history.iter().map(|item| item.id.as_str()).collect();
+    assert_eq!(ids.len(), case.history.len(), "ids are unique");
+    assert_problem(
+        &[("[[history]]\n", "[[history]]\nid = \"Onset Item\"\n")],
+        ProblemKind::BadHistoryId,
+        "history[0].id",
+    );
+    assert_problem(
+        &[
+            ("[[history]]\n", "[[history]]\nid = \"twice\"\n"),
+            ("[[history]]\ntopic", "[[history]]\nid = \"twice\"\ntopic"),
+        ],
+        ProblemKind::BadHistoryId,
+        "history[",
+    );
+}
