@@ -69,7 +69,7 @@ fn bias_note(bias: &ActiveBias) -> Option<String> {
     if !bias.triggered() {
         return None;
     }
-    let belief = bias.belief().unwrap_or("something serious");
+    let belief = bias.belief_words().unwrap_or("something serious");
     let note = match bias.kind() {
         BiasKind::Recency => format!(
             "Someone close to you was recently diagnosed with {belief}, and you are worried you have \
