@@ -20,6 +20,7 @@
 
 pub mod action;
 pub mod agents;
+pub mod builtin_cases;
 pub mod episode;
 pub mod eval;
 pub mod import;

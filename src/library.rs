@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod reach;
+
+pub use crate::builtin_cases::sources as builtin_sources;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -16,9 +18,6 @@ use dxsim_gatekeeper::case::{
     DiagnosisNames, Problem, parse_case, validate_case_with, validate_library,
 };
 use dxsim_gatekeeper::{Case, Catalogue, Icd10};
-use include_dir::{Dir, include_dir};
-
-static CASES_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/cases");
 
 /// A failure to read case files from disk.
 #[derive(Debug, thiserror::Error)]
@@ -162,22 +161,6 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, LibraryError> {
 
 fn display_path(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// The embedded case files as `(cases/<file>, text)` pairs, sorted by name.
-pub fn builtin_sources() -> Vec<(String, &'static str)> {
-    let mut sources: Vec<(String, &'static str)> = CASES_DIR
-        .files()
-        .filter(|file| file.path().extension().is_some_and(|ext| ext == "toml"))
-        .filter_map(|file| {
-            Some((
-                format!("cases/{}", file.path().display()),
-                file.contents_utf8()?,
-            ))
-        })
-        .collect();
-    sources.sort();
-    sources
 }
 
 /// Where an environment draws its cases from: an in-memory [`CaseLibrary`], or a source that builds

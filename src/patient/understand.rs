@@ -36,16 +36,15 @@ struct Tuning {
     /// The least score that reaches an item without a topic cue: a word most of the history uses
     /// ("pain" in a pain case) does not, alone, make an answer.
     min_content: f64,
-    /// The least share of what a question asks that an item must match without a cue.
+    /// The least share of what a question asks (weighed over the background corpus) that an item
+    /// must match without a cue.
     min_coverage: f64,
     /// An item is heard when it scores at least this share of the best-scoring item.
     keep_ratio: f64,
-    /// The weight of a question word the case never uses (and the lexicon does not know).
-    unseen_word: f64,
+    /// The weight, in coverage, of a question term no patient in the background corpus uses.
+    unseen_weight: f64,
     /// What an item outside a cued topic must match to be heard beside the cued topic's items.
     dominant_override: f64,
-    /// The weight of a lexicon concept the case never mentions.
-    unseen_concept: f64,
 }
 
 impl Tuning {
@@ -53,11 +52,10 @@ impl Tuning {
     const TUNED: Tuning = Tuning {
         cue_weight: 2.5,
         min_content: 1.5,
-        min_coverage: 0.5,
+        min_coverage: 0.4,
         keep_ratio: 0.75,
-        unseen_word: 1.0,
+        unseen_weight: 3.0,
         dominant_override: 5.0,
-        unseen_concept: 2.0,
     };
 }
 
@@ -409,6 +407,14 @@ pub(crate) struct CaseWords {
     stems: HashSet<String>,
 }
 
+/// What the patient reads of a history item: its text and its keywords.
+fn item_text(item: &dxsim_gatekeeper::case::HistoryItem) -> String {
+    std::iter::once(item.text.as_str())
+        .chain(item.keywords.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
 /// A case's history items, read once for ranking.
 #[derive(Debug)]
 pub(crate) struct HistoryIndex {
@@ -428,10 +434,7 @@ impl HistoryIndex {
             .history
             .iter()
             .map(|item| {
-                let text = std::iter::once(item.text.as_str())
-                    .chain(item.keywords.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" . ");
+                let text = item_text(item);
                 for word in tokens(&normalize(&text)) {
                     let folded = fold_spelling(word);
                     let stem = reader.stem(&folded);
@@ -467,21 +470,17 @@ impl HistoryIndex {
             term.starts_with('@') && !self.idf.contains_key(term) && !reader_medicine(term)
         });
         // What the question asks, weighed: a concept the case never mentions weighs most.
-        let weigh = |terms: &BTreeSet<String>| -> f64 {
-            terms
-                .iter()
-                .map(|term| match self.idf.get(term) {
-                    Some(idf) => *idf,
-                    None if term.starts_with('@') => tuning.unseen_concept,
-                    None => tuning.unseen_word,
-                })
-                .sum()
-        };
+        // How much of a question an item answers is weighed by how telling each word is in
+        // patients' speech at large: "blood" in "do you know your blood group?" is common, "group"
+        // is not, so an item about blood in the stools does not answer it.
+        let background = Background::get();
+        let weight = |term: &String| background.idf(term, tuning.unseen_weight);
+        let weigh = |terms: &BTreeSet<String>| -> f64 { terms.iter().map(weight).sum() };
         let matched_of = |asked: &BTreeSet<String>, item: &BTreeSet<String>| -> f64 {
             asked
                 .iter()
                 .filter(|term| item.contains(*term))
-                .map(|term| self.idf.get(term).copied().unwrap_or(0.0))
+                .map(weight)
                 .sum()
         };
         let whole = std::slice::from_ref(&question.terms);
@@ -630,5 +629,46 @@ mod tests {
             question_parts("Any fevers, rashes or weight loss?"),
             vec!["any fevers | rashes or weight loss"]
         );
+    }
+}
+
+/// How common each term is in what patients say: document frequencies over every history item of
+/// the built-in library, read as the patient reads. Built once per process.
+#[derive(Debug, Default)]
+struct Background {
+    items: usize,
+    frequency: HashMap<String, usize>,
+}
+
+impl Background {
+    fn get() -> &'static Background {
+        static BACKGROUND: OnceLock<Background> = OnceLock::new();
+        BACKGROUND.get_or_init(|| {
+            let reader = Reader::get();
+            let mut background = Background::default();
+            for (name, text) in crate::builtin_cases::sources() {
+                let Ok(case) = dxsim_gatekeeper::case::parse_case(text, &name) else {
+                    continue;
+                };
+                for item in &case.history {
+                    background.items += 1;
+                    for term in reader.read(&item_text(item)).terms {
+                        *background.frequency.entry(term).or_default() += 1;
+                    }
+                }
+            }
+            background
+        })
+    }
+
+    /// A term's BM25 inverse document frequency over the corpus; `unseen` for a term it never uses.
+    fn idf(&self, term: &str, unseen: f64) -> f64 {
+        match self.frequency.get(term) {
+            Some(&n) => {
+                let (count, n) = (self.items as f64, n as f64);
+                (1.0 + (count - n + 0.5) / (n + 0.5)).ln()
+            }
+            None => unseen,
+        }
     }
 }
