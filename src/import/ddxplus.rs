@@ -262,7 +262,7 @@ impl Tables {
                 .map_or_else(String::new, |name| name.trim().to_string());
             let icd10 = match mapper.known_icd10(&raw.icd10) {
                 Some(code) => {
-                    if code != raw.icd10.trim() {
+                    if !code.eq_ignore_ascii_case(raw.icd10.trim()) {
                         notes.push(Note {
                             kind: NoteKind::Repaired,
                             field: format!("{CONDITIONS_FILE}: {key}"),

@@ -238,7 +238,9 @@ impl Mapper {
     /// Whether a code is in the table, or, failing that, the code with its last character dropped
     /// (DDXPlus sometimes gives a code one level finer than the table).
     pub fn known_icd10(&self, code: &str) -> Option<String> {
-        let code = code.trim();
+        // Sources write codes in either case (`j44.1`); the table's are capitals.
+        let code = code.trim().to_ascii_uppercase();
+        let code = code.as_str();
         if self.icd.get(code).is_some() {
             return Some(code.to_string());
         }
@@ -676,6 +678,30 @@ fn numbers(text: &str) -> Vec<f64> {
     out
 }
 
+/// A temperature in degrees Celsius from a source's text: the first number, in the unit written
+/// right after it ("37.2°C (99°F)" is 37.2 °C, "99°F (37.2°C)" is 37.2 °C); a bare number is
+/// Fahrenheit above 50.
+fn temperature_celsius(text: &str) -> Option<f64> {
+    let start = text.find(|ch: char| ch.is_ascii_digit())?;
+    let degrees = *numbers(&text[start..]).first()?;
+    let after = text[start..].trim_start_matches(|ch: char| ch.is_ascii_digit() || ch == '.');
+    let unit = after
+        .trim_start_matches(|ch: char| ch.is_whitespace() || ch == '°' || ch == 'º')
+        .chars()
+        .next()
+        .map(|ch| ch.to_ascii_uppercase());
+    let fahrenheit = match unit {
+        Some('C') => false,
+        Some('F') => true,
+        _ => degrees > 50.0,
+    };
+    Some(if fahrenheit {
+        (degrees - 32.0) * 5.0 / 9.0
+    } else {
+        degrees
+    })
+}
+
 /// Vital signs read from `(label, value)` pairs, with the pairs that could not be read.
 pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
     let mut vitals = Vitals {
@@ -689,13 +715,7 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
         let values = numbers(value);
         let first = values.first().copied();
         let read = if has(&["temperature", "temp", "t"]) {
-            first.map(|degrees| {
-                let fahrenheit = value.contains('F') || value.contains("°F") || degrees > 50.0;
-                let celsius = if fahrenheit {
-                    (degrees - 32.0) * 5.0 / 9.0
-                } else {
-                    degrees
-                };
+            temperature_celsius(value).map(|celsius| {
                 vitals.temperature_c = (celsius * 10.0).round() / 10.0;
             })
         } else if has(&["blood pressure", "bp", "arterial pressure"]) {
@@ -924,6 +944,31 @@ mod tests {
         assert_eq!(vitals.spo2, 93);
         assert_eq!(vitals.oxygen, "2 L nasal cannula");
         assert_eq!(unread.len(), 1);
+    }
+
+    #[test]
+    fn codes_are_known_in_either_case() {
+        let mapper = Mapper::get();
+        assert_eq!(mapper.known_icd10("j44.1").as_deref(), Some("J44.1"));
+        assert_eq!(mapper.known_icd10(" g44.009 ").as_deref(), Some("G44.009"));
+        assert_eq!(mapper.known_icd10("zz9"), None);
+    }
+
+    #[test]
+    fn a_temperature_is_read_in_the_unit_written_after_its_first_number() {
+        for (text, celsius) in [
+            ("37.2°C (99°F)", 37.2),
+            ("99°F (37.2°C)", 37.2),
+            ("38.9 C", 38.9),
+            ("102.2 F", 39.0),
+            ("36.8", 36.8),
+            ("100.4", 38.0),
+            ("Temp 39 ºC, febrile", 39.0),
+        ] {
+            let read = temperature_celsius(text).expect("a number");
+            assert!((read - celsius).abs() < 0.05, "{text}: {read}");
+        }
+        assert_eq!(temperature_celsius("afebrile"), None);
     }
 
     #[test]
