@@ -622,6 +622,27 @@ impl EpisodeDriver for EmbeddedDriver {
                     ", which did not act"
                 }
             ));
+            let refusals = &bias.refusals;
+            if !refusals.tests.is_empty() {
+                let catalogue = dxsim_gatekeeper::Catalogue::builtin();
+                let names = |ids: &[String]| -> String {
+                    ids.iter()
+                        .map(|id| {
+                            catalogue
+                                .test(id)
+                                .map_or(id.as_str(), |test| test.name.as_str())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                patient_note.push_str(&format!(" It refused: {}.", names(&refusals.tests)));
+                if !refusals.accepted_after_explanation.is_empty() {
+                    patient_note.push_str(&format!(
+                        " After you explained, it accepted: {}.",
+                        names(&refusals.accepted_after_explanation)
+                    ));
+                }
+            }
         }
 
         Ok(Debrief {
@@ -706,6 +727,37 @@ mod tests {
         assert_eq!(debrief.meter.total, end.meter.total);
         assert!(!debrief.reference_path.is_empty());
         assert!(!debrief.teaching_points.is_empty());
+    }
+
+    #[test]
+    fn the_debrief_lists_the_tests_a_biased_patient_refused_and_accepted() {
+        let mut driver = driver();
+        driver
+            .reset(&CaseRequest {
+                bias: Some("self_diagnosis".into()),
+                ..stemi(5)
+            })
+            .expect("starts");
+        let order = PlayerAction::Order {
+            tests: vec!["coronary_angiography".into()],
+        };
+        let refused = driver.step(&order).expect("orders");
+        assert_eq!(refused.meter.test_count, 0, "a refused test is not charged");
+        driver
+            .step(&PlayerAction::Ask {
+                text: "We need it because it could be serious.".into(),
+            })
+            .expect("explains");
+        assert_eq!(driver.step(&order).expect("orders").meter.test_count, 1);
+        driver
+            .step(&PlayerAction::Diagnose {
+                diagnosis: "inferior STEMI".into(),
+            })
+            .expect("diagnoses");
+        let note = driver.debrief().expect("debriefs").patient_note;
+        let note = note.expect("a patient note");
+        assert!(note.contains("It refused: Coronary angiography"), "{note}");
+        assert!(note.contains("After you explained, it accepted"), "{note}");
     }
 
     #[test]
