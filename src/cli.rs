@@ -92,6 +92,24 @@ impl UserError {
     }
 }
 
+/// Reads and parses a measuring set the user named (`--set`): an unreadable file or a CSV that does
+/// not parse is a user error naming the file, with the columns as the hint.
+pub(crate) fn read_set<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&str) -> Result<T, csv::Error>,
+    columns: &str,
+) -> Result<T, UserError> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        UserError::new(format!("cannot read {}: {error}", path.display()), None)
+    })?;
+    parse(&text).map_err(|error| {
+        UserError::new(
+            format!("{}: {error}", path.display()),
+            Some(format!("columns: {columns}")),
+        )
+    })
+}
+
 /// Parses the command line, runs the command and turns its result into an exit code: 0 success, 1
 /// problems found, 2 a user's mistake, 3 an internal failure.
 pub(crate) fn run() -> ExitCode {

@@ -2,10 +2,10 @@
 //! patient's own words.
 //!
 //! The patient knows only the presentation and the history, never examination findings, test results
-//! or the diagnosis. A turn may hold several questions; each is matched first to specific history
-//! items through the words the case lists for them (`keywords`), then to whole topics through a
-//! lexicon (the `lexicon` module). A question that reaches nothing the case records is answered "I don't know",
-//! never with an invented finding. Answers pass a guard that would drop any sentence naming the
+//! or the diagnosis. A turn may hold several questions; each is read and ranked against the history
+//! items by the `understand` module (stems, spelling, a clinical lexicon, topic cues, BM25), and hears
+//! only the items that answer it. A question that reaches nothing the case records is answered "I
+//! don't know", never with an invented finding. Answers pass a guard that would drop any sentence naming the
 //! diagnosis (the validator already keeps such text out of cases; the guard is a second line).
 
 pub mod bias;

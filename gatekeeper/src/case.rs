@@ -580,6 +580,43 @@ pub struct KeyFinding {
     pub source: String,
 }
 
+/// What a key finding's `source` points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingTarget<'a> {
+    /// `history:<topic or item id>`: a history item ([`HistoryItem::answers`]).
+    History(&'a str),
+    /// `exam:<system>`: an examined system.
+    Exam(&'a str),
+    /// `vitals:<field>`: the vital signs.
+    Vitals(&'a str),
+    /// `test:<test id>`: a test's report.
+    Test(&'a str),
+    /// `test:<test id>/<analyte id>`: an analyte's value, on whichever report shows it.
+    Analyte {
+        /// The test listed in the source.
+        test: &'a str,
+        /// The analyte.
+        analyte: &'a str,
+    },
+}
+
+impl KeyFinding {
+    /// What the source points at; `None` when it is not of a known form.
+    pub fn target(&self) -> Option<FindingTarget<'_>> {
+        let (kind, target) = self.source.split_once(':')?;
+        Some(match kind {
+            "history" => FindingTarget::History(target),
+            "exam" => FindingTarget::Exam(target),
+            "vitals" => FindingTarget::Vitals(target),
+            "test" => match target.split_once('/') {
+                Some((test, analyte)) => FindingTarget::Analyte { test, analyte },
+                None => FindingTarget::Test(target),
+            },
+            _ => return None,
+        })
+    }
+}
+
 /// One step of the reference work-up, in the same shape as a doctor's action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -718,6 +755,15 @@ impl Case {
                     && (!listed.confirmatory || listed.confirmed_by.iter().any(|id| id == test_id))
             })
         })
+    }
+
+    /// Whether a report of `reported` shows the case's result for `test`: it is that test, or an
+    /// equivalent study that reaches its result ([`Case::study`]).
+    pub fn report_reaches(&self, catalogue: &crate::Catalogue, reported: &str, test: &str) -> bool {
+        reported == test
+            || self
+                .study(catalogue, reported)
+                .is_some_and(|listed| listed.id == test)
     }
 
     /// The case's finding for an exam system, if it lists one.

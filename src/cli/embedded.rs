@@ -13,7 +13,7 @@ use dxsim::episode::{
 use dxsim::library::CaseLibrary;
 use dxsim::patient::bias::{BiasKind, BiasSpec};
 use dxsim_gatekeeper::billing::{Charge, CostTotals};
-use dxsim_gatekeeper::case::{Difficulty, WorkupStep};
+use dxsim_gatekeeper::case::{Difficulty, FindingTarget, WorkupStep};
 use dxsim_gatekeeper::disclosure::{AnalyteValue, ExamReply, OrderReply, Suggestion};
 use dxsim_gatekeeper::resolve::OrderOutcome;
 use dxsim_gatekeeper::{Catalogue, Ledger, Money, Resolver};
@@ -567,8 +567,10 @@ impl EpisodeDriver for EmbeddedDriver {
         let key_tests: Vec<&str> = case
             .key_findings
             .iter()
-            .filter_map(|key| key.source.strip_prefix("test:"))
-            .map(|source| source.split('/').next().unwrap_or(source))
+            .filter_map(|key| match key.target()? {
+                FindingTarget::Test(test) | FindingTarget::Analyte { test, .. } => Some(test),
+                _ => None,
+            })
             .collect();
         let mut low_yield = Vec::new();
         for (turn, step) in self.turns.iter().skip(1).zip(&self.steps) {

@@ -11,7 +11,7 @@ use dxsim::judge::{Reference, RuleJudge};
 use dxsim::llm::Role;
 use dxsim_gatekeeper::icd10::{Icd10, is_well_formed};
 
-use super::{Outcome, UserError};
+use super::{Outcome, UserError, read_set};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum JudgeCommand {
@@ -68,10 +68,11 @@ pub(crate) enum JudgeCommand {
     },
 }
 
-/// One half of the calibration set, as `--split` names it.
+/// One half of a measuring set (the judge's calibration set, the patient's questions), as `--split`
+/// names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SplitArg {
-    /// The half the rules were tuned on.
+    /// The half tuned on.
     Dev,
     /// The held-out half.
     Test,
@@ -193,17 +194,11 @@ pub(crate) fn run(command: JudgeCommand) -> anyhow::Result<Outcome> {
         } => {
             let pairs = match &set {
                 None => calibration::pairs(),
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|error| {
-                        UserError::new(format!("cannot read {}: {error}", path.display()), None)
-                    })?;
-                    calibration::parse(&text).map_err(|error| {
-                        UserError::new(
-                            format!("{}: {error}", path.display()),
-                            Some("columns: reference,reference_icd10,reference_synonyms,candidate,candidate_icd10,expected_score,why".into()),
-                        )
-                    })?
-                }
+                Some(path) => read_set(
+                    path,
+                    calibration::parse,
+                    "reference,reference_icd10,reference_synonyms,candidate,candidate_icd10,expected_score,why",
+                )?,
             };
             if pairs.is_empty() {
                 return Err(UserError::new("the calibration set has no pairs", None).into());

@@ -6,7 +6,8 @@ use clap::Subcommand;
 use dxsim::library::CaseLibrary;
 use dxsim::patient::measure::{self, Split, Understanding};
 
-use super::{Outcome, UserError};
+use super::judge::SplitArg;
+use super::{Outcome, UserError, read_set};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PatientCommand {
@@ -37,24 +38,6 @@ pub(crate) enum PatientCommand {
     },
 }
 
-/// One half of the measuring set, as `--split` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum SplitArg {
-    /// The half the matcher was tuned on.
-    Dev,
-    /// The held-out half.
-    Test,
-}
-
-impl From<SplitArg> for Split {
-    fn from(arg: SplitArg) -> Split {
-        match arg {
-            SplitArg::Dev => Split::Dev,
-            SplitArg::Test => Split::Test,
-        }
-    }
-}
-
 pub(crate) fn run(command: PatientCommand) -> anyhow::Result<Outcome> {
     match command {
         PatientCommand::Ask { case, question } => ask(&case, &question.join(" ")),
@@ -66,21 +49,15 @@ pub(crate) fn run(command: PatientCommand) -> anyhow::Result<Outcome> {
         } => {
             let questions = match &set {
                 None => measure::questions(),
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|error| {
-                        UserError::new(format!("cannot read {}: {error}", path.display()), None)
-                    })?;
-                    measure::parse(&text).map_err(|error| {
-                        UserError::new(
-                            format!("{} is not a question set: {error}", path.display()),
-                            Some("the columns are case, question, expect, kind".into()),
-                        )
-                    })?
-                }
+                Some(path) => read_set(path, measure::parse, "case,question,expect,kind")?,
             };
             let library = CaseLibrary::builtin()?;
-            let halves = measure::measure(library, &questions, split.map(Split::from))
-                .map_err(|error| UserError::new(error.to_string(), None))?;
+            let halves = measure::measure(
+                |id| library.get(id).cloned(),
+                &questions,
+                split.map(Split::from),
+            )
+            .map_err(|error| UserError::new(error.to_string(), None))?;
             let mut out = io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &halves)?;

@@ -8,7 +8,7 @@
 
 use bevy_ecs::prelude::*;
 use dxsim_gatekeeper::Gatekeeper;
-use dxsim_gatekeeper::case::{KeyFinding, WorkupStep};
+use dxsim_gatekeeper::case::{FindingTarget, KeyFinding, WorkupStep};
 use dxsim_gatekeeper::disclosure::{ExamReply, OrderReply};
 use dxsim_gatekeeper::resolve::OrderOutcome;
 
@@ -403,37 +403,32 @@ fn key_finding_uncovered(
     turn: &Turn,
     catalogue: &dxsim_gatekeeper::Catalogue,
 ) -> bool {
-    let source = finding.source.as_str();
-    match &turn.action {
-        Some(Action::Ask { .. }) => source.strip_prefix("history:").is_some_and(|target| {
-            revealed
-                .history_items
-                .iter()
-                .any(|&item| case.history.get(item).is_some_and(|h| h.answers(target)))
-        }),
-        Some(Action::Examine { .. }) => match source.strip_prefix("exam:") {
-            Some(system) => revealed.system_flags.contains_key(system),
-            None => source.starts_with("vitals:") && revealed.system_flags.contains_key("vitals"),
-        },
-        Some(Action::Order { .. }) => {
-            source
-                .strip_prefix("test:")
-                .is_some_and(|target| match target.split_once('/') {
-                    Some((_, analyte)) => revealed.disclosure.has_reported(analyte),
-                    None => turn.findings.iter().any(|finding| match finding {
-                        Finding::Order {
-                            reply: OrderReply::Reported { report, .. },
-                        } => {
-                            report.test == target
-                                || case
-                                    .study(catalogue, &report.test)
-                                    .is_some_and(|listed| listed.id == target)
-                        }
-                        _ => false,
-                    }),
-                })
+    let Some(target) = finding.target() else {
+        return false;
+    };
+    match (&turn.action, target) {
+        (Some(Action::Ask { .. }), FindingTarget::History(target)) => revealed
+            .history_items
+            .iter()
+            .any(|&item| case.history.get(item).is_some_and(|h| h.answers(target))),
+        (Some(Action::Examine { .. }), FindingTarget::Exam(system)) => {
+            revealed.system_flags.contains_key(system)
         }
-        Some(Action::Diagnose { .. }) | None => false,
+        (Some(Action::Examine { .. }), FindingTarget::Vitals(_)) => {
+            revealed.system_flags.contains_key("vitals")
+        }
+        (Some(Action::Order { .. }), FindingTarget::Analyte { analyte, .. }) => {
+            revealed.disclosure.has_reported(analyte)
+        }
+        (Some(Action::Order { .. }), FindingTarget::Test(test)) => {
+            turn.findings.iter().any(|finding| match finding {
+                Finding::Order {
+                    reply: OrderReply::Reported { report, .. },
+                } => case.report_reaches(catalogue, &report.test, test),
+                _ => false,
+            })
+        }
+        _ => false,
     }
 }
 

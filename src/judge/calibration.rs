@@ -45,7 +45,8 @@ pub struct CalibrationPair {
 /// The seed of the dev/test split: fixed, so every run and every reader splits the same way.
 pub const SPLIT_SEED: &str = "dxsim-judge-calibration-2026";
 
-/// Which half of the calibration set a pair belongs to.
+/// Which half of a measuring set an entry belongs to: the judge's calibration pairs, the patient's
+/// questions ([`crate::patient::measure`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
@@ -53,6 +54,17 @@ pub enum Split {
     Dev,
     /// The half the judge is reported on.
     Test,
+}
+
+impl Split {
+    /// The half a seeded key falls in, by its stable hash: the same on every run and machine.
+    pub fn of(key: &str) -> Split {
+        if stable_hash(key.as_bytes()) % 2 == 0 {
+            Split::Dev
+        } else {
+            Split::Test
+        }
+    }
 }
 
 /// The embedded calibration set.
@@ -188,11 +200,7 @@ impl CalibrationPair {
             "{SPLIT_SEED}\u{1f}{}\u{1f}{}",
             self.reference, self.candidate
         );
-        if stable_hash(key.as_bytes()) % 2 == 0 {
-            Split::Dev
-        } else {
-            Split::Test
-        }
+        Split::of(&key)
     }
 
     /// The reference's accepted synonyms.

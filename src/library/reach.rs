@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use dxsim_gatekeeper::case::{KeyFinding, WorkupStep};
+use dxsim_gatekeeper::case::{FindingTarget, KeyFinding, WorkupStep};
 use dxsim_gatekeeper::disclosure::{DisclosureState, Gatekeeper, OrderReply};
 use dxsim_gatekeeper::resolve::Resolver;
 use dxsim_gatekeeper::{Case, Catalogue};
@@ -72,27 +72,20 @@ fn is_uncovered(
     catalogue: &Catalogue,
     uncovered: &Uncovered,
 ) -> bool {
-    let Some((kind, target)) = finding.source.split_once(':') else {
-        return false;
-    };
-    match kind {
-        "history" => uncovered.history_items.iter().any(|&index| {
+    match finding.target() {
+        Some(FindingTarget::History(target)) => uncovered.history_items.iter().any(|&index| {
             case.history
                 .get(index)
                 .is_some_and(|item| item.answers(target))
         }),
-        "exam" => uncovered.systems.contains(target),
-        "vitals" => uncovered.systems.contains("vitals"),
-        "test" => match target.split_once('/') {
-            Some((_, analyte)) => uncovered.disclosure.has_reported(analyte),
-            None => uncovered.tests.iter().any(|test| {
-                test == target
-                    || case
-                        .study(catalogue, test)
-                        .is_some_and(|listed| listed.id == target)
-            }),
-        },
-        _ => false,
+        Some(FindingTarget::Exam(system)) => uncovered.systems.contains(system),
+        Some(FindingTarget::Vitals(_)) => uncovered.systems.contains("vitals"),
+        Some(FindingTarget::Analyte { analyte, .. }) => uncovered.disclosure.has_reported(analyte),
+        Some(FindingTarget::Test(test)) => uncovered
+            .tests
+            .iter()
+            .any(|reported| case.report_reaches(catalogue, reported, test)),
+        None => false,
     }
 }
 

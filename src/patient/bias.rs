@@ -288,8 +288,6 @@ pub struct ActiveBias {
     deflected: BTreeSet<HistoryTopic>,
     /// Tests ordered so far and whether the patient balked at each.
     decided: BTreeMap<String, bool>,
-    /// Tests refused and not yet accepted.
-    outstanding: BTreeSet<String>,
     /// Whether the doctor has explained since the last refusal.
     persuaded: bool,
     refusals: Refusals,
@@ -329,7 +327,6 @@ impl ActiveBias {
             answers: 0,
             deflected: BTreeSet::new(),
             decided: BTreeMap::new(),
-            outstanding: BTreeSet::new(),
             persuaded: false,
             refusals: Refusals::default(),
             wording: rng.random_range(0..3),
@@ -415,35 +412,18 @@ impl ActiveBias {
                 balks
             }
         };
-        if !balks {
+        let accepted = &mut self.refusals.accepted_after_explanation;
+        if !balks || accepted.iter().any(|done| done == test) {
             return false;
         }
-        if self.outstanding.contains(test) && self.persuaded {
-            self.outstanding.remove(test);
-            if !self
-                .refusals
-                .accepted_after_explanation
-                .iter()
-                .any(|done| done == test)
-            {
-                self.refusals
-                    .accepted_after_explanation
-                    .push(test.to_string());
-            }
+        let refused_before = self.refusals.tests.iter().any(|refused| refused == test);
+        if refused_before && self.persuaded {
+            accepted.push(test.to_string());
             return false;
         }
-        if self
-            .refusals
-            .accepted_after_explanation
-            .iter()
-            .any(|done| done == test)
-        {
-            return false;
-        }
-        self.outstanding.insert(test.to_string());
         self.persuaded = false;
         self.refusals.events += 1;
-        if !self.refusals.tests.iter().any(|refused| refused == test) {
+        if !refused_before {
             self.refusals.tests.push(test.to_string());
         }
         true
@@ -465,7 +445,10 @@ impl ActiveBias {
     /// Hears a question: when tests are refused and the question gives a reason, the patient is
     /// persuaded and says so (the tests must still be ordered again).
     pub fn hear(&mut self, question: &str) -> Option<String> {
-        if self.outstanding.is_empty() || self.persuaded {
+        // Every test refused so far has been accepted since: nothing to persuade of.
+        let outstanding =
+            self.refusals.tests.len() > self.refusals.accepted_after_explanation.len();
+        if !outstanding || self.persuaded {
             return None;
         }
         let normalized = normalize(question);

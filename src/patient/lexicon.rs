@@ -1,12 +1,15 @@
-//! The words that tie a question to a history topic.
+//! The word lists the patient reads with.
 //!
-//! Each entry is a word stem (matched against the start of a question's words) or a phrase (matched as
-//! whole words). They are deliberately broad: a question that touches a topic hears everything the case
-//! says on it, as a real patient would answer "tell me about your medicines".
+//! - [`LEXICON`]: word stems and phrases that tie text to a history topic, deliberately broad;
+//!   importers file a source's free text under a topic with them ([`super::topics_of`]).
+//! - [`STOP_WORDS`]: the scaffolding of questions, which carries no meaning of its own.
+//! - [`TOPIC_CUES`]: phrases that ask about a whole topic ("what medicines", "how long"), which the
+//!   question matcher (`understand`) uses; what a question names specifically is matched against
+//!   the history's own words and the clinical lexicon (`lexicon.csv`).
 
 use dxsim_gatekeeper::case::HistoryTopic;
 
-/// Stems and phrases per topic.
+/// Stems and phrases per topic, for filing text under a topic.
 pub(crate) const LEXICON: &[(HistoryTopic, &[&str])] = &[
     (
         HistoryTopic::Onset,

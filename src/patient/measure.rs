@@ -13,12 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use dxsim_gatekeeper::Case;
-use dxsim_gatekeeper::text::stable_hash;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::RuleBasedPatient;
-use crate::library::CaseSource;
+pub use crate::judge::calibration::Split;
 
 const QUESTIONS_CSV: &str = include_str!("questions.csv");
 
@@ -39,25 +38,10 @@ pub struct PatientQuestion {
     pub kind: String,
 }
 
-/// Which half of the set a question belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Split {
-    /// The half the matcher may be tuned on.
-    Dev,
-    /// The held-out half the patient is reported on.
-    Test,
-}
-
 impl PatientQuestion {
     /// The half this question's case falls in.
     pub fn split(&self) -> Split {
-        let key = format!("{SPLIT_SEED}\u{1f}{}", self.case);
-        if stable_hash(key.as_bytes()) % 2 == 0 {
-            Split::Dev
-        } else {
-            Split::Test
-        }
+        Split::of(&format!("{SPLIT_SEED}\u{1f}{}", self.case))
     }
 
     /// The expected item ids.
@@ -191,12 +175,13 @@ impl Understanding {
 }
 
 /// Asks every question of `set` (of one half, when `split` is given) as the first question of a
-/// fresh episode with the rule-based patient and no bias; returns the figures per half.
+/// fresh episode with the rule-based patient and no bias; returns the figures per half. `case_by_id`
+/// finds a question's case (a library's `get`).
 ///
 /// # Errors
 /// When a question names a case or an item the library does not have.
 pub fn measure(
-    source: &dyn CaseSource,
+    case_by_id: impl Fn(&str) -> Option<Arc<Case>>,
     set: &[PatientQuestion],
     split: Option<Split>,
 ) -> Result<BTreeMap<Split, Understanding>, MeasureError> {
@@ -209,12 +194,10 @@ pub fn measure(
             continue;
         }
         if !patients.contains_key(question.case.as_str()) {
-            let case = source
-                .get(&question.case)
-                .ok_or_else(|| MeasureError::UnknownCase {
-                    row,
-                    case: question.case.clone(),
-                })?;
+            let case = case_by_id(&question.case).ok_or_else(|| MeasureError::UnknownCase {
+                row,
+                case: question.case.clone(),
+            })?;
             let patient = RuleBasedPatient::new(Arc::clone(&case));
             patients.insert(&question.case, (case, patient));
         }

@@ -11,7 +11,7 @@
 //! Each history item of a case is read once, the same way, into an index ([`HistoryIndex`]). A
 //! question is split into its parts (sentences, and clauses joined by "and"/"or" that start a new
 //! question); each part ranks the items by BM25-weighted term overlap plus a bonus for the items of
-//! a cued topic, and hears every item scoring within a share of of the best. A part that reaches
+//! a cued topic, and hears every item scoring within a share of the best. A part that reaches
 //! no item, or whose only link is a topic cue while it asks about something the case never mentions,
 //! is answered "I don't know". Everything is deterministic.
 
@@ -121,8 +121,6 @@ pub(crate) struct Reading {
     pub(crate) topics: BTreeSet<HistoryTopic>,
     /// The stems of the cue phrases (outside stop words): they reach an item that uses them too.
     pub(crate) cue_terms: BTreeSet<String>,
-    /// Whether the text names a medicine.
-    pub(crate) medicines: bool,
     /// For a question listing several things ("fevers, rashes or weight loss"), the terms of each:
     /// an item need match only one of them well.
     pub(crate) segments: Vec<BTreeSet<String>>,
@@ -263,7 +261,6 @@ impl Reader {
                         }
                         if self.medicines.contains(concept) {
                             reading.topics.insert(HistoryTopic::Medications);
-                            reading.medicines = true;
                         }
                         reading.terms.insert(concept.clone());
                     }
@@ -327,12 +324,14 @@ impl Reader {
             || !folded.chars().all(|c| c.is_ascii_alphabetic())
             || self.known_words.contains(&folded)
             || case_words.words.contains_key(&folded)
-            || case_words.stems.contains(&self.stem(&folded))
         {
             return folded;
         }
-        let limit = if folded.len() >= 8 { 2 } else { 1 };
         let stem = self.stem(&folded);
+        if case_words.stems.contains(&stem) {
+            return folded;
+        }
+        let limit = if folded.len() >= 8 { 2 } else { 1 };
         // The nearer of the two spellings: the word's, or its stem's ("constipted" is one edit
         // from the stem of "constipation").
         let nearest = |candidates: &mut dyn Iterator<Item = (&String, &String)>| -> Option<String> {
@@ -407,6 +406,12 @@ pub(crate) struct CaseWords {
     stems: HashSet<String>,
 }
 
+/// BM25's inverse document frequency of a term found in `n` of `count` documents.
+fn bm25_idf(count: usize, n: usize) -> f64 {
+    let (count, n) = (count as f64, n as f64);
+    (1.0 + (count - n + 0.5) / (n + 0.5)).ln()
+}
+
 /// What the patient reads of a history item: its text and its keywords.
 fn item_text(item: &dxsim_gatekeeper::case::HistoryItem) -> String {
     std::iter::once(item.text.as_str())
@@ -444,7 +449,7 @@ impl HistoryIndex {
                 (reader.read(&text).terms, item.topic)
             })
             .collect();
-        let count = items.len() as f64;
+        let count = items.len();
         let mut frequency: HashMap<String, usize> = HashMap::new();
         for (terms, _) in &items {
             for term in terms {
@@ -453,23 +458,19 @@ impl HistoryIndex {
         }
         let idf = frequency
             .into_iter()
-            .map(|(term, n)| {
-                let n = n as f64;
-                (term, (1.0 + (count - n + 0.5) / (n + 0.5)).ln())
-            })
+            .map(|(term, n)| (term, bm25_idf(count, n)))
             .collect();
         HistoryIndex { items, idf, words }
     }
 
-    /// The items one question part reaches, in case order: every item scoring within
-    /// a share of of the best. A topic cue alone reaches nothing when the part also asks about
+    /// The items one question part reaches, in case order: every item scoring within a share of
+    /// the best. A topic cue alone reaches nothing when the part also asks about
     /// a lexicon concept no item mentions ("any pets at home?" of a case silent on pets).
     pub(crate) fn rank(&self, question: &Reading) -> Vec<usize> {
         let tuning = Tuning::TUNED;
         let unknown_concept = question.terms.iter().any(|term| {
             term.starts_with('@') && !self.idf.contains_key(term) && !reader_medicine(term)
         });
-        // What the question asks, weighed: a concept the case never mentions weighs most.
         // How much of a question an item answers is weighed by how telling each word is in
         // patients' speech at large: "blood" in "do you know your blood group?" is common, "group"
         // is not, so an item about blood in the stools does not answer it.
@@ -602,36 +603,6 @@ fn push_part(parts: &mut Vec<String>, words: &[&str]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spelling_variants_fold_together() {
-        let reader = Reader::get();
-        assert_eq!(reader.stem("immunisations"), reader.stem("immunizations"));
-        assert_eq!(reader.stem("behaviour"), reader.stem("behavior"));
-        assert_eq!(reader.stem("rashes"), reader.stem("rash"));
-        assert_eq!(fold_spelling("your"), "your");
-    }
-
-    #[test]
-    fn bundled_questions_split_into_parts() {
-        assert_eq!(
-            question_parts("Do you smoke, and have you travelled? Any nausea or vomiting"),
-            vec![
-                "do you smoke",
-                "have you travelled",
-                "any nausea or vomiting"
-            ]
-        );
-        assert_eq!(
-            question_parts("Any fevers, rashes or weight loss?"),
-            vec!["any fevers | rashes or weight loss"]
-        );
-    }
-}
-
 /// How common each term is in what patients say: document frequencies over every history item of
 /// the built-in library, read as the patient reads. Built once per process.
 #[derive(Debug, Default)]
@@ -664,11 +635,38 @@ impl Background {
     /// A term's BM25 inverse document frequency over the corpus; `unseen` for a term it never uses.
     fn idf(&self, term: &str, unseen: f64) -> f64 {
         match self.frequency.get(term) {
-            Some(&n) => {
-                let (count, n) = (self.items as f64, n as f64);
-                (1.0 + (count - n + 0.5) / (n + 0.5)).ln()
-            }
+            Some(&n) => bm25_idf(self.items, n),
             None => unseen,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spelling_variants_fold_together() {
+        let reader = Reader::get();
+        assert_eq!(reader.stem("immunisations"), reader.stem("immunizations"));
+        assert_eq!(reader.stem("behaviour"), reader.stem("behavior"));
+        assert_eq!(reader.stem("rashes"), reader.stem("rash"));
+        assert_eq!(fold_spelling("your"), "your");
+    }
+
+    #[test]
+    fn bundled_questions_split_into_parts() {
+        assert_eq!(
+            question_parts("Do you smoke, and have you travelled? Any nausea or vomiting"),
+            vec![
+                "do you smoke",
+                "have you travelled",
+                "any nausea or vomiting"
+            ]
+        );
+        assert_eq!(
+            question_parts("Any fevers, rashes or weight loss?"),
+            vec!["any fevers | rashes or weight loss"]
+        );
     }
 }

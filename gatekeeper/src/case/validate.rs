@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::case::{
-    AnalyteResult, CASE_TEST_PREFIX, Case, DiagnosisNames, KeyFinding, Naming, SPECIALTIES,
-    TestResult, WorkupStep,
+    AnalyteResult, CASE_TEST_PREFIX, Case, DiagnosisNames, FindingTarget, KeyFinding, Naming,
+    SPECIALTIES, TestResult, WorkupStep,
 };
 use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
 use crate::disclosure::computed_flag;
@@ -1073,7 +1073,7 @@ fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
 fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, finding: &KeyFinding) {
     let field = format!("key_findings[{index}].source");
     checker.require_text(&format!("key_findings[{index}].finding"), &finding.finding);
-    let Some((kind, target)) = finding.source.split_once(':') else {
+    let Some(target) = finding.target() else {
         checker.report(
             field,
             ProblemKind::UnreachableKeyFinding,
@@ -1081,17 +1081,14 @@ fn check_key_finding(checker: &mut Checker<'_>, case: &Case, index: usize, findi
         );
         return;
     };
-    let reachable = match kind {
-        "history" => case.history.iter().any(|item| item.answers(target)),
-        "exam" => case.exam_finding(target).is_some(),
-        "vitals" => VITAL_FIELDS.contains(&target),
-        "test" => match target.split_once('/') {
-            Some((test, analyte)) => case
-                .test(test)
-                .is_some_and(|result| result.results.iter().any(|r| r.analyte == analyte)),
-            None => case.test(target).is_some(),
-        },
-        _ => false,
+    let reachable = match target {
+        FindingTarget::History(target) => case.history.iter().any(|item| item.answers(target)),
+        FindingTarget::Exam(system) => case.exam_finding(system).is_some(),
+        FindingTarget::Vitals(field) => VITAL_FIELDS.contains(&field),
+        FindingTarget::Analyte { test, analyte } => case
+            .test(test)
+            .is_some_and(|result| result.results.iter().any(|r| r.analyte == analyte)),
+        FindingTarget::Test(test) => case.test(test).is_some(),
     };
     if !reachable {
         checker.report(
