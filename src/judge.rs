@@ -47,6 +47,28 @@ use vocabulary::{is_defining_word, is_disease_word, is_drug_word};
 const ABBREVIATIONS_CSV: &str = include_str!("judge/abbreviations.csv");
 const RELATED_CSV: &str = include_str!("judge/related.csv");
 const LAY_TERMS_CSV: &str = include_str!("judge/lay_terms.csv");
+const INFLAMED_ORGANS_CSV: &str = include_str!("judge/inflamed_organs.csv");
+
+/// The ways a patient or a hurried note says an organ is inflamed ("inflamed gallbladder",
+/// "inflammation of the kidneys", "bladder inflammation"), each with the condition's name, from
+/// `judge/inflamed_organs.csv`.
+fn inflamed_organ_phrases() -> Vec<(String, String)> {
+    let mut reader = csv::Reader::from_reader(INFLAMED_ORGANS_CSV.as_bytes());
+    let mut phrases = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap_or_else(|error| panic!("judge/inflamed_organs.csv: {error}"));
+        let (organ, inflammation) = (&record[0], &record[1]);
+        for form in [
+            format!("inflamed {organ}"),
+            format!("inflammation of the {organ}"),
+            format!("inflammation of {organ}"),
+            format!("{organ} inflammation"),
+        ] {
+            phrases.push((form, inflammation.to_string()));
+        }
+    }
+    phrases
+}
 
 /// The lowest score that counts as correct.
 pub const CORRECT_AT: u8 = 4;
@@ -129,6 +151,7 @@ const QUALIFIERS: &[&str] = &[
     "focal",
     "upper",
     "lower",
+    "terminal",
     "proximal",
     "distal",
     "episode",
@@ -542,9 +565,19 @@ const NEGATING_PREFIXES: &[&str] = &["non", "un", "in", "a", "an", "anti", "pseu
 fn same_word(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     same_spelling(a, b)
+        || noun_adjective_root(a).is_some_and(|root| noun_adjective_root(b) == Some(root))
         || (short.len() >= 7
             && long.ends_with(short)
             && !NEGATING_PREFIXES.contains(&&long[..long.len() - short.len()]))
+}
+
+/// The root a medical noun shares with its adjective: "thrombocytopenia" and "thrombocytopenic",
+/// "thrombosis" and "thrombotic", "anaemia" and "anaemic"; `None` for other words or short roots.
+fn noun_adjective_root(word: &str) -> Option<&str> {
+    ["osis", "otic", "ia", "ic"]
+        .iter()
+        .find_map(|end| word.strip_suffix(end))
+        .filter(|root| root.len() >= 5)
 }
 
 /// Whether every word of `want` is spelled alike in `have` (no compound matching).
@@ -817,15 +850,22 @@ impl RuleJudge {
             })
             .collect();
         let mut reader = csv::Reader::from_reader(LAY_TERMS_CSV.as_bytes());
+        let mut pairs: Vec<(String, String)> = reader
+            .records()
+            .map(|record| {
+                let record = record.unwrap_or_else(|error| panic!("judge/lay_terms.csv: {error}"));
+                (record[0].to_string(), record[1].to_string())
+            })
+            .collect();
+        pairs.extend(inflamed_organ_phrases());
         let mut lay_terms: HashMap<String, Vec<(Vec<String>, String)>> = HashMap::new();
-        for record in reader.records() {
-            let record = record.unwrap_or_else(|error| panic!("judge/lay_terms.csv: {error}"));
-            let words: Vec<String> = normalize(&record[0])
+        for (term, means) in &pairs {
+            let words: Vec<String> = normalize(term)
                 .split(' ')
                 .filter(|word| !word.is_empty())
                 .map(str::to_string)
                 .collect();
-            let means = normalize(&record[1]);
+            let means = normalize(means);
             // A pair already read the other way round ("e coli" → "escherichia coli" after
             // "escherichia coli" → "e coli") would swap the two forms back and forth: the first wins.
             let reversed = means
@@ -880,7 +920,12 @@ impl RuleJudge {
 
     /// Turns free text into a normalised phrase: lead-ins dropped, abbreviations and lay terms expanded.
     fn phrase(&self, text: &str) -> String {
-        let lower = text.replace("'s", "").replace("’s", "").to_lowercase();
+        // "#NOF": a hash before a word is the fracture sign.
+        let lower = text
+            .replace("'s", "")
+            .replace("’s", "")
+            .replace('#', " fracture ")
+            .to_lowercase();
         let (mut text, _) = answer::strip_lead_in(&lower);
         // Bracketed asides dropped (the answer reader reads them); the first sentence only; a full
         // stop after a one- or two-letter word ("E. coli") is not an end.
@@ -907,30 +952,34 @@ impl RuleJudge {
             text.truncate(at);
         }
         let normalized = normalize(&text.replace(',', " comma "));
-        let mut words: Vec<String> = Vec::new();
         let corrected: Vec<std::borrow::Cow<'_, str>> = normalized
             .split(' ')
             .filter(|word| !word.is_empty())
             .map(|word| self.spelled(word))
             .collect();
-        let mut tokens = corrected.iter().map(|word| word.as_ref()).peekable();
+        let mut expanded: Vec<String> = Vec::new();
+        for word in corrected.iter().map(|word| word.as_ref()) {
+            // A unit after a number ("5 mm") is not an abbreviation of a disease.
+            let after_number = expanded
+                .last()
+                .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
+            match self.abbreviations.get(word).filter(|_| !after_number) {
+                Some(expansion) => expanded.extend(expansion.split(' ').map(str::to_string)),
+                None => expanded.push(word.to_string()),
+            }
+        }
+        // "type A", "type 1" (written or expanded from "T1DM"): the letter or number is the type,
+        // one word ("typea"), never a stop word or a qualifier.
+        let mut words: Vec<String> = Vec::with_capacity(expanded.len());
+        let mut tokens = expanded.into_iter().peekable();
         while let Some(word) = tokens.next() {
-            // "type A", "type 1": the letter or number is the type, one word ("typea"), never a
-            // stop word or a qualifier.
             if word == "type" {
                 if let Some(kind) = tokens.next_if(|next| next.len() <= 3 && is_type_mark(next)) {
                     words.push(format!("type{kind}"));
                     continue;
                 }
             }
-            // A unit after a number ("5 mm") is not an abbreviation of a disease.
-            let after_number = words
-                .last()
-                .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
-            match self.abbreviations.get(word).filter(|_| !after_number) {
-                Some(expansion) => words.extend(expansion.split(' ').map(str::to_string)),
-                None => words.push(word.to_string()),
-            }
+            words.push(word);
         }
         let joined = words.join(" ");
         if let Some((_, whole)) = WHOLE_ANSWERS.iter().find(|(answer, _)| *answer == joined) {
@@ -963,9 +1012,6 @@ impl RuleJudge {
                 .is_some_and(|code| !is_organism_code(code))
     }
 
-    /// Whether a piece of an answer stands as a condition of its own: it names one, or it has a word
-    /// that is neither a qualifier, a site nor an organism (an unknown name is presumed a condition,
-    /// so no list hides behind words the judge does not know).
     /// Whether affirmed `pieces`, together, are one term of the lay table ("haemolysis, elevated liver
     /// enzymes and low platelets" is HELLP syndrome).
     fn is_one_lay_term(&self, pieces: &[String]) -> bool {
@@ -1000,6 +1046,9 @@ impl RuleJudge {
         }
     }
 
+    /// Whether a piece of an answer stands as a condition of its own: it names one, or it has a word
+    /// that is neither a qualifier, a site nor an organism (an unknown name is presumed a condition,
+    /// so no list hides behind words the judge does not know).
     fn stands_alone(&self, text: &str) -> bool {
         // "restrictive subtype", "manic episode", "with psychotic features", "antibody positive":
         // a trailing description of the condition before it.
@@ -1166,6 +1215,11 @@ impl RuleJudge {
                 .find(|(form, _)| *form == word)
                 .map_or(word, |(_, to)| to);
             for word in mapped.split(' ').filter(|word| !word.is_empty()) {
+                // "acutely", "severely": the adverb of a qualifier is that qualifier.
+                let word = word
+                    .strip_suffix("ly")
+                    .filter(|adjective| QUALIFIERS.contains(adjective))
+                    .unwrap_or(word);
                 let word = stem(word);
                 if QUALIFIERS.contains(&word.as_str()) {
                     concept.qualifiers.insert(word.clone());
@@ -1260,6 +1314,11 @@ impl RuleJudge {
         }
         let text = match self.read_answer(candidate) {
             Reading::One(text) => text,
+            Reading::Several(conditions)
+                if self.is_reference_composite(reference, candidate, &conditions) =>
+            {
+                conditions.join(" with ")
+            }
             Reading::Several(conditions) => {
                 return Verdict::new(
                     1,
@@ -1304,6 +1363,31 @@ impl RuleJudge {
             }
         }
         best
+    }
+
+    /// Whether an answer that names several conditions names the reference's own parts, joined as
+    /// one diagnosis ("DKA, T1DM" for "diabetic ketoacidosis in type 1 diabetes"): no alternative is
+    /// offered ("or", "/", "?") and every word of every part is a word of the reference's name, a
+    /// synonym, its code's description or inclusion terms. An answer of this shape cannot add a guess, so it gains
+    /// nothing by listing.
+    fn is_reference_composite(
+        &self,
+        reference: Reference<'_>,
+        candidate: &str,
+        conditions: &[String],
+    ) -> bool {
+        if answer::offers_alternative(&candidate.to_lowercase()) {
+            return false;
+        }
+        let forms = self.reference_forms(reference);
+        let words: BTreeSet<String> = forms
+            .iter()
+            .flat_map(|form| form.concept.core.iter().cloned())
+            .collect();
+        conditions.iter().all(|condition| {
+            let concept = self.concept(condition);
+            !concept.core.is_empty() && covers(&words, &concept.core)
+        })
     }
 
     /// Scores one affirmed condition's text (and its code, if given) on the rubric.
@@ -1757,6 +1841,69 @@ mod tests {
         ] {
             let verdict = judge("Pulmonary embolism", "I26.99", &[], answer);
             assert_eq!(verdict.score, 1, "{answer}: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn the_reference_named_in_its_parts_is_one_diagnosis_but_a_guess_beside_it_is_not() {
+        // "T1DM" expands to "type 1 …", read as the same type word as the reference's.
+        for answer in ["DKA, T1DM", "DKA and type 1 diabetes"] {
+            let verdict = judge(
+                "Diabetic ketoacidosis in type 1 diabetes",
+                "E10.10",
+                &[],
+                answer,
+            );
+            assert_eq!(verdict.score, 5, "{answer}: {verdict:?}");
+        }
+        for answer in [
+            "DKA, acute pancreatitis",
+            "DKA or T1DM",
+            "DKA / pancreatitis",
+        ] {
+            let verdict = judge(
+                "Diabetic ketoacidosis in type 1 diabetes",
+                "E10.10",
+                &[],
+                answer,
+            );
+            assert_eq!(verdict.score, 1, "{answer}: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn a_query_mark_before_a_word_holds_it_open() {
+        let verdict = judge(
+            "Testicular torsion",
+            "N44.00",
+            &[],
+            "Acute scrotum ?torsion",
+        );
+        assert_eq!(verdict.score, 1, "{verdict:?}");
+    }
+
+    #[test]
+    fn shorthand_and_lay_inflammation_are_read() {
+        for (reference, code, answer) in [
+            (
+                "Fracture of the neck of the right femur",
+                "S72.001A",
+                "#NOF R",
+            ),
+            ("Heroin overdose", "T40.1X1A", "Heroin OD"),
+            (
+                "Acute cholecystitis",
+                "K81.0",
+                "Acutely inflamed gallbladder",
+            ),
+            (
+                "Acute pancreatitis",
+                "K85.90",
+                "inflammation of the pancreas",
+            ),
+        ] {
+            let verdict = judge(reference, code, &[], answer);
+            assert!(verdict.correct, "{reference} / {answer}: {verdict:?}");
         }
     }
 

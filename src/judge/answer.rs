@@ -240,6 +240,9 @@ pub fn conditions(answer: &str, classify: &dyn Fn(&str) -> Piece) -> Vec<Conditi
         .replace(['\u{2019}', '\u{2018}'], "'")
         .replace(['\u{2013}', '\u{2014}'], " - ")
         .to_lowercase();
+    // "acute scrotum ?torsion": a query mark before a word holds that word open, apart from
+    // what precedes it.
+    let text = text.replace(" ?", ", ?").replace(",, ?", ", ?");
     let (text, differential) = strip_lead_in(&text);
     let text = cut_plan(&text);
     // Every piece, with whether it names a condition by itself.
@@ -363,7 +366,7 @@ pub fn conditions(answer: &str, classify: &dyn Fn(&str) -> Piece) -> Vec<Conditi
 const ASIDE: &str = "\u{1}";
 
 /// Whether a bracketed aside offers an alternative or holds something open.
-fn offers_alternative(aside: &str) -> bool {
+pub(crate) fn offers_alternative(aside: &str) -> bool {
     let padded = format!(" {aside} ");
     [
         " or ",
