@@ -103,7 +103,7 @@ impl Ledger {
         let charge = Charge::Visit {
             amount: self.config.visit_fee,
         };
-        self.totals.visit_count += 1;
+        self.totals.visit_count = self.totals.visit_count.saturating_add(1);
         self.totals.visits += self.config.visit_fee;
         self.totals.total += self.config.visit_fee;
         self.charges.push(charge.clone());
@@ -120,7 +120,7 @@ impl Ledger {
                 self.ordered.insert(test.to_string());
             }
             let amount = price.scaled(self.config.price_multiplier);
-            self.totals.test_count += 1;
+            self.totals.test_count = self.totals.test_count.saturating_add(1);
             self.totals.repeat_count += u32::from(repeat);
             self.totals.tests += amount;
             self.totals.total += amount;

@@ -1,4 +1,5 @@
-//! Money as whole US cents, so that totals add up exactly.
+//! Money as whole US cents, so that totals add up exactly. Sums saturate at the largest amount
+//! rather than wrap, so no option or bill can turn a huge cost into a small one.
 
 use std::fmt;
 use std::iter::Sum;
@@ -53,13 +54,13 @@ impl fmt::Display for Money {
 impl Add for Money {
     type Output = Money;
     fn add(self, other: Money) -> Money {
-        Money(self.0 + other.0)
+        Money(self.0.saturating_add(other.0))
     }
 }
 
 impl AddAssign for Money {
     fn add_assign(&mut self, other: Money) {
-        self.0 += other.0;
+        self.0 = self.0.saturating_add(other.0);
     }
 }
 
@@ -79,5 +80,17 @@ mod tests {
         assert_eq!(Money::from_dollars(105.125).to_string(), "$105.13");
         assert_eq!(Money(30000).to_string(), "$300.00");
         assert_eq!(Money(1247).scaled(2.5), Money(3118));
+    }
+
+    #[test]
+    fn sums_saturate_instead_of_wrapping() {
+        let huge = Money::from_dollars(1e300);
+        assert_eq!(huge, Money(u64::MAX));
+        assert_eq!(huge + Money(11_290), Money(u64::MAX));
+        let mut total = Money(5);
+        total += huge;
+        assert_eq!(total, Money(u64::MAX));
+        assert_eq!([huge, huge].into_iter().sum::<Money>(), Money(u64::MAX));
+        assert_eq!(Money(100).scaled(1e300), Money(u64::MAX));
     }
 }

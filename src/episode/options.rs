@@ -12,19 +12,26 @@ use serde::{Deserialize, Serialize};
 pub struct EpisodeOptions {
     /// Which case to play.
     pub case: CaseSelector,
-    /// Turns before the episode is truncated.
+    /// Turns before the episode is truncated (1 to 10,000).
+    #[schemars(range(min = 1, max = MAX_TURN_LIMIT))]
     pub turn_limit: u32,
-    /// Total cost (USD) beyond which the episode is truncated; none by default.
+    /// Total cost (USD) beyond which the episode is truncated; none by default (above zero, at
+    /// most 1,000,000).
+    #[schemars(range(max = MAX_USD))]
     pub budget_cap_usd: Option<f64>,
-    /// Fee per visit (an unbroken run of ask/examine turns), USD.
+    /// Fee per visit (an unbroken run of ask/examine turns), USD (0 to 1,000,000).
+    #[schemars(range(min = 0.0, max = MAX_USD))]
     pub visit_fee_usd: f64,
-    /// Multiplier on every catalogue price (1.0 = Medicare 2025).
+    /// Multiplier on every catalogue price (1.0 = Medicare 2025; 0 to 1,000).
+    #[schemars(range(min = 0.0, max = MAX_FACTOR))]
     pub price_multiplier: f64,
-    /// Reward lost per dollar spent.
+    /// Reward lost per dollar spent (0 to 1,000).
+    #[schemars(range(min = 0.0, max = MAX_FACTOR))]
     pub cost_weight: f64,
     /// Whether revealing a key finding earns [`EpisodeOptions::shaping_bonus`].
     pub dense_shaping: bool,
-    /// Reward per key finding revealed, when dense shaping is on.
+    /// Reward per key finding revealed, when dense shaping is on (0 to 1,000).
+    #[schemars(range(min = 0.0, max = MAX_FACTOR))]
     pub shaping_bonus: f64,
     /// A bias the patient carries (see [`crate::patient::bias`]); none by default.
     pub patient_bias: Option<BiasSpec>,
@@ -46,6 +53,16 @@ pub struct EpisodeOptions {
     /// default), or scored on its first or its lowest-scoring condition.
     pub multiple_diagnoses: MultipleDiagnoses,
 }
+
+/// The most turns an episode may be given.
+pub const MAX_TURN_LIMIT: u32 = 10_000;
+/// The largest amount of money an option may name, in USD (a visit fee or a budget cap).
+pub const MAX_USD: f64 = 1_000_000.0;
+/// The largest price multiplier, cost weight or shaping bonus.
+pub const MAX_FACTOR: f64 = 1_000.0;
+/// The longest text a client may put in an option (a belief, a bias target, a doctor attribute,
+/// a case id or specialty), in characters.
+pub const MAX_OPTION_TEXT_CHARS: usize = 500;
 
 /// What an answer naming several alternatives, or only hedged ones, does (DESIGN.md §3.7).
 #[derive(
@@ -116,10 +133,12 @@ pub enum GatekeeperBackend {
 #[serde(deny_unknown_fields, default)]
 pub struct CaseSelector {
     /// A case id; the other fields are then ignored.
+    #[schemars(length(max = 500))]
     pub id: Option<String>,
     /// Only cases on this side of the train/test split.
     pub split: Option<Split>,
     /// Only cases of this specialty.
+    #[schemars(length(max = 500))]
     pub specialty: Option<String>,
     /// Only cases of this difficulty.
     pub difficulty: Option<Difficulty>,
@@ -156,6 +175,15 @@ pub struct OptionError {
     pub expected: &'static str,
 }
 
+/// A number as an error message shows it: huge and tiny figures in exponent form ("1e300").
+fn shown(value: f64) -> String {
+    if value != 0.0 && !(1e-6..1e9).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
+    }
+}
+
 impl EpisodeOptions {
     /// Checks every option's range.
     pub fn validate(&self) -> Result<(), OptionError> {
@@ -166,18 +194,28 @@ impl EpisodeOptions {
                 expected,
             })
         };
-        if self.turn_limit == 0 {
-            return fail("turn_limit", "0".into(), "at least 1");
+        if !(1..=MAX_TURN_LIMIT).contains(&self.turn_limit) {
+            return fail(
+                "turn_limit",
+                self.turn_limit.to_string(),
+                "from 1 to 10000",
+            );
         }
-        let non_negative = [
-            ("visit_fee_usd", self.visit_fee_usd),
-            ("price_multiplier", self.price_multiplier),
-            ("cost_weight", self.cost_weight),
-            ("shaping_bonus", self.shaping_bonus),
+        let bounded = [
+            ("visit_fee_usd", self.visit_fee_usd, MAX_USD, "from 0 to 1000000 (USD)"),
+            ("price_multiplier", self.price_multiplier, MAX_FACTOR, "from 0 to 1000"),
+            ("cost_weight", self.cost_weight, MAX_FACTOR, "from 0 to 1000"),
+            ("shaping_bonus", self.shaping_bonus, MAX_FACTOR, "from 0 to 1000"),
         ];
-        for (field, value) in non_negative {
-            if !value.is_finite() || value < 0.0 {
-                return fail(field, value.to_string(), "a finite number, zero or more");
+        for (field, value, max, expected) in bounded {
+            if !value.is_finite() || !(0.0..=max).contains(&value) {
+                return fail(field, shown(value), expected);
+            }
+        }
+        for (field, text) in self.texts() {
+            let chars = text.chars().count();
+            if chars > MAX_OPTION_TEXT_CHARS {
+                return fail(field, format!("{chars} characters long"), "at most 500 characters");
             }
         }
         if let Some(bias) = &self.patient_bias {
@@ -202,15 +240,39 @@ impl EpisodeOptions {
             }
         }
         if let Some(cap) = self.budget_cap_usd {
-            if !cap.is_finite() || cap <= 0.0 {
+            if !cap.is_finite() || cap <= 0.0 || cap > MAX_USD {
                 return fail(
                     "budget_cap_usd",
-                    cap.to_string(),
-                    "a finite number above zero",
+                    shown(cap),
+                    "above 0 and at most 1000000 (USD)",
                 );
             }
         }
         Ok(())
+    }
+
+    /// Every free-text option a client sets, by its field name.
+    fn texts(&self) -> Vec<(&'static str, &str)> {
+        let doctor = &self.doctor;
+        let mut texts = vec![
+            ("case.id", self.case.id.as_deref()),
+            ("case.specialty", self.case.specialty.as_deref()),
+            ("doctor.gender", doctor.gender.as_deref()),
+            ("doctor.race", doctor.race.as_deref()),
+            ("doctor.sexual_orientation", doctor.sexual_orientation.as_deref()),
+            ("doctor.cultural", doctor.cultural.as_deref()),
+            ("doctor.education", doctor.education.as_deref()),
+            ("doctor.religion", doctor.religion.as_deref()),
+            ("doctor.socioeconomic", doctor.socioeconomic.as_deref()),
+        ];
+        if let Some(bias) = &self.patient_bias {
+            texts.push(("patient_bias.belief", bias.belief.as_deref()));
+            texts.push(("patient_bias.target", bias.target.as_deref()));
+        }
+        texts
+            .into_iter()
+            .filter_map(|(field, text)| text.map(|text| (field, text)))
+            .collect()
     }
 
     /// The billing parameters.

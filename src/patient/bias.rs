@@ -118,10 +118,12 @@ pub struct BiasSpec {
     pub kind: BiasKind,
     /// For a cognitive bias: the belief it pushes (default: a wrong diagnosis from the differential).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
     pub belief: Option<String>,
     /// For an implicit bias: the group the patient distrusts, compared with the doctor's attribute of
     /// the same kind (e.g. `female` for `gender`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
     pub target: Option<String>,
 }
 
@@ -130,18 +132,25 @@ pub struct BiasSpec {
 #[serde(deny_unknown_fields, default)]
 pub struct DoctorProfile {
     /// Gender.
+    #[schemars(length(max = 500))]
     pub gender: Option<String>,
     /// Race or ethnicity.
+    #[schemars(length(max = 500))]
     pub race: Option<String>,
     /// Sexual orientation.
+    #[schemars(length(max = 500))]
     pub sexual_orientation: Option<String>,
     /// Cultural background.
+    #[schemars(length(max = 500))]
     pub cultural: Option<String>,
     /// Education.
+    #[schemars(length(max = 500))]
     pub education: Option<String>,
     /// Religion.
+    #[schemars(length(max = 500))]
     pub religion: Option<String>,
     /// Socioeconomic background.
+    #[schemars(length(max = 500))]
     pub socioeconomic: Option<String>,
 }
 

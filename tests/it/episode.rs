@@ -441,3 +441,80 @@ fn an_equivalent_study_uncovers_the_key_finding_of_its_family() {
         "{outcome:?}"
     );
 }
+
+mod extreme_options {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any number a client could send for a money or weight option, the absurd ones included.
+    fn any_figure() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(1e300),
+            Just(f64::MAX),
+            Just(1e10),
+            Just(1e6),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-5.0),
+            Just(0.0),
+            0.0f64..2_000.0,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the options, an episode either refuses them naming the field, or plays with
+        /// a bill that never wraps, a budget cap that holds and a finite reward.
+        #[test]
+        fn options_are_refused_or_every_reward_is_finite_and_the_cap_holds(
+            visit_fee in any_figure(),
+            multiplier in any_figure(),
+            weight in any_figure(),
+            cap in any_figure(),
+            turn_limit in prop_oneof![Just(0u32), Just(u32::MAX), 1u32..50],
+        ) {
+            let options = EpisodeOptions {
+                visit_fee_usd: visit_fee,
+                price_multiplier: multiplier,
+                cost_weight: weight,
+                budget_cap_usd: Some(cap),
+                turn_limit,
+                ..options_for("cardio-chest-pressure-snow")
+            };
+            let mut env = Env::new(library());
+            match env.reset(1, options) {
+                Err(EnvError::Options(error)) => {
+                    prop_assert!(!error.field.is_empty());
+                    let valid = (0.0..=1e6).contains(&visit_fee)
+                        && (0.0..=1e3).contains(&multiplier)
+                        && (0.0..=1e3).contains(&weight)
+                        && cap > 0.0
+                        && cap <= 1e6
+                        && (1..=10_000).contains(&turn_limit);
+                    prop_assert!(!valid, "refused valid options: {error}");
+                }
+                Err(other) => prop_assert!(false, "unexpected error {other}"),
+                Ok(_) => {
+                    let cap_cents = (cap * 100.0).round() as u64;
+                    let mut previous = 0;
+                    for text in ["ask: any chest pain?", "order: troponin, ecg, cbc", "ask: smoking?", "order: chest x-ray"] {
+                        let step = env.step_text(text).expect("step");
+                        prop_assert!(step.reward.is_finite(), "reward {}", step.reward);
+                        let total = step.info.cost.total.0;
+                        prop_assert!(total >= previous, "the bill went down: {previous} → {total}");
+                        prop_assert_eq!(total, step.info.cost.visits.0.saturating_add(step.info.cost.tests.0));
+                        previous = total;
+                        if total > cap_cents {
+                            prop_assert!(step.truncated || step.terminated, "over the cap and still going");
+                            break;
+                        }
+                        if step.truncated || step.terminated {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
