@@ -72,6 +72,9 @@ pub(crate) enum Outcome {
     Success,
     /// The command ran and found problems, e.g. invalid cases (exit 1).
     ProblemsFound,
+    /// `dxsim eval` finished, but an agent errored on more of its episodes than
+    /// `--max-error-rate` allows (exit 4).
+    AgentErrors,
 }
 
 /// A mistake the user can fix (exit 2), with an optional hint.
@@ -131,6 +134,7 @@ pub(crate) fn run() -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ProblemsFound) => ExitCode::from(1),
+        Ok(Outcome::AgentErrors) => ExitCode::from(4),
         Err(error) => {
             if is_broken_pipe(&error) {
                 // The reader went away (`dxsim … | head`): nothing more to say.

@@ -71,6 +71,11 @@ pub(crate) struct EvalArgs {
     /// directories with `dxsim report`.
     #[arg(long, value_name = "i/n")]
     shard: Option<Shard>,
+    /// The share of an agent's episodes (0 to 1) that may end with an agent error (a program that
+    /// would not start, a timeout, a malformed reply) before the run exits 4; every agent's errors
+    /// are summarised on stderr either way.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION", value_parser = parse_error_rate)]
+    max_error_rate: f64,
     /// Turns before an episode is truncated.
     #[arg(long, default_value_t = 40)]
     turn_limit: u32,
@@ -287,7 +292,102 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
         args.out.join(report::SUMMARY_FILE).display(),
         args.out.join(report::REPORT_FILE).display()
     )?;
+    let errors = AgentErrors::of(&records);
+    let mut stderr = io::stderr().lock();
+    for agent in &errors {
+        writeln!(stderr, "{agent}")?;
+    }
+    let over = errors
+        .iter()
+        .filter(|agent| agent.rate() > args.max_error_rate)
+        .count();
+    if over > 0 {
+        writeln!(
+            stderr,
+            "error: {over} agent(s) errored on more than {:.0}% of their episodes (--max-error-rate {})",
+            100.0 * args.max_error_rate,
+            args.max_error_rate
+        )?;
+        return Ok(Outcome::AgentErrors);
+    }
     Ok(Outcome::Success)
+}
+
+/// Parses `--max-error-rate`: a share from 0 to 1.
+fn parse_error_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{text} is not a share from 0 to 1"))
+    }
+}
+
+/// One agent's episodes that ended with an agent error, for the end-of-run summary.
+#[derive(Debug, PartialEq)]
+struct AgentErrors {
+    agent: String,
+    episodes: usize,
+    errors: usize,
+    /// The first distinct reasons, in the order the episodes were stored.
+    first_reasons: Vec<String>,
+}
+
+impl AgentErrors {
+    /// How many reasons the summary quotes per agent.
+    const REASONS_SHOWN: usize = 3;
+
+    /// Every agent of `records` with at least one error, in the order the agents first appear.
+    fn of(records: &[EpisodeRecord]) -> Vec<AgentErrors> {
+        let mut agents: Vec<AgentErrors> = Vec::new();
+        for record in records {
+            let at = match agents.iter().position(|agent| agent.agent == record.agent) {
+                Some(at) => at,
+                None => {
+                    agents.push(AgentErrors {
+                        agent: record.agent.clone(),
+                        episodes: 0,
+                        errors: 0,
+                        first_reasons: Vec::new(),
+                    });
+                    agents.len() - 1
+                }
+            };
+            let agent = &mut agents[at];
+            agent.episodes += 1;
+            if let Some(reason) = &record.error {
+                agent.errors += 1;
+                if agent.first_reasons.len() < Self::REASONS_SHOWN
+                    && !agent.first_reasons.contains(reason)
+                {
+                    agent.first_reasons.push(reason.clone());
+                }
+            }
+        }
+        agents.retain(|agent| agent.errors > 0);
+        agents
+    }
+
+    /// The share of the agent's episodes that errored.
+    fn rate(&self) -> f64 {
+        self.errors as f64 / self.episodes.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for AgentErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "agent `{}`: {} of {} episode(s) ended with an error",
+            self.agent, self.errors, self.episodes
+        )?;
+        for reason in &self.first_reasons {
+            write!(f, "\n  - {reason}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Prints what the run did.

@@ -195,17 +195,33 @@ impl EpisodeOptions {
             })
         };
         if !(1..=MAX_TURN_LIMIT).contains(&self.turn_limit) {
-            return fail(
-                "turn_limit",
-                self.turn_limit.to_string(),
-                "from 1 to 10000",
-            );
+            return fail("turn_limit", self.turn_limit.to_string(), "from 1 to 10000");
         }
         let bounded = [
-            ("visit_fee_usd", self.visit_fee_usd, MAX_USD, "from 0 to 1000000 (USD)"),
-            ("price_multiplier", self.price_multiplier, MAX_FACTOR, "from 0 to 1000"),
-            ("cost_weight", self.cost_weight, MAX_FACTOR, "from 0 to 1000"),
-            ("shaping_bonus", self.shaping_bonus, MAX_FACTOR, "from 0 to 1000"),
+            (
+                "visit_fee_usd",
+                self.visit_fee_usd,
+                MAX_USD,
+                "from 0 to 1000000 (USD)",
+            ),
+            (
+                "price_multiplier",
+                self.price_multiplier,
+                MAX_FACTOR,
+                "from 0 to 1000",
+            ),
+            (
+                "cost_weight",
+                self.cost_weight,
+                MAX_FACTOR,
+                "from 0 to 1000",
+            ),
+            (
+                "shaping_bonus",
+                self.shaping_bonus,
+                MAX_FACTOR,
+                "from 0 to 1000",
+            ),
         ];
         for (field, value, max, expected) in bounded {
             if !value.is_finite() || !(0.0..=max).contains(&value) {
@@ -215,7 +231,11 @@ impl EpisodeOptions {
         for (field, text) in self.texts() {
             let chars = text.chars().count();
             if chars > MAX_OPTION_TEXT_CHARS {
-                return fail(field, format!("{chars} characters long"), "at most 500 characters");
+                return fail(
+                    field,
+                    format!("{chars} characters long"),
+                    "at most 500 characters",
+                );
             }
         }
         if let Some(bias) = &self.patient_bias {
@@ -259,7 +279,10 @@ impl EpisodeOptions {
             ("case.specialty", self.case.specialty.as_deref()),
             ("doctor.gender", doctor.gender.as_deref()),
             ("doctor.race", doctor.race.as_deref()),
-            ("doctor.sexual_orientation", doctor.sexual_orientation.as_deref()),
+            (
+                "doctor.sexual_orientation",
+                doctor.sexual_orientation.as_deref(),
+            ),
             ("doctor.cultural", doctor.cultural.as_deref()),
             ("doctor.education", doctor.education.as_deref()),
             ("doctor.religion", doctor.religion.as_deref()),

@@ -184,6 +184,8 @@ fn malformed_or_dying_agents_are_recorded_errors_not_a_crashed_run() {
                 "2",
                 "--agent-timeout",
                 "20",
+                "--max-error-rate",
+                "1",
             ],
         );
         let records = records(&out);
@@ -209,6 +211,63 @@ fn malformed_or_dying_agents_are_recorded_errors_not_a_crashed_run() {
             }
         }
     }
+}
+
+#[test]
+fn an_agent_that_errors_fails_the_run_with_its_reasons() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("run");
+    let out = out.to_str().expect("utf-8 path");
+    let base = [
+        "eval",
+        "--agent",
+        "cmd:dxsim-no-such-program agent.py",
+        "--agent",
+        "oracle",
+        "--cases",
+        "cardio-chest-pressure-snow",
+        "--seeds",
+        "2",
+        "--out",
+        out,
+    ];
+    let output = dxsim(&base);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(
+            "agent `cmd:dxsim-no-such-program agent.py`: 2 of 2 episode(s) ended with an error"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cannot start `dxsim-no-such-program`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("agent `oracle`"), "{stderr}");
+    // The run is complete and its reports written either way.
+    assert_eq!(records(Path::new(out)).len(), 4);
+    // A run that allows every episode to fail exits 0, still naming the failures.
+    let mut resumed = base.to_vec();
+    resumed.extend(["--resume", "--max-error-rate", "1"]);
+    let output = dxsim(&resumed);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("2 of 2 episode(s) ended with an error"),
+        "{stderr}"
+    );
+    let bad = dxsim(&[
+        "eval",
+        "--agent",
+        "oracle",
+        "--max-error-rate",
+        "1.5",
+        "--out",
+        out,
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a share from 0 to 1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
