@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use dxsim_gatekeeper::case::{
-    DiagnosisNames, Problem, parse_case, validate_case_with, validate_library,
+    DiagnosisNames, Problem, ProblemKind, parse_case, validate_case_with, validate_library,
 };
 use dxsim_gatekeeper::{Case, Catalogue, Icd10};
 
@@ -144,19 +144,29 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, LibraryError> {
             files.push(path.clone());
         }
     }
+    // A file that cannot be read (binary, not UTF-8, no permission) is one problem among the rest.
     let mut texts = Vec::new();
+    let mut unreadable = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| LibraryError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        texts.push((display_path(&file), text));
+        match std::fs::read_to_string(&file) {
+            Ok(text) => texts.push((display_path(&file), text)),
+            Err(error) => unreadable.push(Problem {
+                file: display_path(&file),
+                field: String::new(),
+                kind: ProblemKind::Parse,
+                message: format!("cannot read the file: {error}"),
+            }),
+        }
     }
-    Ok(load_sources(
+    let mut report = load_sources(
         texts
             .iter()
             .map(|(name, text)| (name.clone(), text.as_str())),
-    ))
+    );
+    report.files += unreadable.len();
+    report.problems.extend(unreadable);
+    report.problems.sort_by(|a, b| a.file.cmp(&b.file));
+    Ok(report)
 }
 
 fn display_path(path: &Path) -> String {

@@ -117,14 +117,41 @@ fn source(args: &RunArgs) -> anyhow::Result<&'static dyn CaseSource> {
         load_paths(&args.cases).map_err(|error| UserError::new(error.to_string(), None))?;
     if !report.problems.is_empty() {
         return Err(UserError::new(
-            format!("{} problem(s) in the case files", report.problems.len()),
-            Some("run `dxsim cases validate` on them".into()),
+            describe_problems(&report.problems),
+            Some("run `dxsim cases validate` on them for every problem".into()),
         )
         .into());
     }
     let cases = report.cases.into_iter().map(|(_, case)| case).collect();
     Ok(Box::leak(Box::new(CaseLibrary::new(cases))))
 }
+
+/// The problems that stop case files from loading, each named with its file and field (the first
+/// [`PROBLEMS_SHOWN`], then how many more).
+fn describe_problems(problems: &[dxsim_gatekeeper::case::Problem]) -> String {
+    let files: std::collections::BTreeSet<&str> = problems
+        .iter()
+        .map(|problem| problem.file.as_str())
+        .collect();
+    let mut message = format!(
+        "{} problem(s) in {} case file(s):",
+        problems.len(),
+        files.len()
+    );
+    for problem in problems.iter().take(PROBLEMS_SHOWN) {
+        message.push_str(&format!("\n  {problem}"));
+    }
+    if problems.len() > PROBLEMS_SHOWN {
+        message.push_str(&format!(
+            "\n  … and {} more",
+            problems.len() - PROBLEMS_SHOWN
+        ));
+    }
+    message
+}
+
+/// How many problems `dxsim run` quotes when case files do not load.
+const PROBLEMS_SHOWN: usize = 20;
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let source = source(args)?;

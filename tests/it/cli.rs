@@ -400,3 +400,43 @@ fn patient_ask_prints_the_answer_and_the_items_it_revealed() {
     let unknown = dxsim(&["patient", "ask", "no-such-case", "Any fever?"]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn a_directory_with_an_unreadable_file_and_an_impossible_value_names_both() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("binary.toml"),
+        [0xff_u8, 0xfe, 0x00, 0x80, 0x81],
+    )
+    .expect("write");
+    let impossible = crate::VALID_CASE
+        .replacen("id = \"fixture-valid\"", "id = \"fixture-nan\"", 1)
+        .replacen(
+            "value = 168, flag = \"high\"",
+            "value = nan, flag = \"high\"",
+            1,
+        );
+    std::fs::write(dir.path().join("fixture-nan.toml"), impossible).expect("write");
+    let path = dir.path().to_str().expect("utf-8 path");
+    let validate = dxsim(&["cases", "validate", path]);
+    let stdout = String::from_utf8_lossy(&validate.stdout);
+    assert_eq!(validate.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("binary.toml: cannot read the file"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fixture-nan.toml: tests[3].results[6].value"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("validated 2 file(s)"), "{stdout}");
+    let run = dxsim(&["run", "--cases", path]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("2 problem(s) in 2 case file(s)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("binary.toml"), "{stderr}");
+    assert!(stderr.contains("not a finite number"), "{stderr}");
+}

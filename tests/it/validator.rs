@@ -189,6 +189,34 @@ fn unit_that_differs_from_the_catalogue_is_reported() {
 }
 
 #[test]
+fn impossible_values_are_rejected_whatever_their_flag() {
+    for (value, flag, words) in [
+        ("nan", "high", "not a finite number"),
+        ("inf", "high", "not a finite number"),
+        ("1e308", "high", "beyond any patient's value"),
+        ("-5000", "low", "negative"),
+    ] {
+        let problems = problems_after(&[(
+            "value = 168, flag = \"high\"",
+            &format!("value = {value}, flag = \"{flag}\""),
+        )]);
+        let problem = problems
+            .iter()
+            .find(|problem| problem.kind == ProblemKind::Implausible)
+            .unwrap_or_else(|| panic!("{value}: {problems:#?}"));
+        assert_eq!(problem.field, "tests[3].results[6].value", "{value}");
+        assert!(problem.message.contains(words), "{value}: {problem}");
+        // The impossible value is the one problem: no flag message about "nan is flagged high".
+        assert!(
+            !problems
+                .iter()
+                .any(|problem| problem.kind == ProblemKind::FlagMismatch),
+            "{value}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
 fn value_outside_range_flagged_normal_is_reported() {
     let problems = problems_after(&[(
         "value = 168, flag = \"high\"",

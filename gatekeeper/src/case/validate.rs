@@ -972,6 +972,17 @@ fn check_analyte(
                 );
                 return;
             }
+            if let Some(problem) = result
+                .value
+                .and_then(|value| impossible_value(value, range))
+            {
+                checker.report(
+                    format!("{field}.value"),
+                    ProblemKind::Implausible,
+                    format!("{} = {problem}", result.analyte),
+                );
+                return;
+            }
             if let Some([low, high]) = result.range.filter(|[low, high]| low >= high) {
                 checker.report(
                     format!("{field}.range"),
@@ -1027,6 +1038,31 @@ fn check_analyte(
             );
         }
     }
+}
+
+/// How far beyond the top of its reference range a numeric result may lie and still be a value a
+/// patient could have (a troponin a thousand times its upper limit is seen; a million times is not).
+const MAX_TIMES_UPPER_LIMIT: f64 = 100_000.0;
+
+/// Why a numeric result is impossible whatever the case: not a number, negative where the analyte
+/// cannot be, or orders of magnitude beyond any patient's value. `None` for a possible value.
+fn impossible_value(value: f64, range: Option<[f64; 2]>) -> Option<String> {
+    if !value.is_finite() {
+        return Some(format!("{value} is not a finite number"));
+    }
+    let [low, high] = range?;
+    if value < 0.0 && low >= 0.0 {
+        return Some(format!(
+            "{value} is negative, which this analyte cannot be (reference range {low}–{high})"
+        ));
+    }
+    let ceiling = MAX_TIMES_UPPER_LIMIT * high.abs().max(1.0);
+    if value.abs() > ceiling {
+        return Some(format!(
+            "{value:e} is beyond any patient's value (more than {MAX_TIMES_UPPER_LIMIT:e} times the reference range's upper limit {high})"
+        ));
+    }
+    None
 }
 
 fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
