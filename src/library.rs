@@ -144,12 +144,17 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, LibraryError> {
             files.push(path.clone());
         }
     }
-    // A file that cannot be read (binary, not UTF-8, no permission) is one problem among the rest.
+    // A file that is there but cannot be read (binary, not UTF-8, no permission) is one problem
+    // among the rest.
     let mut texts = Vec::new();
     let mut unreadable = Vec::new();
     for file in files {
         match std::fs::read_to_string(&file) {
             Ok(text) => texts.push((display_path(&file), text)),
+            // A path that is not there is a mistake in the command, not a problem of the library.
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LibraryError::Io { path: file, source });
+            }
             Err(error) => unreadable.push(Problem {
                 file: display_path(&file),
                 field: String::new(),

@@ -243,19 +243,24 @@ async fn the_panel_keeps_its_deliberation_and_a_broken_model_fails_only_its_epis
         Reply::Text("hmm".into()),
         Reply::Malformed("{not json".into()),
     ]);
+    // The run completes and stores the episode; it exits 4, naming the agent that failed.
     let broken = dir.path().join("broken");
-    succeeded(
-        &eval(vec![
-            "--agent".into(),
-            "panel".into(),
-            "--cases".into(),
-            CASE.into(),
-            "--llm-config".into(),
-            config,
-            "--out".into(),
-            broken.display().to_string(),
-        ])
-        .await,
+    let output = eval(vec![
+        "--agent".into(),
+        "panel".into(),
+        "--cases".into(),
+        CASE.into(),
+        "--llm-config".into(),
+        config,
+        "--out".into(),
+        broken.display().to_string(),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("agent `panel`: 1 of 1 episode(s) ended with an error"),
+        "{stderr}"
     );
     let record = &records(&broken)[0];
     assert_eq!(record.status, RecordStatus::Error);
