@@ -36,7 +36,9 @@ use components::{
     Turn,
 };
 pub use discrete::DiscreteTable;
-pub use fast::{CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv};
+pub use fast::{
+    CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv, prepare_case_tables,
+};
 pub use log::{EpisodeLog, LogError};
 pub use model::{GatekeeperPrompt, ModelPrompt};
 pub use options::{

@@ -33,7 +33,7 @@ pub use config::{Access, Limits, ServerConfig, TokenError};
 pub use error::ApiError;
 pub use shard::Mode;
 
-use crate::episode::{CaseTablesCache, DiscreteTable};
+use crate::episode::{CaseSelector, CaseTablesCache, DiscreteTable, EnvError, prepare_case_tables};
 use crate::library::{CaseLibrary, LibraryError};
 use crate::store::{Store, StoreError};
 use shard::{Command, Counts, Shard, ShardContext};
@@ -85,6 +85,23 @@ pub(crate) struct AppState {
     library: &'static CaseLibrary,
     table: &'static DiscreteTable,
     case_details: bool,
+    /// The discrete case tables every vector env shares.
+    tables_cache: CaseTablesCache,
+    /// Held by whoever learns case tables off the engine threads (the start-up warm-up, a vector
+    /// env's creation), so two never learn the same cases at once.
+    preparing: Arc<Mutex<()>>,
+}
+
+impl AppState {
+    /// Learns the case tables `selector` can choose, on the calling thread (never an engine
+    /// shard's): a vector env's creation waits here alone, not the episodes of its shard.
+    fn prepare_tables(&self, selector: &CaseSelector) -> Result<usize, EnvError> {
+        let _one_at_a_time = self
+            .preparing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        prepare_case_tables(self.library, self.table, &self.tables_cache, selector)
+    }
 }
 
 /// Serves the step API on `listener` until `shutdown` completes, then finishes the requests in
@@ -169,7 +186,17 @@ pub async fn run(
         library,
         table,
         case_details: config.case_details,
+        tables_cache,
+        preparing: Arc::new(Mutex::new(())),
     });
+    // Every case's discrete tables, learnt in the background so that the first vector env finds
+    // them ready.
+    {
+        let state = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("dxsim-case-tables".into())
+            .spawn(move || state.prepare_tables(&CaseSelector::default()))?;
+    }
     let served = axum::serve(listener, routes::router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -161,6 +161,9 @@ pub enum AnalyteKind {
         female_range: Option<[f64; 2]>,
         /// Decimal places reported.
         decimals: u8,
+        /// The lowest and highest values any living patient could have (far wider than the
+        /// reference range): a case value outside them is impossible, not abnormal.
+        possible: [f64; 2],
         /// For a drug or toxin level: what the lab reports when the substance is absent ("not
         /// detected"), used instead of a mid-range value for a patient the case does not say took it.
         absent_text: Option<String>,
@@ -316,6 +319,8 @@ struct AnalyteRow {
     high_female: Option<f64>,
     decimals: Option<u8>,
     normal_text: String,
+    min_possible: Option<f64>,
+    max_possible: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -514,6 +519,22 @@ impl Catalogue {
                         }
                     },
                     decimals: row.decimals.unwrap_or(0),
+                    possible: match (row.min_possible, row.max_possible) {
+                        (Some(min), Some(max))
+                            if min <= low
+                                && max >= high
+                                && row.low_female.is_none_or(|female| min <= female)
+                                && row.high_female.is_none_or(|female| max >= female) =>
+                        {
+                            [min, max]
+                        }
+                        _ => {
+                            return Err(invalid(format!(
+                                "analyte `{}`: min_possible and max_possible must enclose its reference ranges",
+                                row.analyte
+                            )));
+                        }
+                    },
                     absent_text: Some(row.normal_text.trim().to_string())
                         .filter(|text| !text.is_empty()),
                 },
@@ -750,12 +771,30 @@ mod tests {
     fn analyte_defined_two_ways_is_rejected() {
         let error = Catalogue::from_csv(sources(
             "id,name,category,cpt,synonyms,family,normal_report\ncbc,CBC,lab,85025,,,\nhb,Hb,lab,85025,,,\n",
-            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n\
-             cbc,hemoglobin,Hemoglobin,,g/dL,13.5,17.5,,,1,\n\
-             hb,hemoglobin,Hemoglobin,,g/dL,12,17.5,,,1,\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text,min_possible,max_possible\n\
+             cbc,hemoglobin,Hemoglobin,,g/dL,13.5,17.5,,,1,,0.5,27\n\
+             hb,hemoglobin,Hemoglobin,,g/dL,12,17.5,,,1,,0.5,27\n",
         ))
         .expect_err("inconsistent analyte");
         assert!(error.to_string().contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn possible_values_must_enclose_the_reference_range() {
+        for bounds in [",", "14,27", "0.5,16"] {
+            let error = Catalogue::from_csv(sources(
+                "id,name,category,cpt,synonyms,family,normal_report\ncbc,CBC,lab,85025,,,\n",
+                &format!(
+                    "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text,min_possible,max_possible\n\
+                     cbc,hemoglobin,Hemoglobin,,g/dL,13.5,17.5,,,1,,{bounds}\n"
+                ),
+            ))
+            .expect_err("bounds that do not enclose the range");
+            assert!(
+                error.to_string().contains("min_possible"),
+                "{bounds}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -139,6 +139,60 @@ pub type DiscreteCheckpoint = Vec<(u64, Vec<u32>)>;
 /// [`DiscreteTable`] (learning a case takes milliseconds; a server learns each case once).
 pub type CaseTablesCache = Arc<Mutex<HashMap<String, Arc<CaseTables>>>>;
 
+/// The cached tables of `case_id`, learnt first if the cache lacks them. The cache's lock is not
+/// held while a case is learnt, so a thread that only reads the cache never waits on a learner.
+fn cached_tables(
+    library: &'static CaseLibrary,
+    table: &DiscreteTable,
+    cache: &CaseTablesCache,
+    case_id: &str,
+) -> Result<Arc<CaseTables>, EnvError> {
+    let lock = || {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(tables) = lock().get(case_id) {
+        return Ok(Arc::clone(tables));
+    }
+    let tables = Arc::new(CaseTables::learn(library, table, case_id)?);
+    Ok(Arc::clone(
+        lock().entry(case_id.to_string()).or_insert(tables),
+    ))
+}
+
+/// Learns, into `cache`, the tables of every case `selector` can choose, so that the
+/// [`DiscreteVecEnv`]s that share the cache never learn one while they reset or step (a server runs
+/// this off its engine threads). Returns how many cases were learnt now.
+pub fn prepare_case_tables(
+    library: &'static CaseLibrary,
+    table: &DiscreteTable,
+    cache: &CaseTablesCache,
+    selector: &CaseSelector,
+) -> Result<usize, EnvError> {
+    let ids: Vec<&str> = match &selector.id {
+        Some(id) => vec![id.as_str()],
+        None => library
+            .cases()
+            .iter()
+            .filter(|case| selector.matches(case))
+            .map(|case| case.id.as_str())
+            .collect(),
+    };
+    let mut learnt = 0;
+    for id in ids {
+        let known = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(id);
+        if !known {
+            cached_tables(library, table, cache, id)?;
+            learnt += 1;
+        }
+    }
+    Ok(learnt)
+}
+
 /// Many discrete-mode episodes stepped by table lookup, with next-step autoreset.
 pub struct DiscreteVecEnv {
     library: &'static CaseLibrary,
@@ -219,16 +273,7 @@ impl DiscreteVecEnv {
     }
 
     fn tables(&self, case_id: &str) -> Result<Arc<CaseTables>, EnvError> {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(tables) = cache.get(case_id) {
-            return Ok(Arc::clone(tables));
-        }
-        let tables = Arc::new(CaseTables::learn(self.library, &self.table, case_id)?);
-        cache.insert(case_id.to_string(), Arc::clone(&tables));
-        Ok(tables)
+        cached_tables(self.library, &self.table, &self.cache, case_id)
     }
 
     fn fresh(&self, seed: u64) -> Result<FastEpisode, EnvError> {

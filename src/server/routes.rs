@@ -634,6 +634,13 @@ async fn create_vector(
         seed: request.seed.unwrap_or_else(rand::random),
         options: served(request.options)?,
     };
+    // The case tables are learnt here, off the engine shard, so that no other episode waits.
+    let preparer = Arc::clone(&state);
+    let selector = spec.options.case.clone();
+    tokio::task::spawn_blocking(move || preparer.prepare_tables(&selector))
+        .await
+        .map_err(|error| ApiError::internal(format_args!("preparing the case tables: {error}")))?
+        .map_err(ApiError::from)?;
     let shard = shard_for(&state, &id);
     ask_reserved(&state, &owner, request.count, shard, |reply| {
         Command::VectorCreate {

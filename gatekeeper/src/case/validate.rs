@@ -939,7 +939,10 @@ fn check_analyte(
         .or_else(|| definition.range_for(case.presentation.sex));
     match &definition.kind {
         AnalyteKind::Numeric {
-            unit, absent_text, ..
+            unit,
+            absent_text,
+            possible,
+            ..
         } => {
             if let Some(stated) = result.unit.as_ref().filter(|stated| *stated != unit) {
                 checker.report(
@@ -974,7 +977,7 @@ fn check_analyte(
             }
             if let Some(problem) = result
                 .value
-                .and_then(|value| impossible_value(value, range))
+                .and_then(|value| impossible_value(value, *possible))
             {
                 checker.report(
                     format!("{field}.value"),
@@ -1040,29 +1043,24 @@ fn check_analyte(
     }
 }
 
-/// How far beyond the top of its reference range a numeric result may lie and still be a value a
-/// patient could have (a troponin a thousand times its upper limit is seen; a million times is not).
-const MAX_TIMES_UPPER_LIMIT: f64 = 100_000.0;
-
-/// Why a numeric result is impossible whatever the case: not a number, negative where the analyte
-/// cannot be, or orders of magnitude beyond any patient's value. `None` for a possible value.
-fn impossible_value(value: f64, range: Option<[f64; 2]>) -> Option<String> {
+/// Why a numeric result is impossible whatever the case: not a number, or outside the values any
+/// living patient could have (the catalogue's `min_possible`–`max_possible`). `None` for a possible
+/// value, however abnormal.
+fn impossible_value(value: f64, [min, max]: [f64; 2]) -> Option<String> {
     if !value.is_finite() {
-        return Some(format!("{value} is not a finite number"));
+        Some(format!("{value} is not a finite number"))
+    } else if value < min || value > max {
+        let shown = if value.abs() >= 1e9 {
+            format!("{value:e}")
+        } else {
+            value.to_string()
+        };
+        Some(format!(
+            "{shown} is outside what any patient could have ({min}–{max})"
+        ))
+    } else {
+        None
     }
-    let [low, high] = range?;
-    if value < 0.0 && low >= 0.0 {
-        return Some(format!(
-            "{value} is negative, which this analyte cannot be (reference range {low}–{high})"
-        ));
-    }
-    let ceiling = MAX_TIMES_UPPER_LIMIT * high.abs().max(1.0);
-    if value.abs() > ceiling {
-        return Some(format!(
-            "{value:e} is beyond any patient's value (more than {MAX_TIMES_UPPER_LIMIT:e} times the reference range's upper limit {high})"
-        ));
-    }
-    None
 }
 
 fn check_diagnosis(checker: &mut Checker<'_>, case: &Case) {
