@@ -87,19 +87,14 @@ pub(crate) struct AppState {
     case_details: bool,
     /// The discrete case tables every vector env shares.
     tables_cache: CaseTablesCache,
-    /// Held by whoever learns case tables off the engine threads (the start-up warm-up, a vector
-    /// env's creation), so two never learn the same cases at once.
-    preparing: Arc<Mutex<()>>,
 }
 
 impl AppState {
     /// Learns the case tables `selector` can choose, on the calling thread (never an engine
-    /// shard's): a vector env's creation waits here alone, not the episodes of its shard.
+    /// shard's): a vector env's creation waits here alone, not the episodes of its shard. No lock
+    /// is held while learning, so a creation does not queue behind the start-up warm-up (at worst
+    /// both learn one case at the same moment, and the first result is kept).
     fn prepare_tables(&self, selector: &CaseSelector) -> Result<usize, EnvError> {
-        let _one_at_a_time = self
-            .preparing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         prepare_case_tables(self.library, self.table, &self.tables_cache, selector)
     }
 }
@@ -187,7 +182,6 @@ pub async fn run(
         table,
         case_details: config.case_details,
         tables_cache,
-        preparing: Arc::new(Mutex::new(())),
     });
     // Every case's discrete tables, learnt in the background so that the first vector env finds
     // them ready.

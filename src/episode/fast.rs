@@ -161,6 +161,19 @@ fn cached_tables(
     ))
 }
 
+/// The ids of the cases `selector` can choose: its id, or every case that passes its filters.
+pub fn case_ids<'a>(library: &'a CaseLibrary, selector: &'a CaseSelector) -> Vec<&'a str> {
+    match &selector.id {
+        Some(id) => vec![id.as_str()],
+        None => library
+            .cases()
+            .iter()
+            .filter(|case| selector.matches(case))
+            .map(|case| case.id.as_str())
+            .collect(),
+    }
+}
+
 /// Learns, into `cache`, the tables of every case `selector` can choose, so that the
 /// [`DiscreteVecEnv`]s that share the cache never learn one while they reset or step (a server runs
 /// this off its engine threads). Returns how many cases were learnt now.
@@ -170,17 +183,8 @@ pub fn prepare_case_tables(
     cache: &CaseTablesCache,
     selector: &CaseSelector,
 ) -> Result<usize, EnvError> {
-    let ids: Vec<&str> = match &selector.id {
-        Some(id) => vec![id.as_str()],
-        None => library
-            .cases()
-            .iter()
-            .filter(|case| selector.matches(case))
-            .map(|case| case.id.as_str())
-            .collect(),
-    };
     let mut learnt = 0;
-    for id in ids {
+    for id in case_ids(library, selector) {
         let known = cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -426,6 +426,67 @@ async fn vector_env_updates_rebuild_the_observation_matrix() {
     assert_eq!(error_code(&refused), "invalid_request");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_a_large_vector_env_does_not_hold_up_other_episodes() {
+    let (_directory, path) = store();
+    // Several engine shards, so the vector env shares one with some of the episodes.
+    let server = Server::open(&path, &["--shards", "2"]);
+    let client = Client::new();
+    let mut episodes = Vec::new();
+    for seed in 0..6 {
+        let (status, body) = post(
+            &client,
+            &server.url("/v1/episodes"),
+            json!({"seed": seed, "options": {"turn_limit": 10000, "case": {"id": CASE}}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        episodes.push(body["episode_id"].as_str().expect("id").to_string());
+    }
+    // A specialty's cases: a fresh server learns their discrete tables before the env is made.
+    let creation = {
+        let client = client.clone();
+        let url = server.url("/v1/vector-envs");
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let body =
+                json!({"count": 280, "seed": 1, "options": {"case": {"specialty": "cardiology"}}});
+            let (status, body) = post(&client, &url, body).await;
+            (status, body, started.elapsed())
+        })
+    };
+    let mut slowest = Duration::ZERO;
+    let mut steps = 0;
+    while !creation.is_finished() {
+        for id in &episodes {
+            let started = std::time::Instant::now();
+            let (status, body) = step(
+                &server,
+                &client,
+                id,
+                json!({"text": "ask: any chest pain?"}),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            slowest = slowest.max(started.elapsed());
+            steps += 1;
+        }
+        // A round every few tens of milliseconds: enough to meet a stall, few enough turns.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (status, body, creating) = creation.await.expect("joined");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    eprintln!("vector env created in {creating:?}; slowest of {steps} steps meanwhile {slowest:?}");
+    // Learning the tables takes seconds on a cold server; the episodes on the vector env's shard
+    // must not wait for it. (Before, each step waited the whole creation: 19 s.)
+    if creating > Duration::from_secs(3) {
+        assert!(
+            slowest < Duration::from_secs(1),
+            "a step waited {slowest:?} while a vector env took {creating:?} to create ({steps} steps)"
+        );
+    }
+}
+
 #[tokio::test]
 async fn every_error_has_its_status_and_code() {
     let (_directory, path) = store();
