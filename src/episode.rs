@@ -90,6 +90,9 @@ pub enum EnvError {
         /// The table's size.
         count: usize,
     },
+    /// A case's discrete tables could not be learnt (the engine failed on one of its actions).
+    #[error("the discrete tables of a case could not be learnt: {0}")]
+    CaseTables(String),
     /// A combination this environment does not support.
     #[error("{0}")]
     Unsupported(&'static str),

@@ -262,6 +262,16 @@ impl CaseLibrary {
         &self.cases
     }
 
+    /// The specialties of the library's cases, sorted, each once.
+    pub fn specialties(&self) -> Vec<String> {
+        let specialties: std::collections::BTreeSet<&str> = self
+            .cases
+            .iter()
+            .map(|case| case.specialty.as_str())
+            .collect();
+        specialties.into_iter().map(str::to_string).collect()
+    }
+
     /// The case with this id.
     pub fn get(&self, id: &str) -> Option<&Arc<Case>> {
         self.index.get(id).map(|&position| &self.cases[position])

@@ -9,7 +9,7 @@
 //! it to that), without text, transcripts or patient biases.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dxsim_gatekeeper::Money;
 
@@ -136,29 +136,39 @@ pub struct DiscreteBatchStep<'a> {
 pub type DiscreteCheckpoint = Vec<(u64, Vec<u32>)>;
 
 /// Learnt [`CaseTables`] by case id, shareable between [`DiscreteVecEnv`]s built on the same
-/// [`DiscreteTable`] (learning a case takes milliseconds; a server learns each case once).
-pub type CaseTablesCache = Arc<Mutex<HashMap<String, Arc<CaseTables>>>>;
+/// [`DiscreteTable`] (learning a case takes milliseconds; a server learns each case once). Each case
+/// has its own cell: a thread that needs a case another is learning waits for that one case, and
+/// no case is learnt twice.
+pub type CaseTablesCache = Arc<Mutex<HashMap<String, Arc<OnceLock<LearntTables>>>>>;
 
-/// The cached tables of `case_id`, learnt first if the cache lacks them. The cache's lock is not
-/// held while a case is learnt, so a thread that only reads the cache never waits on a learner.
+/// A case's learnt tables, or why they could not be learnt.
+type LearntTables = Result<Arc<CaseTables>, String>;
+
+/// The cached tables of `case_id`, learnt first if the cache lacks them. The cache's lock is held
+/// only to find the case's cell, never while a case is learnt.
 fn cached_tables(
     library: &'static CaseLibrary,
     table: &DiscreteTable,
     cache: &CaseTablesCache,
     case_id: &str,
 ) -> Result<Arc<CaseTables>, EnvError> {
-    let lock = || {
+    if library.get(case_id).is_none() {
+        return Err(EnvError::UnknownCase(case_id.to_string()));
+    }
+    let cell = Arc::clone(
         cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    if let Some(tables) = lock().get(case_id) {
-        return Ok(Arc::clone(tables));
-    }
-    let tables = Arc::new(CaseTables::learn(library, table, case_id)?);
-    Ok(Arc::clone(
-        lock().entry(case_id.to_string()).or_insert(tables),
-    ))
+            .entry(case_id.to_string())
+            .or_default(),
+    );
+    cell.get_or_init(|| {
+        CaseTables::learn(library, table, case_id)
+            .map(Arc::new)
+            .map_err(|error| error.to_string())
+    })
+    .clone()
+    .map_err(EnvError::CaseTables)
 }
 
 /// The ids of the cases `selector` can choose: its id, or every case that passes its filters.
@@ -188,7 +198,8 @@ pub fn prepare_case_tables(
         let known = cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(id);
+            .get(id)
+            .is_some_and(|cell| cell.get().is_some());
         if !known {
             cached_tables(library, table, cache, id)?;
             learnt += 1;

@@ -366,6 +366,11 @@ impl EpisodePool {
         let (key, _, _) = self
             .start(log.header.seed, options)
             .map_err(|source| LogError::Env { turn: 0, source })?;
+        // The case is chosen; the episode keeps the options it was asked with, so that reading it
+        // after a restart shows what it showed before.
+        if let Some(mut settings) = self.world.get_mut::<Settings>(key.0) {
+            settings.options.case = log.header.options.case.clone();
+        }
         for logged in &log.steps {
             let step = match self.step_with_reply(
                 key,

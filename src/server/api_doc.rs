@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::routes::{BatchRequest, ResetRequest, StepRequest, VectorRequest, VectorStepRequest};
 use crate::action::Action;
 use crate::episode::{EpisodeOptions, Observation, Step};
+use crate::patient::bias::BiasKind;
 
 /// The schemas served at `/v1/schemas/{name}`.
 pub(super) const SCHEMA_NAMES: [&str; 4] = ["action", "options", "observation", "step"];
@@ -30,12 +31,71 @@ pub(super) fn schema_json(name: &str) -> Option<Vec<u8>> {
     serde_json::to_vec_pretty(&schema).ok()
 }
 
-/// The OpenAPI document, built once.
-pub(super) fn openapi_json() -> Vec<u8> {
+/// What the served document states about this server: its access mode and its limits.
+#[derive(Debug, Clone)]
+pub(super) struct Served {
+    /// `--open`: no operation asks for a token.
+    pub(super) open: bool,
+    /// The specialties of the library's cases, the values a case selection may name.
+    pub(super) specialties: Vec<String>,
+    /// The largest vector env (`--max-vector-count`).
+    pub(super) max_vector_count: usize,
+    /// The longest action text (`--max-action-chars`).
+    pub(super) max_action_chars: usize,
+    /// The size of the discrete action table.
+    pub(super) action_count: usize,
+}
+
+/// The OpenAPI document for this server, built once (a process serves one configuration).
+pub(super) fn openapi_json(served: &Served) -> Vec<u8> {
     static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
     DOCUMENT
-        .get_or_init(|| serde_json::to_vec_pretty(&openapi()).unwrap_or_default())
+        .get_or_init(|| {
+            let mut document = openapi();
+            state_limits(&mut document["components"]["schemas"], served);
+            if served.open {
+                document["security"] = json!([]);
+                strip_unauthorized(&mut document["paths"]);
+            }
+            serde_json::to_vec_pretty(&document).unwrap_or_default()
+        })
         .clone()
+}
+
+/// Writes the limits the server enforces into the request schemas, so a client generated from the
+/// document (or a fuzzer) stays inside them.
+fn state_limits(schemas: &mut Value, served: &Served) {
+    let last_action = served.action_count.saturating_sub(1);
+    schemas["VectorRequest"]["properties"]["count"]["maximum"] = json!(served.max_vector_count);
+    schemas["VectorStepRequest"]["properties"]["actions"]["items"]["maximum"] = json!(last_action);
+    for request in ["StepRequest", "BatchEntry"] {
+        let properties = &mut schemas[request]["properties"];
+        properties["index"]["maximum"] = json!(last_action);
+        properties["text"]["maxLength"] = json!(served.max_action_chars);
+        // An empty message says nothing: the server refuses it.
+        properties["text"]["pattern"] = json!("\\S");
+    }
+    schemas["EpisodeOptions"]["properties"]["budget_cap_usd"]["exclusiveMinimum"] = json!(0);
+    let mut specialties: Vec<Value> = served.specialties.iter().map(|name| json!(name)).collect();
+    specialties.push(Value::Null);
+    schemas["CaseSelector"]["properties"]["specialty"]["enum"] = Value::Array(specialties);
+    for request in ["ResetRequest", "VectorRequest"] {
+        schemas[request]["properties"]["seed"]["maximum"] = json!(u64::MAX);
+    }
+}
+
+/// Removes the 401 answer from every operation (a server in open mode never gives it).
+fn strip_unauthorized(paths: &mut Value) {
+    let Some(paths) = paths.as_object_mut() else {
+        return;
+    };
+    for operations in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in operations.values_mut() {
+            if let Some(responses) = operation["responses"].as_object_mut() {
+                responses.remove("401");
+            }
+        }
+    }
 }
 
 /// A reference to a component schema.
@@ -110,6 +170,33 @@ fn openapi() -> Value {
     for (name, schema) in generator.take_definitions(true) {
         schemas.insert(name, schema);
     }
+    // An implicit bias needs the group it reacts to; a cognitive one takes none.
+    let cognitive: Vec<Value> = BiasKind::ALL
+        .iter()
+        .filter(|kind| kind.is_cognitive())
+        .filter_map(|kind| serde_json::to_value(kind).ok())
+        .collect();
+    if let Some(bias) = schemas.get_mut("BiasSpec") {
+        bias["oneOf"] = json!([
+            { "properties": { "kind": { "enum": cognitive }, "target": { "enum": [null] } } },
+            {
+                "required": ["target"],
+                "properties": {
+                    "kind": { "not": { "enum": cognitive } },
+                    "target": { "type": "string", "pattern": "\\S" }
+                }
+            }
+        ]);
+    }
+    // The server has no language model: it refuses the `llm` backends, so its document omits them.
+    for backend in ["PatientBackend", "GatekeeperBackend"] {
+        if let Some(Value::Array(forms)) = schemas
+            .get_mut(backend)
+            .and_then(|schema| schema.get_mut("oneOf"))
+        {
+            forms.retain(|form| form["enum"] != json!(["llm"]));
+        }
+    }
     schemas.insert(
         "Error".into(),
         json!({
@@ -131,6 +218,8 @@ fn openapi() -> Value {
         "the new episode's presentation",
         &[400, 401, 404, 413, 422, 429],
     );
+    // An empty body is `{}`: every field of a reset has a default.
+    create["requestBody"]["required"] = json!(false);
     create["responses"]["201"] = create["responses"]["200"].take();
     if let Some(responses) = create["responses"].as_object_mut() {
         responses.remove("200");
@@ -150,6 +239,7 @@ fn openapi() -> Value {
         &[400, 401, 404, 413, 422],
     );
     reset["parameters"] = id_parameter();
+    reset["requestBody"]["required"] = json!(false);
     let mut state = operation("An episode's state", None, "the state", &[401, 404]);
     state["parameters"] = id_parameter();
     let mut close = json!({ "summary": "Close an episode", "parameters": id_parameter(),
@@ -184,7 +274,7 @@ fn openapi() -> Value {
         "Create a vector env (discrete mode)",
         Some(component("VectorRequest")),
         "the vector env",
-        &[400, 401, 413, 422, 429],
+        &[400, 401, 404, 413, 422, 429],
     );
     vector_create["responses"]["201"] = vector_create["responses"]["200"].take();
     if let Some(responses) = vector_create["responses"].as_object_mut() {
@@ -204,7 +294,7 @@ fn openapi() -> Value {
         "security": [{ "bearer": [] }],
         "paths": {
             "/v1/health": { "get": {
-                "summary": "Liveness and counts (no token needed)", "security": [],
+                "summary": "Liveness and the library size (no token needed); the live-episode count only for a caller with a valid token, or under --open", "security": [],
                 "responses": { "200": answer("ok", &object) } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "security": [],
                 "responses": { "200": answer("the document", &object) } } },

@@ -103,6 +103,7 @@ impl From<EnvError> for ApiError {
             EnvError::DuplicateInBatch | EnvError::BatchSize { .. } => {
                 ApiError::invalid_request(message)
             }
+            EnvError::CaseTables(_) => ApiError::internal(message),
             _ => ApiError::invalid_action(message),
         }
     }
@@ -146,19 +147,62 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         } else {
             &bytes
         };
-        serde_json::from_slice(bytes).map(ApiJson).map_err(|error| {
-            use serde_json::error::Category;
-            match error.classify() {
-                Category::Syntax | Category::Eof | Category::Io => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_json",
-                    format!("the body is not valid JSON: {error}"),
-                ),
-                Category::Data => {
-                    ApiError::invalid_request(format!("the body is not valid: {error}"))
+        serde_json::from_slice(bytes)
+            .or_else(|error| {
+                // JSON has one number type: `3462117.0` is the integer 3462117 to many clients.
+                // Only a body that failed is read again, so the common case pays nothing.
+                let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+                    return Err(error);
+                };
+                if integral_floats_to_integers(&mut value) {
+                    serde_json::from_value(value)
+                } else {
+                    Err(error)
                 }
+            })
+            .map(ApiJson)
+            .map_err(|error| {
+                use serde_json::error::Category;
+                match error.classify() {
+                    Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_json",
+                        format!("the body is not valid JSON: {error}"),
+                    ),
+                    Category::Data => {
+                        ApiError::invalid_request(format!("the body is not valid: {error}"))
+                    }
+                }
+            })
+    }
+}
+
+/// Rewrites every float in `value` that holds a whole number within `i64`/`u64` range ("7.0") as an
+/// integer; returns whether any was rewritten.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            let whole = float.is_finite() && float.fract() == 0.0;
+            // 2^64 is the first float past `u64::MAX`; casting it would saturate.
+            if whole && (0.0..18_446_744_073_709_551_616.0).contains(&float) {
+                *value = Value::from(float as u64);
+                true
+            } else if whole && (i64::MIN as f64..0.0).contains(&float) {
+                *value = Value::from(float as i64);
+                true
+            } else {
+                false
             }
-        })
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
+        Value::Object(fields) => fields.values_mut().fold(false, |changed, field| {
+            integral_floats_to_integers(field) | changed
+        }),
+        _ => false,
     }
 }
 

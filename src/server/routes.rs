@@ -75,32 +75,38 @@ impl FromRequestParts<AppStateRef> for Caller {
         parts: &mut Parts,
         state: &AppStateRef,
     ) -> Result<Caller, ApiError> {
-        let tokens = match &state.access {
-            Access::Open => return Ok(Caller(Arc::from(OPEN_MODE_OWNER))),
-            Access::Tokens(tokens) => tokens,
-        };
-        let unauthorized = |message: &str| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                message.to_string(),
-            )
-        };
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send `Authorization: Bearer TOKEN`"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
-        tokens
-            .get(token)
-            .map(|owner| Caller(Arc::clone(owner)))
-            .ok_or_else(|| unauthorized("the token is not known to this server"))
+        authenticate(&parts.headers, state).map(Caller)
     }
+}
+
+/// The owner a request speaks for: its bearer token's (the scheme in any case, RFC 7235), or the
+/// one local user in open mode.
+fn authenticate(headers: &axum::http::HeaderMap, state: &AppState) -> Result<Owner, ApiError> {
+    let tokens = match &state.access {
+        Access::Open => return Ok(Arc::from(OPEN_MODE_OWNER)),
+        Access::Tokens(tokens) => tokens,
+    };
+    let unauthorized = |message: &str| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            message.to_string(),
+        )
+    };
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("send `Authorization: Bearer TOKEN`"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
+    tokens
+        .get(token)
+        .map(Arc::clone)
+        .ok_or_else(|| unauthorized("the token is not known to this server"))
 }
 
 async fn not_found() -> ApiError {
@@ -185,11 +191,19 @@ struct Health {
     status: &'static str,
     version: &'static str,
     cases: usize,
-    live_episodes: usize,
+    /// Live episodes server-wide; only for a caller with a valid token (or under `--open`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_episodes: Option<usize>,
 }
 
-async fn health(State(state): State<AppStateRef>) -> Result<JsonBody, ApiError> {
-    let live = Counts::lock(&state.counts).total;
+async fn health(
+    State(state): State<AppStateRef>,
+    headers: axum::http::HeaderMap,
+) -> Result<JsonBody, ApiError> {
+    // How busy the server is is for its users, not for anyone who can reach the port.
+    let live = authenticate(&headers, &state)
+        .is_ok()
+        .then(|| Counts::lock(&state.counts).total);
     JsonBody::ok(&Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -198,10 +212,17 @@ async fn health(State(state): State<AppStateRef>) -> Result<JsonBody, ApiError> 
     })
 }
 
-async fn openapi() -> Response {
+async fn openapi(State(state): State<AppStateRef>) -> Response {
+    let served = api_doc::Served {
+        open: matches!(state.access, Access::Open),
+        specialties: state.library.specialties(),
+        max_vector_count: state.limits.max_vector_count,
+        max_action_chars: state.limits.max_action_chars,
+        action_count: state.table.action_count(),
+    };
     (
         [(header::CONTENT_TYPE, "application/json")],
-        api_doc::openapi_json(),
+        api_doc::openapi_json(&served),
     )
         .into_response()
 }
@@ -382,6 +403,11 @@ async fn reset_episode(
 /// One action, given in exactly one of three forms.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schemars(extend("oneOf" = [
+    {"required": ["action"], "properties": {"action": {"not": {"enum": [null]}}}},
+    {"required": ["text"], "properties": {"text": {"not": {"enum": [null]}}}},
+    {"required": ["index"], "properties": {"index": {"not": {"enum": [null]}}}},
+]))]
 pub(super) struct StepRequest {
     /// A structured action.
     action: Option<Action>,
@@ -391,9 +417,14 @@ pub(super) struct StepRequest {
     index: Option<usize>,
 }
 
-/// One entry of a batch step.
+/// One entry of a batch step: the episode and one action, in exactly one of three forms.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["action"], "properties": {"action": {"not": {"enum": [null]}}}},
+    {"required": ["text"], "properties": {"text": {"not": {"enum": [null]}}}},
+    {"required": ["index"], "properties": {"index": {"not": {"enum": [null]}}}},
+]))]
 pub(super) struct BatchEntry {
     /// The episode.
     episode_id: String,
@@ -482,6 +513,29 @@ async fn step_batch(
     Caller(owner): Caller,
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<Response, ApiError> {
+    // An entry that does not give exactly one action form breaks the request's shape (the
+    // document says so): the whole batch is refused. What goes wrong inside a well-formed entry
+    // (an unknown episode, an action the episode refuses) is answered per entry.
+    if let Some(position) = request.steps.iter().position(|entry| {
+        usize::from(entry.action.is_some())
+            + usize::from(entry.text.is_some())
+            + usize::from(entry.index.is_some())
+            != 1
+    }) {
+        return Err(ApiError::invalid_request(format!(
+            "steps[{position}] must give exactly one of `action`, `text` or `index`"
+        )));
+    }
+    let actions = state.table.action_count();
+    if let Some(position) = request
+        .steps
+        .iter()
+        .position(|entry| entry.index.is_some_and(|index| index >= actions))
+    {
+        return Err(ApiError::invalid_request(format!(
+            "steps[{position}].index is past the discrete table's {actions} actions"
+        )));
+    }
     let count = request.steps.len();
     let mut answers: Vec<Option<Result<Vec<u8>, ApiError>>> = vec![None; count];
     let mut ids = Vec::with_capacity(count);
@@ -607,7 +661,8 @@ async fn list_episodes(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct VectorRequest {
-    /// Number of episodes.
+    /// Number of episodes (1 to the server's `--max-vector-count`, 16,384 by default).
+    #[schemars(range(min = 1))]
     count: usize,
     /// Episode `i` starts on `seed + i`; random when absent.
     #[serde(default)]
@@ -634,7 +689,11 @@ async fn create_vector(
         seed: request.seed.unwrap_or_else(rand::random),
         options: served(request.options)?,
     };
-    // The case tables are learnt here, off the engine shard, so that no other episode waits.
+    // The case tables are learnt here, off the engine shard, so that no other episode waits;
+    // options that would be refused are refused first.
+    spec.options
+        .validate()
+        .map_err(|error| ApiError::from(crate::episode::EnvError::from(error)))?;
     let preparer = Arc::clone(&state);
     let selector = spec.options.case.clone();
     tokio::task::spawn_blocking(move || preparer.prepare_tables(&selector))

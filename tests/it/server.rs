@@ -488,6 +488,162 @@ async fn creating_a_large_vector_env_does_not_hold_up_other_episodes() {
 }
 
 #[tokio::test]
+async fn the_contract_holds_for_clients_the_document_allows() {
+    let (_directory, path) = store();
+    let server = Server::start(
+        &["--store", path.to_str().expect("utf-8")],
+        &[("DXSIM_TOKENS", "alice=alice-secret-1")],
+    );
+    let client = Client::new();
+    // The scheme is case-insensitive (RFC 7235).
+    let response = client
+        .get(server.url("/v1/episodes"))
+        .header("Authorization", "bearer alice-secret-1")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    // How busy the server is shows only to a token holder.
+    let (_, anonymous) = get(&client, &server.url("/v1/health")).await;
+    assert!(anonymous.get("live_episodes").is_none(), "{anonymous}");
+    let (_, known) = call(
+        &client,
+        reqwest::Method::GET,
+        &server.url("/v1/health"),
+        Some("alice-secret-1"),
+        None,
+    )
+    .await;
+    assert_eq!(known["live_episodes"], json!(0), "{known}");
+    // An integer written with a decimal point is the integer; a real fraction is still refused.
+    let (status, created) = call(
+        &client,
+        reqwest::Method::POST,
+        &server.url("/v1/episodes"),
+        Some("alice-secret-1"),
+        Some(json!({"seed": 3462117.0, "options": {"turn_limit": 12.0}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["seed"], json!(3462117));
+    assert_eq!(created["info"]["turn_limit"], json!(12));
+    let (status, refused) = call(
+        &client,
+        reqwest::Method::POST,
+        &server.url("/v1/episodes"),
+        Some("alice-secret-1"),
+        Some(json!({"seed": 1.5})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, refused) = call(
+        &client,
+        reqwest::Method::POST,
+        &server.url("/v1/episodes"),
+        Some("alice-secret-1"),
+        Some(serde_json::from_str(r#"{"seed": 18446744073709551616}"#).expect("json")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "2^64 is no seed: {refused}"
+    );
+    // A batch whose entry gives two action forms, or an index past the table, is malformed as a
+    // whole; an entry naming an unknown episode is answered on its own.
+    for entry in [
+        json!({"episode_id": "x", "text": "ask: pain?", "index": 0}),
+        json!({"episode_id": "x", "index": 100000}),
+    ] {
+        let (status, refused) = call(
+            &client,
+            reqwest::Method::POST,
+            &server.url("/v1/episodes/step"),
+            Some("alice-secret-1"),
+            Some(json!({"steps": [entry]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    }
+    let (status, answered) = call(
+        &client,
+        reqwest::Method::POST,
+        &server.url("/v1/episodes/step"),
+        Some("alice-secret-1"),
+        Some(json!({"steps": [{"episode_id": "x", "text": "ask: pain?"}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    assert_eq!(
+        answered["results"][0]["error"]["code"],
+        json!("not_found"),
+        "{answered}"
+    );
+    // The document states the limits the server enforces and that a reset body may be empty.
+    let (_, document) = get(&client, &server.url("/v1/openapi.json")).await;
+    assert_eq!(document["security"], json!([{"bearer": []}]));
+    assert_eq!(
+        document["paths"]["/v1/episodes"]["post"]["requestBody"]["required"],
+        json!(false)
+    );
+    let options = &document["components"]["schemas"]["EpisodeOptions"]["properties"];
+    assert_eq!(options["turn_limit"]["minimum"], json!(1), "{options}");
+    assert_eq!(options["turn_limit"]["maximum"], json!(10000), "{options}");
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["VectorRequest"]["properties"]["count"]["maximum"],
+        json!(16384)
+    );
+    assert!(
+        schemas["CaseSelector"]["properties"]["specialty"]["enum"]
+            .as_array()
+            .is_some_and(|names| names.contains(&json!("cardiology"))),
+        "{}",
+        schemas["CaseSelector"]
+    );
+    assert_eq!(
+        schemas["PatientBackend"]["oneOf"].as_array().map(Vec::len),
+        Some(1),
+        "the server refuses the llm backend, so its document omits it"
+    );
+    // Under --open the document asks for no token.
+    let (_open_directory, open_path) = store();
+    let open = Server::open(&open_path, &[]);
+    let (_, document) = get(&client, &open.url("/v1/openapi.json")).await;
+    assert_eq!(document["security"], json!([]));
+    assert!(
+        document["paths"]["/v1/episodes"]["post"]["responses"]
+            .get("401")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_episode_reads_the_same_after_a_restart() {
+    let (_directory, path) = store();
+    let client = Client::new();
+    let server = Server::open(&path, &[]);
+    // A seeded choice of case: the options name no case.
+    let (status, created) = post(&client, &server.url("/v1/episodes"), json!({"seed": 11})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["episode_id"].as_str().expect("id").to_string();
+    step(
+        &server,
+        &client,
+        &id,
+        json!({"text": "ask: where is the pain?"}),
+    )
+    .await;
+    let (_, before) = get(&client, &server.url(&format!("/v1/episodes/{id}"))).await;
+    assert_eq!(before["options"]["case"]["id"], Value::Null, "{before}");
+    server.kill();
+    let server = Server::open(&path, &[]);
+    let (status, after) = get(&client, &server.url(&format!("/v1/episodes/{id}"))).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
 async fn every_error_has_its_status_and_code() {
     let (_directory, path) = store();
     let server = Server::open(
