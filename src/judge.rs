@@ -347,6 +347,9 @@ const WORD_FORMS: &[(&str, &str)] = &[
     ("fractured", "fracture"),
     ("leaking", "ruptured"),
     ("burst", "ruptured"),
+    ("perforated", "ruptured"),
+    ("perforation", "ruptured"),
+    ("abdomen", "abdominal"),
     ("rupture", "ruptured"),
     ("variceal", "varices"),
     ("atonic", "atony"),
@@ -1901,6 +1904,7 @@ mod tests {
                 "K85.90",
                 "inflammation of the pancreas",
             ),
+            ("Perforated duodenal ulcer", "K26.5", "Burst duodenal ulcer"),
         ] {
             let verdict = judge(reference, code, &[], answer);
             assert!(verdict.correct, "{reference} / {answer}: {verdict:?}");
