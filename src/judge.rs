@@ -801,8 +801,10 @@ fn compare(
             .head
             .as_deref()
             .is_some_and(|head| SITE_DEFINED_HEADS.iter().any(|noun| same_word(head, noun)));
-        // What the reference says and the candidate does not must not define it; what the candidate
-        // adds (an organism, a cause) is more detail, unless it is another condition.
+        // `missing(fc, cc)` is what the candidate says beyond the reference, `missing(cc, fc)` what
+        // the reference says beyond the candidate. The difference defines the disease when the
+        // candidate adds a defining word or another condition, or leaves out a condition the
+        // reference names.
         let defining_difference = missing(fc, cc)
             .any(|word| is_defining_word(word) || is_condition_word(word))
             || missing(cc, fc).any(|word| is_condition_word(word));
