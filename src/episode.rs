@@ -37,8 +37,7 @@ use components::{
 };
 pub use discrete::DiscreteTable;
 pub use fast::{
-    CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv, case_ids,
-    prepare_case_tables,
+    CaseTablesCache, DiscreteBatchStep, DiscreteCheckpoint, DiscreteVecEnv, prepare_case_tables,
 };
 pub use log::{EpisodeLog, LogError};
 pub use model::{GatekeeperPrompt, ModelPrompt};

@@ -91,10 +91,9 @@ pub(crate) struct AppState {
 
 impl AppState {
     /// Learns the case tables `selector` can choose, on the calling thread (never an engine
-    /// shard's): a vector env's creation waits here alone, not the episodes of its shard. No lock
-    /// is held while learning, so a creation does not queue behind the start-up warm-up (at worst
-    /// both learn one case at the same moment, and the first result is kept).
-    fn prepare_tables(&self, selector: &CaseSelector) -> Result<usize, EnvError> {
+    /// shard's): a vector env's creation waits here alone, not the episodes of its shard. It waits
+    /// on the start-up warm-up only for a case the warm-up is learning at that moment.
+    fn prepare_tables(&self, selector: &CaseSelector) -> Result<(), EnvError> {
         prepare_case_tables(self.library, self.table, &self.tables_cache, selector)
     }
 }

@@ -4,8 +4,6 @@
 //! [`Turn`]. Saving is the engine's event log; resuming replays it and checks every response. The
 //! debrief reads the hidden case only once the episode has ended.
 
-use std::collections::BTreeSet;
-
 use dxsim::action::Action;
 use dxsim::episode::{
     CaseSelector, Env, EnvError, EpisodeLog, EpisodeOptions, Finding, Info, Observation, Step,
@@ -69,16 +67,11 @@ impl EmbeddedDriver {
             selector.id = Some(id.clone());
         }
         if let Some(specialty) = &request.specialty {
-            let known: BTreeSet<&str> = self
-                .library
-                .cases()
-                .iter()
-                .map(|case| case.specialty.as_str())
-                .collect();
-            if !known.contains(specialty.as_str()) {
+            let known = self.library.specialties();
+            if !known.contains(specialty) {
                 return Err(DriverError::Refused(format!(
                     "no case has specialty `{specialty}`; the library has: {}",
-                    known.into_iter().collect::<Vec<_>>().join(", ")
+                    known.join(", ")
                 )));
             }
             selector.specialty = Some(specialty.clone());

@@ -152,9 +152,6 @@ fn cached_tables(
     cache: &CaseTablesCache,
     case_id: &str,
 ) -> Result<Arc<CaseTables>, EnvError> {
-    if library.get(case_id).is_none() {
-        return Err(EnvError::UnknownCase(case_id.to_string()));
-    }
     let cell = Arc::clone(
         cache
             .lock()
@@ -171,41 +168,25 @@ fn cached_tables(
     .map_err(EnvError::CaseTables)
 }
 
-/// The ids of the cases `selector` can choose: its id, or every case that passes its filters.
-pub fn case_ids<'a>(library: &'a CaseLibrary, selector: &'a CaseSelector) -> Vec<&'a str> {
-    match &selector.id {
-        Some(id) => vec![id.as_str()],
-        None => library
-            .cases()
-            .iter()
-            .filter(|case| selector.matches(case))
-            .map(|case| case.id.as_str())
-            .collect(),
-    }
-}
-
-/// Learns, into `cache`, the tables of every case `selector` can choose, so that the
-/// [`DiscreteVecEnv`]s that share the cache never learn one while they reset or step (a server runs
-/// this off its engine threads). Returns how many cases were learnt now.
+/// Learns, into `cache`, the tables of every case `selector` can choose (its id, or every case that
+/// passes its filters), so that the [`DiscreteVecEnv`]s that share the cache never learn one while
+/// they reset or step (a server runs this off its engine threads).
 pub fn prepare_case_tables(
     library: &'static CaseLibrary,
     table: &DiscreteTable,
     cache: &CaseTablesCache,
     selector: &CaseSelector,
-) -> Result<usize, EnvError> {
-    let mut learnt = 0;
-    for id in case_ids(library, selector) {
-        let known = cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(id)
-            .is_some_and(|cell| cell.get().is_some());
-        if !known {
-            cached_tables(library, table, cache, id)?;
-            learnt += 1;
+) -> Result<(), EnvError> {
+    if let Some(id) = &selector.id {
+        if library.get(id).is_none() {
+            return Err(EnvError::UnknownCase(id.clone()));
         }
+        return cached_tables(library, table, cache, id).map(drop);
     }
-    Ok(learnt)
+    for case in library.cases().iter().filter(|case| selector.matches(case)) {
+        cached_tables(library, table, cache, &case.id)?;
+    }
+    Ok(())
 }
 
 /// Many discrete-mode episodes stepped by table lookup, with next-step autoreset.

@@ -32,7 +32,7 @@ pub(super) fn schema_json(name: &str) -> Option<Vec<u8>> {
 }
 
 /// What the served document states about this server: its access mode and its limits.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Served {
     /// `--open`: no operation asks for a token.
     pub(super) open: bool,
@@ -46,13 +46,15 @@ pub(super) struct Served {
     pub(super) action_count: usize,
 }
 
-/// The OpenAPI document for this server, built once (a process serves one configuration).
-pub(super) fn openapi_json(served: &Served) -> Vec<u8> {
+/// The OpenAPI document for this server, built once from what `served` describes (a process serves
+/// one configuration).
+pub(super) fn openapi_json(served: impl FnOnce() -> Served) -> Vec<u8> {
     static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
     DOCUMENT
         .get_or_init(|| {
+            let served = served();
             let mut document = openapi();
-            state_limits(&mut document["components"]["schemas"], served);
+            state_limits(&mut document["components"]["schemas"], &served);
             if served.open {
                 document["security"] = json!([]);
                 strip_unauthorized(&mut document["paths"]);

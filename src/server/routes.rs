@@ -213,7 +213,7 @@ async fn health(
 }
 
 async fn openapi(State(state): State<AppStateRef>) -> Response {
-    let served = api_doc::Served {
+    let served = || api_doc::Served {
         open: matches!(state.access, Access::Open),
         specialties: state.library.specialties(),
         max_vector_count: state.limits.max_vector_count,
@@ -222,7 +222,7 @@ async fn openapi(State(state): State<AppStateRef>) -> Response {
     };
     (
         [(header::CONTENT_TYPE, "application/json")],
-        api_doc::openapi_json(&served),
+        api_doc::openapi_json(served),
     )
         .into_response()
 }
