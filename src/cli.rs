@@ -8,6 +8,7 @@ mod episode;
 mod eval;
 mod import;
 mod judge;
+mod libraries;
 mod llm;
 mod loadtest;
 mod patient;
@@ -52,10 +53,7 @@ enum Command {
     /// Load a running `dxsim serve` on this machine and report throughput and latency.
     Loadtest(loadtest::LoadtestArgs),
     /// Replay an episode log exactly and print its transcript (exit 1 if the replay diverges).
-    Replay {
-        /// The log file (JSON lines, as `dxsim run --log` writes).
-        log: std::path::PathBuf,
-    },
+    Replay(episode::ReplayArgs),
     /// Practise a case yourself in the terminal app: ask, examine, order, diagnose, then a debrief.
     Play(play::PlayArgs),
     /// Print your logbook: accuracy and mean cost by specialty and by month, and every case.
@@ -123,7 +121,7 @@ pub(crate) fn run() -> ExitCode {
         Command::Judge(command) => judge::run(command),
         Command::Patient(command) => patient::run(command),
         Command::Run(args) => episode::run(&args),
-        Command::Replay { log } => episode::replay(&log),
+        Command::Replay(args) => episode::replay(&args),
         Command::Eval(args) => eval::run(args),
         Command::Serve(args) => serve::run(&args),
         Command::Loadtest(args) => loadtest::run(&args),

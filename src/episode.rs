@@ -196,15 +196,17 @@ fn select_case(
         return draws
             .chain(scan)
             .filter_map(|index| source.case_at(index))
-            .find(|case| selector.matches(case))
+            .find(|case| selector.matches(source, case))
             .ok_or_else(no_match);
     };
     let chosen = if selector.is_unfiltered() {
         // The same draw as over the filtered list, which would hold every case.
         cases.choose(&mut rng)
     } else {
-        let matching: Vec<&Arc<Case>> =
-            cases.iter().filter(|case| selector.matches(case)).collect();
+        let matching: Vec<&Arc<Case>> = cases
+            .iter()
+            .filter(|case| selector.matches(source, case))
+            .collect();
         matching.choose(&mut rng).copied()
     };
     chosen.map(Arc::clone).ok_or_else(no_match)

@@ -16,6 +16,7 @@
 //! (`cases/README.md`).
 
 pub mod agentclinic;
+pub mod components;
 pub mod ddxplus;
 pub mod mapping;
 pub mod report;
@@ -120,7 +121,9 @@ pub fn today() -> String {
 /// failure notes.
 pub(crate) fn check(mut case: Case, notes: &mut Vec<Note>) -> Option<Case> {
     case.fill_history_ids();
+    derive_reference_workup(&mut case);
     let names = crate::judge::diagnosis_names(&case);
+    cover_normals_naming_the_diagnosis(&mut case, &names, notes);
     let problems = validate_case_with(
         &case,
         &case.id,
@@ -137,6 +140,105 @@ pub(crate) fn check(mut case: Case, notes: &mut Vec<Note>) -> Option<Case> {
         message: format!("the case would not validate: {}", problem.message),
     }));
     None
+}
+
+/// What an imported case says for an examination or test its source does not record, where the
+/// catalogue's normal text would name the diagnosis.
+pub const NOTHING_RECORDED: &str = "Nothing abnormal is recorded in the source.";
+
+/// Where the catalogue's normal text for an examination or a test the source does not record names
+/// the diagnosis (a rectal examination's "no haemorrhoids" in a case of haemorrhoids), gives the case
+/// its own neutral finding, so the case neither names its diagnosis nor fails validation for it.
+fn cover_normals_naming_the_diagnosis(
+    case: &mut Case,
+    names: &dxsim_gatekeeper::case::DiagnosisNames,
+    notes: &mut Vec<Note>,
+) {
+    use dxsim_gatekeeper::case::{ExamFinding, TestResult};
+    use dxsim_gatekeeper::catalogue::Reporting;
+    let catalogue = Catalogue::builtin();
+    let (no_tests, no_exam) = case
+        .import
+        .as_ref()
+        .map_or((false, false), |import| (import.no_tests, import.no_exam));
+    let repaired = |what: String, notes: &mut Vec<Note>| {
+        notes.push(Note {
+            kind: NoteKind::Repaired,
+            field: String::new(),
+            message: format!(
+                "the catalogue's normal {what} names the diagnosis; the case says \"{NOTHING_RECORDED}\" instead"
+            ),
+        });
+    };
+    for system in catalogue.systems().iter().filter(|_| !no_exam) {
+        if case.exam_finding(&system.id).is_none()
+            && !system.normal_text.is_empty()
+            && names.found_in(&system.normal_text).is_some()
+        {
+            case.exam.push(ExamFinding {
+                system: system.id.clone(),
+                text: NOTHING_RECORDED.to_string(),
+                abnormal: false,
+            });
+            repaired(format!("finding of `{}`", system.id), notes);
+        }
+    }
+    for test in catalogue.tests().iter().filter(|_| !no_tests) {
+        if let (Reporting::Report(normal), None) =
+            (&test.reporting, case.study(catalogue, &test.id))
+            && names.found_in(normal).is_some()
+        {
+            case.tests.push(TestResult {
+                id: test.id.clone(),
+                name: None,
+                aliases: Vec::new(),
+                price_usd: None,
+                results: Vec::new(),
+                abnormal: false,
+                report: Some(NOTHING_RECORDED.to_string()),
+                confirmatory: false,
+                confirmed_by: Vec::new(),
+            });
+            repaired(format!("report of `{}`", test.id), notes);
+        }
+    }
+}
+
+/// Gives a case without a reference work-up one derived from what its source lists, so that the
+/// oracle pays for what the source shows rather than diagnosing at turn 1 for nothing: one plain
+/// question per history topic the case records (in the order the topics first appear), an
+/// examination of each system it reports, then one order of every test it reports.
+pub(crate) fn derive_reference_workup(case: &mut Case) {
+    use dxsim_gatekeeper::case::WorkupStep;
+    if !case.reference_workup.is_empty() {
+        return;
+    }
+    let mut topics = Vec::new();
+    for item in &case.history {
+        if !topics.contains(&item.topic) {
+            topics.push(item.topic);
+        }
+    }
+    let questions = topics.iter().filter_map(|topic| {
+        crate::agents::TOPIC_QUESTIONS
+            .iter()
+            .find(|(known, _)| known == topic)
+            .map(|(_, question)| WorkupStep::Ask {
+                text: (*question).to_string(),
+            })
+    });
+    let mut systems: Vec<&str> = Vec::new();
+    for finding in &case.exam {
+        if !systems.contains(&finding.system.as_str()) {
+            systems.push(&finding.system);
+        }
+    }
+    let examinations = systems.into_iter().map(|system| WorkupStep::Examine {
+        system: system.to_string(),
+    });
+    let tests: Vec<String> = case.tests.iter().map(|test| test.id.clone()).collect();
+    let order = (!tests.is_empty()).then_some(WorkupStep::Order { tests });
+    case.reference_workup = questions.chain(examinations).chain(order).collect();
 }
 
 /// Where imported cases go.

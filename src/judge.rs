@@ -996,6 +996,45 @@ impl RuleJudge {
         self.replace_lay_terms(&once)
     }
 
+    /// The ICD-10-CM code of the condition a diagnosis name describes, read as the judge reads an
+    /// answer (abbreviations and lay words expanded, spelling, word order and plurals aside): the
+    /// code whose description or inclusion term has its words, else its core words (qualifiers such
+    /// as acute or left aside), else the description holding all its words with the fewest others
+    /// (at most [`MAX_EXTRA_CODE_WORDS`]: "chronic lymphocytic leukaemia" is filed under "chronic
+    /// lymphocytic leukemia of B-cell type"). None for a name that names no condition ("Assault",
+    /// "Mosquito"). For importers whose sources give names without codes.
+    pub fn code_for(&self, name: &str) -> Option<String> {
+        if !self.names_condition(name) {
+            return None;
+        }
+        let concept = self.concept(name);
+        if let Some(code) = self
+            .infer_code(&concept)
+            .filter(|code| terminology::is_condition_code(code))
+        {
+            return Some(code);
+        }
+        let words: BTreeSet<&str> = concept.words.iter().map(String::as_str).collect();
+        if words.is_empty() {
+            return None;
+        }
+        self.term_index()
+            .iter()
+            .filter(|(_, code)| terminology::is_condition_code(code))
+            .filter_map(|(key, code)| {
+                let key_words: BTreeSet<&str> = key.split(' ').collect();
+                let extra = key_words.len().checked_sub(words.len())?;
+                (extra <= MAX_EXTRA_CODE_WORDS && words.is_subset(&key_words))
+                    .then_some((extra, code))
+            })
+            .min_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then(a.1.len().cmp(&b.1.len()))
+                    .then(a.1.cmp(b.1))
+            })
+            .map(|(_, code)| code.clone())
+    }
+
     /// Whether `text` names a condition (a disease, injury, finding or state), rather than a site, side,
     /// severity or organism that qualifies one.
     pub fn names_condition(&self, text: &str) -> bool {
@@ -1770,6 +1809,10 @@ fn linked_parts(text: &str) -> Vec<&str> {
 }
 
 /// The core words of a concept, sorted: the key of [`Terminology::core_index`].
+/// The most words an ICD-10-CM description may add to a diagnosis name and still give it its code
+/// ([`RuleJudge::code_for`]): enough for "of B-cell type", too few for a different disease.
+const MAX_EXTRA_CODE_WORDS: usize = 3;
+
 fn core_key(concept: &Concept) -> String {
     concept
         .core

@@ -8,7 +8,11 @@ pub mod audit;
 pub mod reach;
 
 pub use crate::builtin_cases::sources as builtin_sources;
+pub mod sources;
 pub mod stats;
+
+/// The name of the built-in library, on the command line (`--cases builtin`) and in stamps.
+pub const BUILTIN_NAME: &str = "builtin";
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,31 @@ pub enum LibraryError {
         path: PathBuf,
         /// The operating system's reason.
         source: std::io::Error,
+    },
+    /// A library name that is not lowercase letters, digits, `-`, `_` and `.`, or is `builtin`
+    /// given to a path.
+    #[error(
+        "library `{spec}`: `{name}` cannot name a library; use lowercase letters, digits, `-`, `_` and `.` (write NAME=PATH to choose one), and keep `builtin` for the built-in cases"
+    )]
+    BadName {
+        /// The value given.
+        spec: String,
+        /// The name it gave.
+        name: String,
+    },
+    /// A DDXPlus release directory given as a library.
+    #[error(
+        "{} is a DDXPlus release: too many patients to hold in memory; play it with `dxsim run --ddxplus DIR`, or convert some of it with `dxsim cases import ddxplus`",
+        .0.display()
+    )]
+    Ddxplus(PathBuf),
+    /// A JSON-lines file that could not be read as AgentClinic records at all.
+    #[error("cannot import {path}: {message}")]
+    Import {
+        /// The file.
+        path: PathBuf,
+        /// The importer's reason.
+        message: String,
     },
     /// The built-in library has problems (a bug in the shipped files).
     #[error("the built-in case library has {0} problem(s); run `dxsim cases validate`")]
@@ -200,6 +229,16 @@ pub trait CaseSource: Send + Sync + std::fmt::Debug {
     fn in_memory(&self) -> Option<&[Arc<Case>]> {
         None
     }
+
+    /// The name of the library the case with this id came from, when the source has names.
+    fn library_of(&self, _id: &str) -> Option<&str> {
+        None
+    }
+
+    /// The library and content hash of the case with this id, when the source records them.
+    fn case_stamp(&self, _id: &str) -> Option<CaseStamp> {
+        None
+    }
 }
 
 impl CaseSource for CaseLibrary {
@@ -218,25 +257,263 @@ impl CaseSource for CaseLibrary {
     fn in_memory(&self) -> Option<&[Arc<Case>]> {
         Some(&self.cases)
     }
+
+    fn library_of(&self, id: &str) -> Option<&str> {
+        CaseLibrary::library_of(self, id)
+    }
+
+    fn case_stamp(&self, id: &str) -> Option<CaseStamp> {
+        CaseLibrary::case_stamp(self, id)
+    }
 }
 
-/// A validated set of cases, looked up by id.
+/// A validated set of cases, looked up by id: one library, or several merged (each case remembers
+/// which library it came from, for per-episode selection and the stamps logs and runs record).
 #[derive(Debug)]
 pub struct CaseLibrary {
     cases: Vec<Arc<Case>>,
     index: HashMap<String, usize>,
+    /// The libraries merged here, in the order given.
+    libraries: Vec<LibraryInfo>,
+    /// The position in `libraries` of each case's library, parallel to `cases`.
+    membership: Vec<usize>,
+    stamps: OnceLock<Vec<LibraryStamp>>,
+}
+
+/// One library's name and where its cases were read from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LibraryInfo {
+    /// The name episodes select it by (`options.case.library`, `--cases library=NAME`).
+    pub name: String,
+    /// Where it was read from: `builtin`, or the path given.
+    pub location: String,
+}
+
+/// What a library held when it was loaded: its name, location and content hashes. Recorded in
+/// `run.json` and compared on `--resume`, so a run never mixes two versions of a library.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LibraryStamp {
+    /// The library's name.
+    pub name: String,
+    /// Where it was read from.
+    pub location: String,
+    /// SHA-256 over its cases' ids and hashes, in id order.
+    pub sha256: String,
+    /// Each case's SHA-256 ([`case_sha256`]), by id.
+    pub cases: std::collections::BTreeMap<String, String>,
+}
+
+impl LibraryStamp {
+    /// What changed from `self` (the library as recorded) to `now`, in words: cases added, removed
+    /// and changed, by id (the first few of each); empty when the two hold the same cases.
+    pub fn changes_to(&self, now: &LibraryStamp) -> String {
+        let added: Vec<&str> = now
+            .cases
+            .keys()
+            .filter(|id| !self.cases.contains_key(*id))
+            .map(String::as_str)
+            .collect();
+        let removed: Vec<&str> = self
+            .cases
+            .keys()
+            .filter(|id| !now.cases.contains_key(*id))
+            .map(String::as_str)
+            .collect();
+        let changed: Vec<&str> = self
+            .cases
+            .iter()
+            .filter(|(id, hash)| now.cases.get(*id).is_some_and(|other| other != *hash))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut parts = Vec::new();
+        for (word, ids) in [("added", added), ("removed", removed), ("changed", changed)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let mut shown = ids.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+            if ids.len() > 5 {
+                shown.push_str(&format!(" and {} more", ids.len() - 5));
+            }
+            parts.push(format!("{} case(s) {word} ({shown})", ids.len()));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The library and content hash of the case an episode played, written into its log's header so
+/// that `dxsim replay` can refuse a case that changed since.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseStamp {
+    /// The name of the library the case came from.
+    pub library: String,
+    /// The case's SHA-256 ([`case_sha256`]).
+    pub sha256: String,
+}
+
+/// SHA-256 of a case's content as played: every field but the date it was written (which an import
+/// played straight from its source file sets to the day it ran).
+pub fn case_sha256(case: &Case) -> String {
+    use sha2::{Digest, Sha256};
+    let mut content = case.clone();
+    content.provenance.created.clear();
+    let bytes = serde_json::to_vec(&content).unwrap_or_default();
+    format!("{:x}", Sha256::digest(bytes))
 }
 
 impl CaseLibrary {
-    /// Builds a library from validated cases.
+    /// Builds a library named `cases` from validated cases.
     pub fn new(cases: Vec<Case>) -> CaseLibrary {
-        let cases: Vec<Arc<Case>> = cases.into_iter().map(Arc::new).collect();
+        CaseLibrary::named(
+            LibraryInfo {
+                name: "cases".to_string(),
+                location: String::new(),
+            },
+            cases.into_iter().map(Arc::new).collect(),
+        )
+    }
+
+    /// Builds one named library from validated cases.
+    pub fn named(info: LibraryInfo, cases: Vec<Arc<Case>>) -> CaseLibrary {
         let index = cases
             .iter()
             .enumerate()
             .map(|(position, case)| (case.id.clone(), position))
             .collect();
-        CaseLibrary { cases, index }
+        CaseLibrary {
+            membership: vec![0; cases.len()],
+            cases,
+            index,
+            libraries: vec![info],
+            stamps: OnceLock::new(),
+        }
+    }
+
+    /// Merges libraries into one, in order. A case id held by two of them is a problem naming both
+    /// (the first keeps the id); so is a library name given twice.
+    pub fn merge(parts: Vec<&CaseLibrary>) -> (CaseLibrary, Vec<Problem>) {
+        let mut merged = CaseLibrary {
+            cases: Vec::new(),
+            index: HashMap::new(),
+            libraries: Vec::new(),
+            membership: Vec::new(),
+            stamps: OnceLock::new(),
+        };
+        let mut problems = Vec::new();
+        for part in parts {
+            for (position, info) in part.libraries.iter().enumerate() {
+                if merged.libraries.iter().any(|known| known.name == info.name) {
+                    problems.push(Problem {
+                        file: info.location.clone(),
+                        field: String::new(),
+                        kind: ProblemKind::DuplicateId,
+                        message: format!(
+                            "two libraries are named `{}`: name one of them with NAME=PATH",
+                            info.name
+                        ),
+                    });
+                    continue;
+                }
+                let slot = merged.libraries.len();
+                merged.libraries.push(info.clone());
+                for (case, _) in part
+                    .cases
+                    .iter()
+                    .zip(&part.membership)
+                    .filter(|(_, member)| **member == position)
+                {
+                    if let Some(&earlier) = merged.index.get(&case.id) {
+                        problems.push(Problem {
+                            file: info.location.clone(),
+                            field: "id".to_string(),
+                            kind: ProblemKind::DuplicateId,
+                            message: format!(
+                                "case id `{}` is also in library `{}`",
+                                case.id, merged.libraries[merged.membership[earlier]].name
+                            ),
+                        });
+                        continue;
+                    }
+                    merged.index.insert(case.id.clone(), merged.cases.len());
+                    merged.cases.push(Arc::clone(case));
+                    merged.membership.push(slot);
+                }
+            }
+        }
+        (merged, problems)
+    }
+
+    /// The libraries held, in the order they were given.
+    pub fn libraries(&self) -> &[LibraryInfo] {
+        &self.libraries
+    }
+
+    /// The name of the library the case with this id came from.
+    pub fn library_of(&self, id: &str) -> Option<&str> {
+        let position = *self.index.get(id)?;
+        Some(self.libraries[self.membership[position]].name.as_str())
+    }
+
+    /// Each library's stamp (name, location, content hashes), computed once.
+    pub fn stamps(&self) -> &[LibraryStamp] {
+        self.stamps.get_or_init(|| {
+            let mut stamps: Vec<LibraryStamp> = self
+                .libraries
+                .iter()
+                .map(|info| LibraryStamp {
+                    name: info.name.clone(),
+                    location: info.location.clone(),
+                    sha256: String::new(),
+                    cases: std::collections::BTreeMap::new(),
+                })
+                .collect();
+            for (case, &member) in self.cases.iter().zip(&self.membership) {
+                stamps[member]
+                    .cases
+                    .insert(case.id.clone(), case_sha256(case));
+            }
+            for stamp in &mut stamps {
+                use sha2::{Digest, Sha256};
+                let mut hasher = Sha256::new();
+                for (id, hash) in &stamp.cases {
+                    hasher.update(id.as_bytes());
+                    hasher.update([0u8]);
+                    hasher.update(hash.as_bytes());
+                    hasher.update([0u8]);
+                }
+                stamp.sha256 = format!("{:x}", hasher.finalize());
+            }
+            stamps
+        })
+    }
+
+    /// The library and content hash of the case with this id.
+    pub fn case_stamp(&self, id: &str) -> Option<CaseStamp> {
+        let position = *self.index.get(id)?;
+        let stamp = &self.stamps()[self.membership[position]];
+        Some(CaseStamp {
+            library: stamp.name.clone(),
+            sha256: stamp.cases.get(id)?.clone(),
+        })
+    }
+
+    /// The cases `keep` admits, as a library with the same names (for `--cases split=test` and
+    /// other filters).
+    pub fn filtered(&self, keep: impl Fn(&Case) -> bool) -> CaseLibrary {
+        let mut narrowed = CaseLibrary {
+            cases: Vec::new(),
+            index: HashMap::new(),
+            libraries: self.libraries.clone(),
+            membership: Vec::new(),
+            stamps: OnceLock::new(),
+        };
+        for (case, &member) in self.cases.iter().zip(&self.membership) {
+            if keep(case) {
+                narrowed.index.insert(case.id.clone(), narrowed.cases.len());
+                narrowed.cases.push(Arc::clone(case));
+                narrowed.membership.push(member);
+            }
+        }
+        narrowed
     }
 
     /// The built-in library, loaded and validated once per process.
@@ -245,8 +522,16 @@ impl CaseLibrary {
         let loaded = BUILTIN.get_or_init(|| {
             let report = load(builtin_sources(), Matcher::OwnNames);
             if report.problems.is_empty() {
-                Ok(CaseLibrary::new(
-                    report.cases.into_iter().map(|(_, case)| case).collect(),
+                Ok(CaseLibrary::named(
+                    LibraryInfo {
+                        name: BUILTIN_NAME.to_string(),
+                        location: BUILTIN_NAME.to_string(),
+                    },
+                    report
+                        .cases
+                        .into_iter()
+                        .map(|(_, case)| Arc::new(case))
+                        .collect(),
                 ))
             } else {
                 Err(report.problems.len())

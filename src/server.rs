@@ -105,7 +105,12 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunSummary, ServerError> {
-    let library = CaseLibrary::builtin()?;
+    let library = match config.library {
+        Some(library) => library,
+        None => CaseLibrary::builtin()?,
+    };
+    // The stamps episode logs carry, computed now rather than at the first reset of a shard.
+    library.stamps();
     crate::judge::RuleJudge::warm_up_in_background();
     let table = discrete_table(library);
     let store = match &config.store {

@@ -162,15 +162,25 @@ pub fn workup_cost(case: &Case, catalogue: &Catalogue, config: CostConfig) -> Co
                 ledger.consultation();
             }
             WorkupStep::Order { tests } => {
-                ledger.order(
-                    tests
-                        .iter()
-                        .filter_map(|id| catalogue.test(id).map(|test| (id.as_str(), test.price))),
-                );
+                ledger.order(tests.iter().filter_map(|id| {
+                    workup_test_price(case, catalogue, id).map(|price| (id.as_str(), price))
+                }));
             }
         }
     }
     ledger.totals()
+}
+
+/// The price of a test a reference work-up orders: the catalogue's, or a case-specific test's own
+/// (an imported case's result the catalogue has no name for).
+pub fn workup_test_price(case: &Case, catalogue: &Catalogue, id: &str) -> Option<Money> {
+    match catalogue.test(id) {
+        Some(test) => Some(test.price),
+        None => case
+            .test(id)
+            .filter(|test| test.is_case_specific())
+            .map(|test| Money::from_dollars(test.price_usd.unwrap_or_default())),
+    }
 }
 
 #[cfg(test)]

@@ -261,7 +261,7 @@ impl<'a> Gatekeeper<'a> {
             .collect()
     }
 
-    /// The case-specific test an order item names: by its name or an alias in
+    /// The case-specific test an order item names: by its id, by its name or an alias in
     /// [`Resolver::order_key`] form, or, when `fuzzy`, the single nearest one above the resolver's
     /// fuzzy threshold.
     fn case_specific(&self, item: &str, fuzzy: bool) -> Option<&'a TestResult> {
@@ -272,6 +272,15 @@ impl<'a> Gatekeeper<'a> {
             .filter(|test| test.is_case_specific())
             .peekable();
         specific.peek()?;
+        // Its id, as a reference work-up orders it.
+        if let Some(test) = self
+            .case
+            .tests
+            .iter()
+            .find(|test| test.is_case_specific() && test.id == item.trim())
+        {
+            return Some(test);
+        }
         let key = Resolver::order_key(item);
         if key.is_empty() {
             return None;

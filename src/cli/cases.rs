@@ -5,17 +5,19 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
+use dxsim::library::sources::load_path;
 use dxsim::library::stats::{age_band_labels, library_stats};
 use dxsim::library::{CaseLibrary, LoadReport, builtin_sources, load_paths, load_sources};
 use dxsim::patient::RuleBasedPatient;
 use dxsim_gatekeeper::Catalogue;
 use dxsim_gatekeeper::case::{Difficulty, SPECIALTIES, Split, WorkupStep, lint_case};
 
+use super::libraries::CasesArgs;
 use super::{Outcome, UserError};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CasesCommand {
-    /// List the built-in cases for authors: id, handle, specialty, difficulty, split and the
+    /// List the cases for authors: id, handle, specialty, difficulty, split and the
     /// presentation (nothing that names the diagnosis; never show it to an agent).
     List {
         /// Only cases of this specialty.
@@ -30,6 +32,8 @@ pub(crate) enum CasesCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        cases: CasesArgs,
     },
     /// Show a case's whole hidden record (for authors: it reveals the diagnosis).
     Show {
@@ -38,16 +42,19 @@ pub(crate) enum CasesCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "toml")]
         format: Format,
+        #[command(flatten)]
+        cases: CasesArgs,
     },
     /// Validate case files and report every problem (exit 1 if any). Without paths, the built-in library.
     Validate {
-        /// Case files or directories of them.
+        /// Case files, directories of them or AgentClinic JSON-lines files.
         paths: Vec<PathBuf>,
     },
     /// Look for what a clinical reviewer would question beyond validation: physiology that does not add
     /// up, an ECG rate that differs from the vitals, thin histories (exit 1 if anything is found).
     Lint {
-        /// Case files or directories of them; without paths, the built-in library.
+        /// Case files, directories of them or AgentClinic JSON-lines files; without paths, the
+        /// built-in library.
         paths: Vec<PathBuf>,
     },
     /// Play the exhaustive doctor (every topic, system and test) on each case, in text and discrete
@@ -55,7 +62,8 @@ pub(crate) enum CasesCommand {
     /// diagnosis by any name, its code, the case id, specialty, difficulty, teaching points, a
     /// confirmatory report before its own test (exit 1 if anything leaks).
     Audit {
-        /// Case files or directories of them; without paths, the built-in library.
+        /// Case files, directories of them or AgentClinic JSON-lines files; without paths, the
+        /// built-in library.
         paths: Vec<PathBuf>,
         /// Print the leaks as JSON lines.
         #[arg(long)]
@@ -66,6 +74,8 @@ pub(crate) enum CasesCommand {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        cases: CasesArgs,
     },
     /// Import a public case set as case files, reporting per record what was unmapped or repaired
     /// (exit 1 if any record could not be imported).
@@ -132,17 +142,19 @@ pub(crate) fn run(command: CasesCommand) -> anyhow::Result<Outcome> {
             difficulty,
             split,
             json,
+            cases,
         } => list(
+            cases.load()?,
             specialty.as_deref(),
             difficulty.map(Into::into),
             split.map(Into::into),
             json,
         ),
-        CasesCommand::Show { id, format } => show(&id, format),
+        CasesCommand::Show { id, format, cases } => show(cases.load_all()?, &id, format),
         CasesCommand::Validate { paths } => validate(&paths),
         CasesCommand::Lint { paths } => lint(&paths),
         CasesCommand::Audit { paths, json } => audit(&paths, json),
-        CasesCommand::Stats { json } => stats(json),
+        CasesCommand::Stats { json, cases } => stats(cases.load()?, json),
         CasesCommand::Import(command) => super::import::run(command),
         CasesCommand::New {
             id,
@@ -154,12 +166,12 @@ pub(crate) fn run(command: CasesCommand) -> anyhow::Result<Outcome> {
 }
 
 fn list(
+    library: &CaseLibrary,
     specialty: Option<&str>,
     difficulty: Option<Difficulty>,
     split: Option<Split>,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let library = CaseLibrary::builtin()?;
     let cases: Vec<_> = library
         .cases()
         .iter()
@@ -172,6 +184,7 @@ fn list(
             specialty: &case.specialty,
             difficulty: case.difficulty,
             split: Split::of(&case.id),
+            library: library.library_of(&case.id).unwrap_or_default(),
             presentation: &case.presentation,
         })
         .collect();
@@ -221,12 +234,12 @@ struct CaseListing<'a> {
     specialty: &'a str,
     difficulty: dxsim_gatekeeper::case::Difficulty,
     split: Split,
+    library: &'a str,
     #[serde(flatten)]
     presentation: &'a dxsim_gatekeeper::case::Presentation,
 }
 
-fn show(id: &str, format: Format) -> anyhow::Result<Outcome> {
-    let library = CaseLibrary::builtin()?;
+fn show(library: &CaseLibrary, id: &str, format: Format) -> anyhow::Result<Outcome> {
     let Some(case) = library.get(id) else {
         let similar = library.similar_ids(id);
         let hint = if similar.is_empty() {
@@ -246,10 +259,28 @@ fn show(id: &str, format: Format) -> anyhow::Result<Outcome> {
 
 /// Loads the files named, or the built-in library when none are.
 fn load(paths: &[PathBuf]) -> anyhow::Result<LoadReport> {
+    let user_error = |error: dxsim::library::LibraryError| UserError::new(error.to_string(), None);
     let report = if paths.is_empty() {
         load_sources(builtin_sources())
     } else {
-        load_paths(paths).map_err(|error| UserError::new(error.to_string(), None))?
+        // Case TOML is checked together (ids unique across the files); an AgentClinic JSON-lines
+        // file is imported in memory, each record that would not import a problem.
+        let (json_lines, toml): (Vec<PathBuf>, Vec<PathBuf>) = paths
+            .iter()
+            .cloned()
+            .partition(|path| path.is_file() && is_json_lines(path));
+        let mut report = if toml.is_empty() {
+            LoadReport::default()
+        } else {
+            load_paths(&toml).map_err(user_error)?
+        };
+        for path in &json_lines {
+            let imported = load_path(path).map_err(user_error)?;
+            report.files += imported.files;
+            report.cases.extend(imported.cases);
+            report.problems.extend(imported.problems);
+        }
+        report
     };
     if report.files == 0 {
         return Err(UserError::new(
@@ -259,6 +290,12 @@ fn load(paths: &[PathBuf]) -> anyhow::Result<LoadReport> {
         .into());
     }
     Ok(report)
+}
+
+/// Whether a path is an AgentClinic JSON-lines file (by its extension).
+fn is_json_lines(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension == "jsonl" || extension == "json")
 }
 
 fn lint(paths: &[PathBuf]) -> anyhow::Result<Outcome> {
@@ -363,8 +400,7 @@ fn unanswered_workup_questions(case: &dxsim_gatekeeper::Case, file: &str) -> Vec
         .collect()
 }
 
-fn stats(json: bool) -> anyhow::Result<Outcome> {
-    let library = CaseLibrary::builtin()?;
+fn stats(library: &CaseLibrary, json: bool) -> anyhow::Result<Outcome> {
     let stats = library_stats(
         library.cases().iter().map(|case| &**case),
         Catalogue::builtin(),

@@ -152,11 +152,12 @@ impl EmbeddedDriver {
     /// The reference work-up, step by step, billed as an episode with these options would be.
     fn reference_path(
         &self,
-        workup: &[WorkupStep],
+        case: &dxsim_gatekeeper::Case,
         options: &EpisodeOptions,
     ) -> (Vec<PathStep>, Money) {
         let mut ledger = Ledger::new(options.costs());
-        let steps = workup
+        let steps = case
+            .reference_workup
             .iter()
             .map(|step| match step {
                 WorkupStep::Ask { text } => PathStep {
@@ -175,10 +176,12 @@ impl EmbeddedDriver {
                     let priced: Vec<(&str, Money)> = tests
                         .iter()
                         .map(|id| {
-                            let price = self
-                                .catalogue
-                                .test(id)
-                                .map_or(Money::ZERO, |test| test.price);
+                            let price = dxsim_gatekeeper::billing::workup_test_price(
+                                case,
+                                self.catalogue,
+                                id,
+                            )
+                            .unwrap_or(Money::ZERO);
                             (id.as_str(), price)
                         })
                         .collect();
@@ -187,7 +190,12 @@ impl EmbeddedDriver {
                             "Order: {}",
                             tests
                                 .iter()
-                                .map(|id| self.test_name(id))
+                                .map(
+                                    |id| match case.test(id).and_then(|test| test.name.clone()) {
+                                        Some(name) => name,
+                                        None => self.test_name(id),
+                                    }
+                                )
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
@@ -553,8 +561,7 @@ impl EpisodeDriver for EmbeddedDriver {
                 })
             })
             .collect();
-        let (reference_path, reference_total) =
-            self.reference_path(&case.reference_workup, options);
+        let (reference_path, reference_total) = self.reference_path(case, options);
 
         // Tests that told the student nothing: normal reports that are no key finding, and repeats.
         let key_tests: Vec<&str> = case

@@ -10,9 +10,10 @@ use dxsim::episode::{
     CaseSelector, Env, EpisodeLog, EpisodeOptions, LogError, Step, TranscriptEntry,
 };
 use dxsim::import::ddxplus::DdxplusSource;
-use dxsim::library::{CaseLibrary, CaseSource, load_paths};
+use dxsim::library::CaseSource;
 use dxsim_gatekeeper::Catalogue;
 
+use super::libraries::CasesArgs;
 use super::{Outcome, UserError};
 
 /// Which built-in doctor plays.
@@ -30,13 +31,11 @@ pub(crate) struct RunArgs {
     /// The case to play (see `dxsim cases list`); without it, a case drawn by the seed.
     #[arg(long)]
     case: Option<String>,
-    /// Play from these case files or directories (imported cases, say) instead of the built-in
-    /// library.
-    #[arg(long, conflicts_with = "ddxplus")]
-    cases: Vec<PathBuf>,
+    #[command(flatten)]
+    cases: CasesArgs,
     /// Play DDXPlus patients straight from a release directory's patient CSV, without converting
     /// it (case ids are `ddxplus-<file>-<line>`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cases")]
     ddxplus: Option<PathBuf>,
     /// Multiple-choice mode: show an imported case's question and answer options at reset.
     #[arg(long)]
@@ -102,56 +101,16 @@ fn print_outcome(out: &mut impl Write, last: &Step) -> io::Result<()> {
     Ok(())
 }
 
-/// The cases `dxsim run` plays: the built-in library, case files, or a DDXPlus CSV. Loaded once for
-/// the life of the process.
+/// The cases `dxsim run` plays: the libraries `--cases` names (the built-in one by default), or a
+/// DDXPlus CSV. Loaded once for the life of the process.
 fn source(args: &RunArgs) -> anyhow::Result<&'static dyn CaseSource> {
     if let Some(dir) = &args.ddxplus {
         let source = DdxplusSource::open(dir, None)
             .map_err(|error| UserError::new(error.to_string(), None))?;
         return Ok(Box::leak(Box::new(source)));
     }
-    if args.cases.is_empty() {
-        return Ok(CaseLibrary::builtin()?);
-    }
-    let report =
-        load_paths(&args.cases).map_err(|error| UserError::new(error.to_string(), None))?;
-    if !report.problems.is_empty() {
-        return Err(UserError::new(
-            describe_problems(&report.problems),
-            Some("run `dxsim cases validate` on them for every problem".into()),
-        )
-        .into());
-    }
-    let cases = report.cases.into_iter().map(|(_, case)| case).collect();
-    Ok(Box::leak(Box::new(CaseLibrary::new(cases))))
+    Ok(args.cases.load()?)
 }
-
-/// The problems that stop case files from loading, each named with its file and field (the first
-/// [`PROBLEMS_SHOWN`], then how many more).
-fn describe_problems(problems: &[dxsim_gatekeeper::case::Problem]) -> String {
-    let files: std::collections::BTreeSet<&str> = problems
-        .iter()
-        .map(|problem| problem.file.as_str())
-        .collect();
-    let mut message = format!(
-        "{} problem(s) in {} case file(s):",
-        problems.len(),
-        files.len()
-    );
-    for problem in problems.iter().take(PROBLEMS_SHOWN) {
-        message.push_str(&format!("\n  {problem}"));
-    }
-    if problems.len() > PROBLEMS_SHOWN {
-        message.push_str(&format!(
-            "\n  … and {} more",
-            problems.len() - PROBLEMS_SHOWN
-        ));
-    }
-    message
-}
-
-/// How many problems `dxsim run` quotes when case files do not load.
-const PROBLEMS_SHOWN: usize = 20;
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let source = source(args)?;
@@ -214,13 +173,39 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-pub(crate) fn replay(path: &PathBuf) -> anyhow::Result<Outcome> {
+/// Arguments of `dxsim replay`.
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// The log file (JSON lines, as `dxsim run --log` writes).
+    log: PathBuf,
+    /// The cases the log was recorded on (the built-in library by default).
+    #[command(flatten)]
+    cases: CasesArgs,
+}
+
+pub(crate) fn replay(args: &ReplayArgs) -> anyhow::Result<Outcome> {
+    let path = &args.log;
     let text = std::fs::read_to_string(path).map_err(|error| {
         UserError::new(format!("cannot read {}: {error}", path.display()), None)
     })?;
     let log = EpisodeLog::from_jsonl(&text)
         .map_err(|error| UserError::new(format!("{}: {error}", path.display()), None))?;
-    let library = CaseLibrary::builtin()?;
+    if let Some(stamp) = &log.header.case
+        && !args.cases.names_libraries()
+        && stamp.library != dxsim::library::BUILTIN_NAME
+    {
+        return Err(UserError::new(
+            format!(
+                "{} was recorded on case `{}` of library `{}`",
+                path.display(),
+                log.header.case_id,
+                stamp.library
+            ),
+            Some(format!("pass that library: --cases {}=PATH", stamp.library)),
+        )
+        .into());
+    }
+    let library = args.cases.load_all()?;
     let mut out = io::stdout().lock();
     writeln!(
         out,

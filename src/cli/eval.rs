@@ -11,16 +11,17 @@ use anyhow::Context;
 use clap::Args;
 use dxsim::episode::EpisodeOptions;
 use dxsim::episode::{GatekeeperBackend, PatientBackend};
-use dxsim::eval::plan::{AgentSpec, BiasSetting, CaseSelection, Shard};
+use dxsim::eval::plan::{AgentSpec, BiasSetting, Shard};
 use dxsim::eval::record::EpisodeRecord;
 use dxsim::eval::report;
 use dxsim::eval::run::{Run, RunError, RunManifest, RunModels, RunOutcome, RunSettings};
-use dxsim::library::CaseLibrary;
+use dxsim::library::sources::LibrarySpec;
 use dxsim::llm::Role;
 
 use super::judge::JudgeArg;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::libraries::{CasesArgs, load_specs};
 use super::{Outcome, UserError};
 
 /// Arguments of `dxsim eval`.
@@ -37,10 +38,8 @@ pub(crate) struct EvalArgs {
         value_name = "SPEC"
     )]
     agents: Vec<AgentSpec>,
-    /// The cases: `all`, filters `split=train|test`, `specialty=NAME`, `difficulty=NAME`, and case
-    /// ids, comma-separated (filters narrow each other; ids are added).
-    #[arg(long, default_value = "all", value_name = "SELECTOR")]
-    cases: String,
+    #[command(flatten)]
+    cases: CasesArgs,
     /// Patient settings, comma-separated: `none`, a bias (`recency`, `gender`, …) or `bias=value` —
     /// the belief a cognitive bias pushes, or the group an implicit one distrusts (the evaluated
     /// doctor is declared a member of it, so the bias acts).
@@ -176,7 +175,15 @@ impl Tally {
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
-    let library = CaseLibrary::builtin()?;
+    let library = if args.resume && !args.cases.names_libraries() {
+        // The libraries the run was started on, as run.json records them.
+        let recorded = RunManifest::load(&args.out)
+            .map(|manifest| manifest.library_specs())
+            .unwrap_or_else(|_| vec![LibrarySpec::builtin()]);
+        load_specs(&recorded, args.cases.skip_invalid)?
+    } else {
+        args.cases.load_all()?
+    };
     let options = EpisodeOptions {
         turn_limit: args.turn_limit,
         budget_cap_usd: args.budget,
@@ -210,7 +217,7 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
     } else {
         RunSettings {
             agents: args.agents,
-            cases: CaseSelection(args.cases),
+            cases: args.cases.selection(),
             biases: args.biases,
             seeds: (0..args.seeds)
                 .map(|offset| args.seed_base.wrapping_add(offset))
@@ -231,6 +238,10 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Outcome> {
             RunError::AlreadyRun(_) => {
                 Some("pass --resume to continue it, or choose another --out".to_string())
             }
+            RunError::LibraryChanged { .. } => Some(
+                "resume with the library as it was, or start a new run with another --out"
+                    .to_string(),
+            ),
             RunError::Mismatch { .. } => {
                 Some("resume with the same options, or choose another --out".to_string())
             }

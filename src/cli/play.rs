@@ -8,13 +8,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use dxsim::judge::RuleJudge;
-use dxsim::library::CaseLibrary;
 use dxsim_gatekeeper::Money;
 use dxsim_tui::driver::{CaseRequest, DriverError};
 use dxsim_tui::logbook::{Logbook, write_report};
 use dxsim_tui::{Exit, PlayError, Start};
 
 use super::embedded::EmbeddedDriver;
+use super::libraries::CasesArgs;
 use super::{Outcome, UserError};
 
 /// Arguments of `dxsim play`.
@@ -46,6 +46,8 @@ pub(crate) struct PlayArgs {
     /// The logbook file (default: $DXSIM_LOGBOOK, else dxsim/logbook.sqlite in your data folder).
     #[arg(long, value_name = "PATH")]
     logbook: Option<PathBuf>,
+    #[command(flatten)]
+    cases: CasesArgs,
 }
 
 /// Arguments of `dxsim logbook`.
@@ -107,7 +109,7 @@ pub(crate) fn play(args: PlayArgs) -> anyhow::Result<Outcome> {
         Start::New(request)
     };
     RuleJudge::warm_up_in_background();
-    let mut driver = EmbeddedDriver::new(CaseLibrary::builtin()?);
+    let mut driver = EmbeddedDriver::new(args.cases.load()?);
     match dxsim_tui::play(&mut driver, logbook, start) {
         Ok(Exit::Finished) => Ok(Outcome::Success),
         Ok(Exit::Suspended(path)) => {

@@ -11,6 +11,7 @@ use clap::Args;
 use dxsim::server::{self, Access, Limits, ServerConfig};
 use dxsim::store::Durability;
 
+use super::libraries::CasesArgs;
 use super::{Outcome, UserError};
 
 /// Arguments of `dxsim serve`.
@@ -57,6 +58,8 @@ pub(crate) struct ServeArgs {
     /// on them). Never on a server agents can reach: an id carries clues to the diagnosis.
     #[arg(long)]
     case_details: bool,
+    #[command(flatten)]
+    cases: CasesArgs,
 }
 
 /// Where the store lives when no path is given.
@@ -134,6 +137,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
         },
         shards: args.shards.unwrap_or(ServerConfig::default().shards).max(1),
         case_details: args.case_details,
+        library: Some(args.cases.load()?),
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -183,7 +183,11 @@ pub fn prepare_case_tables(
         }
         return cached_tables(library, table, cache, id).map(drop);
     }
-    for case in library.cases().iter().filter(|case| selector.matches(case)) {
+    for case in library
+        .cases()
+        .iter()
+        .filter(|case| selector.matches(library, case))
+    {
         cached_tables(library, table, cache, &case.id)?;
     }
     Ok(())

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EnvError, EpisodeOptions, EpisodePool, TranscriptEntry};
 use crate::action::Action;
-use crate::library::CaseLibrary;
+use crate::library::{CaseLibrary, CaseSource, CaseStamp};
 
 /// The log format's version; bumped when a line's shape changes.
 pub const LOG_VERSION: u32 = 1;
@@ -25,6 +25,10 @@ pub struct LogHeader {
     pub seed: u64,
     /// The options, with the case fixed by id.
     pub options: EpisodeOptions,
+    /// The case's library and content hash, when its source records them: a replay refuses a case
+    /// that has changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseStamp>,
 }
 
 /// One step of a log.
@@ -76,6 +80,20 @@ pub enum LogError {
         turn: u32,
         /// Why.
         source: EnvError,
+    },
+    /// The case the log was recorded on has changed (or is missing from the library given).
+    #[error(
+        "the log was recorded on case `{case}` of library `{library}` (sha256 {recorded}), but {now}: replay it with the library it was recorded on"
+    )]
+    CaseChanged {
+        /// The case id.
+        case: String,
+        /// The library the log names.
+        library: String,
+        /// The case's hash in the log.
+        recorded: String,
+        /// What the library given holds instead.
+        now: String,
     },
     /// Replaying produced a different response.
     #[error(
@@ -142,7 +160,49 @@ impl LogHeader {
             case_id,
             seed,
             options,
+            case: None,
         }
+    }
+
+    /// A header for an episode started on `case_id` of `source`, stamped with the case's library
+    /// and content hash when the source records them.
+    pub fn for_case(
+        source: &dyn CaseSource,
+        case_id: String,
+        seed: u64,
+        options: EpisodeOptions,
+    ) -> LogHeader {
+        let case = source.case_stamp(&case_id);
+        LogHeader {
+            case,
+            ..LogHeader::new(case_id, seed, options)
+        }
+    }
+
+    /// Checks that `source` holds the case this header was recorded on, unchanged (a header
+    /// without a stamp, from an older log or an unnamed source, passes).
+    pub fn check_case(&self, source: &dyn CaseSource) -> Result<(), LogError> {
+        let Some(recorded) = &self.case else {
+            return Ok(());
+        };
+        let now = match source.case_stamp(&self.case_id) {
+            Some(stamp) if stamp == *recorded => return Ok(()),
+            Some(stamp) if stamp.library != recorded.library => format!(
+                "the library given has it in library `{}` (sha256 {})",
+                stamp.library, stamp.sha256
+            ),
+            Some(stamp) => format!(
+                "the case in the library given differs from it (sha256 {})",
+                stamp.sha256
+            ),
+            None => "the library given does not hold it".to_string(),
+        };
+        Err(LogError::CaseChanged {
+            case: self.case_id.clone(),
+            library: recorded.library.clone(),
+            recorded: recorded.sha256.clone(),
+            now,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 
 use dxsim_gatekeeper::case::{Case, Difficulty, Split};
 
+use crate::library::CaseSource;
 use crate::patient::bias::{BiasSpec, DoctorProfile};
 use dxsim_gatekeeper::{CostConfig, Money};
 use serde::{Deserialize, Serialize};
@@ -142,12 +143,21 @@ pub struct CaseSelector {
     pub specialty: Option<String>,
     /// Only cases of this difficulty.
     pub difficulty: Option<Difficulty>,
+    /// Only cases of the library with this name (a server or command given several: `builtin`,
+    /// or the name of a directory or file of cases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
+    pub library: Option<String>,
 }
 
 impl CaseSelector {
-    /// Whether `case` passes the filters (split, specialty, difficulty; the id aside).
-    pub fn matches(&self, case: &Case) -> bool {
-        self.split.is_none_or(|split| Split::of(&case.id) == split)
+    /// Whether `case`, drawn from `source`, passes the filters (split, specialty, difficulty,
+    /// library; the id aside).
+    pub fn matches(&self, source: &dyn CaseSource, case: &Case) -> bool {
+        self.library
+            .as_deref()
+            .is_none_or(|library| source.library_of(&case.id) == Some(library))
+            && self.split.is_none_or(|split| Split::of(&case.id) == split)
             && self
                 .specialty
                 .as_ref()
@@ -159,7 +169,10 @@ impl CaseSelector {
 
     /// Whether no filter is set, so every case matches.
     pub fn is_unfiltered(&self) -> bool {
-        self.split.is_none() && self.specialty.is_none() && self.difficulty.is_none()
+        self.split.is_none()
+            && self.specialty.is_none()
+            && self.difficulty.is_none()
+            && self.library.is_none()
     }
 }
 

@@ -341,7 +341,12 @@ impl EpisodePool {
     pub fn log(&self, key: EpisodeKey) -> Option<EpisodeLog> {
         let state = self.state(key)?;
         Some(EpisodeLog {
-            header: LogHeader::new(state.case_id, state.seed, self.options(key)?.clone()),
+            header: LogHeader::for_case(
+                self.library,
+                state.case_id,
+                state.seed,
+                self.options(key)?.clone(),
+            ),
             steps: self.transcript(key)?.iter().map(LogStep::from).collect(),
         })
     }
@@ -358,6 +363,7 @@ impl EpisodePool {
     /// Rebuilds an episode from its log: starts it on the logged case, seed and options, re-takes
     /// every action and checks each response is the logged one.
     pub fn replay(&mut self, log: &EpisodeLog) -> Result<EpisodeKey, LogError> {
+        log.header.check_case(self.library)?;
         let mut options = log.header.options.clone();
         options.case = CaseSelector {
             id: Some(log.header.case_id.clone()),

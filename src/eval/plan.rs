@@ -50,12 +50,17 @@ pub enum PlanError {
     UnknownBias(String),
     /// A term of the case selector that is not understood.
     #[error(
-        "case selector term `{0}` is not understood: expected all, split=train|test, specialty=NAME, difficulty=NAME or a case id"
+        "case selector term `{0}` is not understood: expected all, split=train|test, specialty=NAME, difficulty=NAME, library=NAME or a case id"
     )]
     BadSelector(String),
     /// A case id that is not in the library.
     #[error("no case with id `{0}` in the library")]
     UnknownCase(String),
+    /// A `library=NAME` term naming no library given.
+    #[error(
+        "no library is named `{0}`: name a library given with --cases (`builtin`, or a directory's or file's name)"
+    )]
+    UnknownLibrary(String),
     /// A selection that matches no case.
     #[error("the case selector `{0}` matches no case")]
     NoCases(String),
@@ -291,7 +296,7 @@ impl FromStr for BiasSetting {
 }
 
 /// Which cases a run plays: `all`, filters (`split=test`, `specialty=cardiology`,
-/// `difficulty=rare`) and case ids, comma-separated. Filters narrow each other; ids are added.
+/// `difficulty=rare`, `library=mine`) and case ids, comma-separated. Filters narrow each other; ids are added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseSelection(pub String);
 
@@ -301,6 +306,7 @@ impl CaseSelection {
         let mut split = None;
         let mut specialty = None;
         let mut difficulty = None;
+        let mut from_library = None;
         let mut filtered = false;
         let mut ids = Vec::new();
         for term in self.0.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -318,6 +324,13 @@ impl CaseSelection {
                 }
                 Some(("specialty", value)) => {
                     specialty = Some(value.to_string());
+                    filtered = true;
+                }
+                Some(("library", value)) => {
+                    if !library.libraries().iter().any(|info| info.name == value) {
+                        return Err(PlanError::UnknownLibrary(value.to_string()));
+                    }
+                    from_library = Some(value.to_string());
                     filtered = true;
                 }
                 Some(("difficulty", value)) => {
@@ -343,12 +356,13 @@ impl CaseSelection {
                 split,
                 specialty,
                 difficulty,
+                library: from_library,
             };
             cases.extend(
                 library
                     .cases()
                     .iter()
-                    .filter(|case| selector.matches(case))
+                    .filter(|case| selector.matches(library, case))
                     .cloned(),
             );
         }
@@ -473,14 +487,14 @@ pub fn shard_of(plan: Vec<EpisodeSpec>, shard: Option<Shard>) -> Vec<EpisodeSpec
     }
 }
 
-/// SHA-256 of every case in the library (its full record, in id order): two runs with the same hash
-/// played the same cases.
+/// SHA-256 over the library's parts (each library's name and content hash, [`CaseLibrary::stamps`]):
+/// two runs with the same hash played the same cases.
 pub fn library_hash(library: &CaseLibrary) -> String {
-    let mut cases: Vec<&Arc<Case>> = library.cases().iter().collect();
-    cases.sort_by(|a, b| a.id.cmp(&b.id));
     let mut hasher = Sha256::new();
-    for case in cases {
-        hasher.update(serde_json::to_vec(case.as_ref()).unwrap_or_default());
+    for stamp in library.stamps() {
+        hasher.update(stamp.name.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(stamp.sha256.as_bytes());
         hasher.update([0u8]);
     }
     format!("{:x}", hasher.finalize())

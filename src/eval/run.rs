@@ -28,7 +28,8 @@ use crate::episode::{CaseSelector, Env, EpisodeOptions, Step};
 use crate::episode::{GatekeeperBackend, GatekeeperPrompt, ModelPrompt, PatientBackend};
 use crate::judge::Reference;
 use crate::judge::llm::{JuryVerdict, LlmJudge};
-use crate::library::CaseLibrary;
+use crate::library::sources::LibrarySpec;
+use crate::library::{CaseLibrary, LibraryStamp};
 use crate::llm::{ChatMessage, ChatRequest, LlmClients, Role};
 use crate::patient::llm::PatientPrompt;
 
@@ -54,6 +55,21 @@ pub enum RunError {
         dir: PathBuf,
         /// Which settings differ.
         fields: String,
+    },
+    /// `--resume` with a library whose cases changed since the run started, or without one of the
+    /// run's libraries.
+    #[error(
+        "{dir} was run on library `{library}` ({location}), which has changed since: {changes}"
+    )]
+    LibraryChanged {
+        /// The run directory.
+        dir: PathBuf,
+        /// The library's name.
+        library: String,
+        /// Where the run read it from.
+        location: String,
+        /// What changed: cases added, removed or changed, by id.
+        changes: String,
     },
     /// Reading or writing a file of the run failed.
     #[error("{path}: {source}")]
@@ -129,6 +145,9 @@ pub struct RunManifest {
     pub library_hash: String,
     /// Cases in the library.
     pub library_cases: usize,
+    /// Each library the run drew on: its name, location and the hash of every case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<LibraryStamp>,
     /// The agent specs.
     pub agents: Vec<String>,
     /// The case selector.
@@ -200,6 +219,43 @@ impl RunManifest {
             llm_judge: self.llm_judge,
             jury: self.jury,
         })
+    }
+
+    /// Checks that `now` draws on the same libraries as the stored run, case for case; the error
+    /// names the library and the cases added, removed or changed.
+    fn check_libraries(&self, now: &RunManifest, dir: &Path) -> Result<(), RunError> {
+        for stored in &self.libraries {
+            let changed = |changes: String| RunError::LibraryChanged {
+                dir: dir.to_path_buf(),
+                library: stored.name.clone(),
+                location: stored.location.clone(),
+                changes,
+            };
+            match now.libraries.iter().find(|stamp| stamp.name == stored.name) {
+                None => {
+                    return Err(changed(
+                        "it is not among the libraries given now; pass it with --cases".into(),
+                    ));
+                }
+                Some(current) if current.sha256 != stored.sha256 => {
+                    return Err(changed(stored.changes_to(current)));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The libraries this run was recorded on, as `--cases` would name them (the built-in library
+    /// for a run that recorded none).
+    pub fn library_specs(&self) -> Vec<LibrarySpec> {
+        if self.libraries.is_empty() {
+            return vec![LibrarySpec::builtin()];
+        }
+        self.libraries
+            .iter()
+            .map(|stamp| LibrarySpec::recorded(&stamp.name, &stamp.location))
+            .collect()
     }
 
     /// The settings that differ between two manifests (empty when they describe the same run).
@@ -276,6 +332,7 @@ impl Run {
             dxsim_version: env!("CARGO_PKG_VERSION").to_string(),
             library_hash: library_hash(library),
             library_cases: library.cases().len(),
+            libraries: library.stamps().to_vec(),
             agents: settings
                 .agents
                 .iter()
@@ -309,6 +366,7 @@ impl Run {
                 return Err(RunError::AlreadyRun(dir.to_path_buf()));
             }
             let stored = RunManifest::load(dir)?;
+            stored.check_libraries(&manifest, dir)?;
             let differences = stored.differences(&manifest);
             if !differences.is_empty() {
                 return Err(RunError::Mismatch {

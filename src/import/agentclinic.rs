@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 use super::mapping::{
     Guard, Mapper, TestKey, demographics, flatten, is_empty, is_negative, keywords, label,
     looks_abnormal, measured_abnormal, person, sentences, slug, specialty_for, topic_for, vitals,
+    without_unresulted,
 };
 use super::{
     CaseSink, ImportError, ImportOptions, ImportReport, Note, NoteKind, RecordReport, ReportSink,
@@ -474,7 +475,7 @@ fn osce(
     };
     let mut case = skeleton.case(&diagnosis, notes);
     settle_specialty(&mut case, None, notes);
-    let guard = Guard::strict([diagnosis.as_str()], &case.diagnosis.icd10);
+    let guard = Guard::strict([diagnosis.as_str()], &case.diagnosis.icd10).with_forms_of(&case);
     let empty = Map::new();
     let patient = exam
         .get("Patient_Actor")
@@ -637,7 +638,15 @@ fn add_finding(
     field: &str,
     notes: &mut Vec<Note>,
 ) {
-    let (kept, withheld) = guard.withhold(text);
+    let (text, dropped) = without_unresulted(text);
+    for clause in &dropped {
+        notes.push(note(
+            NoteKind::Repaired,
+            field,
+            format!("left out `{clause}`: not a finding (pending, or what an examination would typically show)"),
+        ));
+    }
+    let (kept, withheld) = guard.withhold(&text);
     for clause in &withheld {
         notes.push(note(
             NoteKind::Repaired,
@@ -799,6 +808,19 @@ fn merge_vitals(into: &mut Vitals, read: &Vitals) {
     }
 }
 
+/// Whether an object's keys name at least one catalogue test or analyte (read under `group`).
+fn holds_known_tests(value: &Value, group: &str) -> bool {
+    let mapper = Mapper::get();
+    value.as_object().is_some_and(|map| {
+        map.iter().any(|(key, child)| {
+            !matches!(
+                mapper.test_key(key, child.is_object(), Some(group)),
+                TestKey::Unknown
+            )
+        })
+    })
+}
+
 /// One test being assembled from the source keys that map to it.
 #[derive(Debug)]
 struct TestEntry {
@@ -851,7 +873,15 @@ impl Tests {
         let resolved: Vec<(&String, &Value, TestKey)> = map
             .iter()
             .filter(|(_, value)| !is_empty(value))
-            .map(|(key, value)| (key, value, mapper.test_key(key, value.is_object())))
+            .map(|(key, value)| {
+                let resolution = match mapper.test_key(key, value.is_object(), group) {
+                    // A group the catalogue has no name for ("Blood Chemistry") is still walked when
+                    // it holds what the catalogue measures, so those values reach their tests.
+                    TestKey::Unknown if holds_known_tests(value, key) => TestKey::Group,
+                    other => other,
+                };
+                (key, value, resolution)
+            })
             .collect();
         // Analytes listed side by side go to the one test that reports most of them ("WBC" and
         // "Neutrophils" together are a CBC with differential, not two tests).
@@ -862,14 +892,14 @@ impl Tests {
                 _ => None,
             })
             .collect();
+        let coverage = |test: usize| {
+            analytes
+                .iter()
+                .filter(|other| catalogue.tests_reporting(**other).contains(&test))
+                .count()
+        };
         let panel_for = |analyte: usize| -> usize {
             let reporting = catalogue.tests_reporting(analyte);
-            let coverage = |test: usize| {
-                analytes
-                    .iter()
-                    .filter(|other| catalogue.tests_reporting(**other).contains(&test))
-                    .count()
-            };
             let best = reporting
                 .iter()
                 .map(|&test| coverage(test))
@@ -883,7 +913,21 @@ impl Tests {
         };
         for (key, value, resolution) in resolved {
             let field = format!("{field}.{key}");
-            let text = flatten(value);
+            let mut text = flatten(value);
+            if !value.is_object() {
+                let (kept, dropped) = without_unresulted(&text);
+                for clause in &dropped {
+                    notes.push(note(
+                        NoteKind::Repaired,
+                        field.as_str(),
+                        format!("left out `{clause}`: not a result (pending, or what the test would typically show)"),
+                    ));
+                }
+                if !kept.chars().any(char::is_alphanumeric) {
+                    continue;
+                }
+                text = kept;
+            }
             match resolution {
                 TestKey::Group => self.walk(value, &field, Some(key), notes),
                 TestKey::Test { test, fuzzy } => {
@@ -1162,7 +1206,7 @@ fn nejm(
         case.specialty = specialty.to_string();
     }
     settle_specialty(&mut case, None, notes);
-    let guard = Guard::strict([diagnosis.as_str()], &case.diagnosis.icd10);
+    let guard = Guard::strict([diagnosis.as_str()], &case.diagnosis.icd10).with_forms_of(&case);
     let story = record.get("patient_info").map(flatten).unwrap_or_default();
     let story_sentences = sentences(&story);
     if story_sentences.is_empty() {

@@ -20,6 +20,7 @@ use dxsim_gatekeeper::text::{contains_phrase, normalize, tokens};
 use dxsim_gatekeeper::{Catalogue, Icd10, Money, Resolver};
 use serde_json::Value;
 
+use super::components::{self, Measure};
 use crate::patient::topics_of;
 
 /// Source keys that name a group of tests rather than one ("Blood_Tests", "Imaging"): their
@@ -213,7 +214,8 @@ impl Mapper {
     }
 
     /// The ICD-10-CM code whose description is this name (as written, without a parenthesis, or as
-    /// the "unspecified" member of its category); none when nothing matches exactly.
+    /// the "unspecified" member of its category), else the code the judge's terminology files it
+    /// under ([`crate::judge::RuleJudge::code_for`]); none when neither finds one.
     pub fn icd10_for(&self, name: &str) -> Option<String> {
         let without_parenthesis = match (name.find('('), name.rfind(')')) {
             (Some(open), Some(close)) if open < close => {
@@ -232,6 +234,13 @@ impl Mapper {
                     .get(&form)
                     .or_else(|| index.unspecified.get(&form))
                     .cloned()
+            })
+            .or_else(|| {
+                // The judge's reading: abbreviations, spelling, word order and plurals aside.
+                let judge = crate::judge::RuleJudge::shared();
+                [name, without_parenthesis.as_str()]
+                    .iter()
+                    .find_map(|form| judge.code_for(form))
             })
     }
 
@@ -274,14 +283,39 @@ impl Mapper {
             .map(|(_, _, system)| system)
     }
 
-    /// What a test key resolves to.
-    pub fn test_key(&self, key: &str, has_children: bool) -> TestKey {
+    /// What a test key resolves to; `group` is the key it sits under ("Urinalysis"), whose
+    /// specimen a bare component ("Glucose") is read in.
+    pub fn test_key(&self, key: &str, has_children: bool, group: Option<&str>) -> TestKey {
         let name = label(key);
         let normalized = normalize(&name);
         if has_children && GROUP_KEYS.contains(&normalized.as_str()) {
             return TestKey::Group;
         }
-        match self.resolver.resolve_order(&name) {
+        if !has_children
+            && let Some(measure) =
+                group.and_then(|group| components::measure_in(&name, &label(group)))
+        {
+            return match measure {
+                Measure::Analyte(analyte) => TestKey::Analyte { analyte },
+                Measure::Test(test) => TestKey::Test { test, fuzzy: None },
+            };
+        }
+        let outcome = self.resolver.resolve_order(&name);
+        let exact = match &outcome {
+            OrderOutcome::Test { via, .. } | OrderOutcome::Analyte { via, .. } => {
+                !matches!(via, MatchKind::Fuzzy { .. })
+            }
+            _ => false,
+        };
+        // Lab names with their specimen ("White Blood Cells [Blood]"), through the component
+        // vocabulary, before a near spelling is trusted.
+        if !exact && let Some(measure) = components::measure(&name) {
+            return match measure {
+                Measure::Analyte(analyte) => TestKey::Analyte { analyte },
+                Measure::Test(test) => TestKey::Test { test, fuzzy: None },
+            };
+        }
+        match outcome {
             OrderOutcome::Test { test, via } => TestKey::Test {
                 test,
                 fuzzy: match via {
@@ -400,6 +434,68 @@ pub fn label(key: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether a source's text for a test or finding is no result: pending or not done, or a hedge
+/// about what it would show ("would typically show consolidation"), which an episode must never
+/// serve as if measured.
+pub fn is_unresulted(text: &str) -> bool {
+    let text = normalize(text);
+    const WHOLE: &[&str] = &[
+        "pending",
+        "results pending",
+        "result pending",
+        "awaiting results",
+        "not available",
+        "not yet available",
+        "n a",
+        "not done",
+        "not performed",
+        "not obtained",
+        "not reported",
+        "to be done",
+        "unknown",
+    ];
+    const HEDGES: &[&str] = &[
+        "would typically show",
+        "would typically reveal",
+        "would typically demonstrate",
+        "typically shows",
+        "typically reveals",
+        "would show",
+        "would reveal",
+        "would demonstrate",
+        "would likely show",
+        "would be expected",
+        "expected to show",
+        "may show",
+        "might show",
+        "could show",
+        "is pending",
+        "are pending",
+        "results pending",
+    ];
+    WHOLE.contains(&text.as_str())
+        || text.starts_with("pending ")
+        || HEDGES.iter().any(|hedge| contains_phrase(&text, hedge))
+}
+
+/// `text` without its clauses that are no result ([`is_unresulted`]), and the clauses dropped.
+pub fn without_unresulted(text: &str) -> (String, Vec<String>) {
+    if !clauses(text).into_iter().any(is_unresulted) {
+        return (text.to_string(), Vec::new());
+    }
+    let mut kept = String::new();
+    let mut dropped = Vec::new();
+    for clause in clauses(text) {
+        if is_unresulted(clause) {
+            dropped.push(clause.trim().to_string());
+        } else {
+            kept.push_str(clause);
+        }
+    }
+    let kept = kept.trim().trim_end_matches(';').trim().to_string();
+    (kept, dropped)
 }
 
 /// Any JSON value as one line of text: lists joined by "; ", objects as "Key: value" pairs, nested
@@ -811,6 +907,73 @@ pub fn specialty_for(code: &str) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Guard {
     phrases: Vec<String>,
+    /// The stemmed content words of each name of two words or more: a clause that holds all of
+    /// them names the diagnosis in any word order ("dislocation of the right hip, posterior").
+    word_sets: Vec<Vec<String>>,
+}
+
+/// Words a name's word set leaves out.
+const GUARD_STOPWORDS: &[&str] = &[
+    "of",
+    "the",
+    "a",
+    "an",
+    "and",
+    "with",
+    "without",
+    "in",
+    "to",
+    "due",
+    "on",
+    "or",
+    "by",
+    "for",
+    "nos",
+    "unspecified",
+    "other",
+];
+
+/// A Greek or Latin plural as its singular ("keratoses", "metastases", "vertebrae", "emboli"),
+/// which the English stemmer leaves apart; other words as they are.
+fn singular(word: &str) -> std::borrow::Cow<'_, str> {
+    const LATIN_I: &[(&str, &str)] = &[
+        ("emboli", "embolus"),
+        ("thrombi", "thrombus"),
+        ("bronchi", "bronchus"),
+        ("calculi", "calculus"),
+        ("fungi", "fungus"),
+        ("nuclei", "nucleus"),
+        ("bacilli", "bacillus"),
+        ("alveoli", "alveolus"),
+    ];
+    if let Some(stem) = word.strip_suffix("oses").filter(|stem| stem.len() >= 3) {
+        return format!("{stem}osis").into();
+    }
+    if let Some(stem) = word.strip_suffix("ases").filter(|stem| stem.len() >= 4) {
+        return format!("{stem}asis").into();
+    }
+    if let Some(stem) = word.strip_suffix("ae").filter(|stem| stem.len() >= 4) {
+        return format!("{stem}a").into();
+    }
+    if let Some((_, singular)) = LATIN_I.iter().find(|(plural, _)| *plural == word) {
+        return (*singular).into();
+    }
+    word.into()
+}
+
+/// The stemmed content words of a normalised phrase.
+fn guard_words(normalized: &str) -> Vec<String> {
+    static STEMMER: OnceLock<rust_stemmers::Stemmer> = OnceLock::new();
+    let stemmer =
+        STEMMER.get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English));
+    let mut words: Vec<String> = normalized
+        .split(' ')
+        .filter(|word| !word.is_empty() && !GUARD_STOPWORDS.contains(word))
+        .map(|word| stemmer.stem(&singular(word)).into_owned())
+        .collect();
+    words.sort();
+    words.dedup();
+    words
 }
 
 impl Guard {
@@ -821,11 +984,32 @@ impl Guard {
             .map(normalize)
             .filter(|phrase| !phrase.is_empty())
             .collect();
+        let word_sets = phrases
+            .iter()
+            .map(|phrase| guard_words(phrase))
+            .filter(|words| words.len() >= 2)
+            .collect();
         let code = code.to_lowercase().replace('.', "");
         if !code.is_empty() {
             phrases.push(code);
         }
-        Guard { phrases }
+        Guard { phrases, word_sets }
+    }
+
+    /// The guard with the other names the judge knows for the case's diagnosis
+    /// ([`crate::judge::diagnosis_forms`]: abbreviations, plurals, lay and classification names).
+    pub fn with_forms_of(mut self, case: &dxsim_gatekeeper::Case) -> Guard {
+        for form in crate::judge::diagnosis_forms(case).iter() {
+            if self.phrases.contains(form) {
+                continue;
+            }
+            let words = guard_words(form);
+            if words.len() >= 2 {
+                self.word_sets.push(words);
+            }
+            self.phrases.push(form.clone());
+        }
+        self
     }
 
     /// A guard that also withholds the name's head: the part before a comma or a parenthesis
@@ -838,22 +1022,39 @@ impl Guard {
             let head = name.split([',', '(']).next().unwrap_or_default();
             let head = normalize(head);
             if head.len() >= 4 && !guard.phrases.contains(&head) {
+                let words = guard_words(&head);
+                if words.len() >= 2 {
+                    guard.word_sets.push(words);
+                }
                 guard.phrases.push(head);
             }
         }
         guard
     }
 
-    /// Whether text names the diagnosis.
+    /// Whether text names the diagnosis: one of its names as a phrase, or every content word of a
+    /// name within one clause, in any order.
     pub fn names(&self, text: &str) -> bool {
         self.names_normalized(&normalize(text))
+            || (!self.word_sets.is_empty()
+                && clauses(text)
+                    .into_iter()
+                    .any(|clause| self.holds_a_word_set(&normalize(clause))))
     }
 
-    /// Whether already-normalised text names the diagnosis.
+    /// Whether already-normalised text names the diagnosis as a phrase.
     pub fn names_normalized(&self, normalized: &str) -> bool {
         self.phrases
             .iter()
             .any(|phrase| contains_phrase(normalized, phrase))
+    }
+
+    /// Whether a normalised clause holds every content word of one of the names.
+    fn holds_a_word_set(&self, clause: &str) -> bool {
+        let words = guard_words(clause);
+        self.word_sets
+            .iter()
+            .any(|set| set.iter().all(|word| words.binary_search(word).is_ok()))
     }
 
     /// `text` without the sentences or clauses that name the diagnosis, and the ones withheld.
@@ -944,6 +1145,85 @@ mod tests {
         assert_eq!(vitals.spo2, 93);
         assert_eq!(vitals.oxygen, "2 L nasal cannula");
         assert_eq!(unread.len(), 1);
+    }
+
+    #[test]
+    fn names_without_an_exact_description_get_the_judges_code() {
+        let mapper = Mapper::get();
+        for (name, code) in [
+            ("Chronic lymphocytic leukemia", "C91.1"),
+            ("Chronic lymphocytic leukaemia", "C91.1"),
+            ("Herpes zoster without complications", "B02"),
+            ("Myasthenia gravis", "G70.0"),
+        ] {
+            let found = mapper.icd10_for(name).unwrap_or_default();
+            assert!(found.starts_with(code), "{name}: {found}");
+        }
+        assert_eq!(mapper.icd10_for("Gardening"), None);
+        assert_eq!(mapper.icd10_for("Mosquito"), None);
+    }
+
+    #[test]
+    fn the_guard_finds_a_name_in_any_word_order_and_by_the_judges_forms() {
+        let guard = Guard::strict(["Posterior hip dislocation"], "");
+        assert!(guard.names("Alignment suggests posterior dislocation of the right hip."));
+        assert!(!guard.names("The hip is tender. Posterior tibial pulse is weak; no dislocation."));
+        let (kept, withheld) = guard
+            .withhold("Pain after a crash. Alignment suggests posterior dislocation of the hip.");
+        assert_eq!(kept, "Pain after a crash.");
+        assert_eq!(withheld.len(), 1);
+
+        let case = dxsim_gatekeeper::Case {
+            diagnosis: dxsim_gatekeeper::case::Diagnosis {
+                name: "Seborrheic keratosis".into(),
+                icd10: "L82.1".into(),
+                synonyms: Vec::new(),
+            },
+            ..dxsim_gatekeeper::Case::default()
+        };
+        let guard = Guard::strict(["Seborrheic keratosis"], "L82.1").with_forms_of(&case);
+        assert!(guard.names("Typically shows milia-like cysts in seborrheic keratoses"));
+        let case = dxsim_gatekeeper::Case {
+            diagnosis: dxsim_gatekeeper::case::Diagnosis {
+                name: "Chronic lymphocytic leukemia".into(),
+                icd10: "C91.10".into(),
+                synonyms: Vec::new(),
+            },
+            ..dxsim_gatekeeper::Case::default()
+        };
+        let guard = Guard::strict(["Chronic lymphocytic leukemia"], "C91.10").with_forms_of(&case);
+        assert!(guard.names("Flow cytometry: phenotype consistent with CLL/SLL."));
+    }
+
+    #[test]
+    fn pending_and_hedged_text_is_no_result() {
+        for text in [
+            "Pending",
+            "pending.",
+            "Results pending",
+            "N/A",
+            "Would typically show a left lower lobe consolidation",
+            "Chest X-ray may show hyperinflation",
+            "Culture is pending",
+        ] {
+            assert!(is_unresulted(text), "{text}");
+        }
+        assert_eq!(
+            without_unresulted("Spleen tip palpable; would typically show hepatosplenomegaly"),
+            (
+                "Spleen tip palpable".to_string(),
+                vec!["would typically show hepatosplenomegaly".to_string()]
+            )
+        );
+        for text in [
+            "Negative",
+            "None seen",
+            "Left lower lobe consolidation",
+            "WBC 14.2 x10^9/L",
+            "No growth at 48 hours",
+        ] {
+            assert!(!is_unresulted(text), "{text}");
+        }
     }
 
     #[test]

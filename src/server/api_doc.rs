@@ -38,6 +38,8 @@ pub(super) struct Served {
     pub(super) open: bool,
     /// The specialties of the library's cases, the values a case selection may name.
     pub(super) specialties: Vec<String>,
+    /// The names of the libraries served, the values `options.case.library` may name.
+    pub(super) libraries: Vec<String>,
     /// The largest vector env (`--max-vector-count`).
     pub(super) max_vector_count: usize,
     /// The longest action text (`--max-action-chars`).
@@ -81,6 +83,9 @@ fn state_limits(schemas: &mut Value, served: &Served) {
     let mut specialties: Vec<Value> = served.specialties.iter().map(|name| json!(name)).collect();
     specialties.push(Value::Null);
     schemas["CaseSelector"]["properties"]["specialty"]["enum"] = Value::Array(specialties);
+    let mut libraries: Vec<Value> = served.libraries.iter().map(|name| json!(name)).collect();
+    libraries.push(Value::Null);
+    schemas["CaseSelector"]["properties"]["library"]["enum"] = Value::Array(libraries);
     for request in ["ResetRequest", "VectorRequest"] {
         schemas[request]["properties"]["seed"]["maximum"] = json!(u64::MAX);
     }

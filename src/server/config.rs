@@ -118,6 +118,9 @@ pub struct ServerConfig {
     /// filters on them: the authors' view, for an operator's own tools. Off by default, because an
     /// agent that can read it can map a presentation to a clue-bearing id (DESIGN.md §3.9).
     pub case_details: bool,
+    /// The cases served, one library or several merged (an episode picks one with
+    /// `options.case.library`); `None` serves the built-in library.
+    pub library: Option<&'static crate::library::CaseLibrary>,
 }
 
 impl Default for ServerConfig {
@@ -129,6 +132,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             shards: std::thread::available_parallelism().map_or(2, |cores| cores.get()),
             case_details: false,
+            library: None,
         }
     }
 }

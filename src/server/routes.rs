@@ -186,11 +186,21 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:032x}", rand::random::<u128>())
 }
 
+/// One library a server holds: its name, size and content hash (the SHA-256 `run.json` records).
+#[derive(Serialize)]
+struct LibrarySummary {
+    name: String,
+    cases: usize,
+    sha256: String,
+}
+
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
     version: &'static str,
     cases: usize,
+    /// The libraries served: an episode picks one with `options.case.library`.
+    libraries: Vec<LibrarySummary>,
     /// Live episodes server-wide; only for a caller with a valid token (or under `--open`).
     #[serde(skip_serializing_if = "Option::is_none")]
     live_episodes: Option<usize>,
@@ -208,6 +218,16 @@ async fn health(
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         cases: state.library.cases().len(),
+        libraries: state
+            .library
+            .stamps()
+            .iter()
+            .map(|stamp| LibrarySummary {
+                name: stamp.name.clone(),
+                cases: stamp.cases.len(),
+                sha256: stamp.sha256.clone(),
+            })
+            .collect(),
         live_episodes: live,
     })
 }
@@ -216,6 +236,12 @@ async fn openapi(State(state): State<AppStateRef>) -> Response {
     let served = || api_doc::Served {
         open: matches!(state.access, Access::Open),
         specialties: state.library.specialties(),
+        libraries: state
+            .library
+            .libraries()
+            .iter()
+            .map(|info| info.name.clone())
+            .collect(),
         max_vector_count: state.limits.max_vector_count,
         max_action_chars: state.limits.max_action_chars,
         action_count: state.table.action_count(),
@@ -278,6 +304,11 @@ cases by them in the reset options instead",
         })
         .map(|case| {
             let mut shown = serde_json::to_value(case.public()).unwrap_or_default();
+            if let (Some(library), Some(fields)) =
+                (state.library.library_of(&case.id), shown.as_object_mut())
+            {
+                fields.insert("library".into(), library.into());
+            }
             if let (true, Some(fields)) = (state.case_details, shown.as_object_mut()) {
                 fields.insert("id".into(), case.id.clone().into());
                 fields.insert("title".into(), case.title.clone().into());

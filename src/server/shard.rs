@@ -553,7 +553,12 @@ impl Shard {
                 id: id.clone(),
                 seq: 0,
                 mode: mode.as_str().into(),
-                header: LogHeader::new(played_case(&self.pool, key), seed, options),
+                header: LogHeader::for_case(
+                    self.context.library,
+                    played_case(&self.pool, key),
+                    seed,
+                    options,
+                ),
             },
         ];
         self.episodes.insert(
@@ -616,7 +621,12 @@ impl Shard {
             id: id.clone(),
             seq: slot.seq,
             mode: mode.as_str().into(),
-            header: LogHeader::new(played_case(&self.pool, key), seed, options),
+            header: LogHeader::for_case(
+                self.context.library,
+                played_case(&self.pool, key),
+                seed,
+                options,
+            ),
         };
         self.write(
             vec![event],

@@ -10,6 +10,7 @@ mod fake_openai;
 mod gatekeeper;
 mod import;
 mod judge;
+mod libraries;
 mod library;
 mod lint;
 mod llm;

@@ -10,7 +10,7 @@ import pytest
 import dxsim
 from conftest import STEMI_CASE, STEMI_HANDLE, Server
 
-PUBLIC_CASE_FIELDS = {"handle", "age_years", "age_months", "sex", "setting", "summary"}
+PUBLIC_CASE_FIELDS = {"handle", "library", "age_years", "age_months", "sex", "setting", "summary"}
 AUTHORS_FIELDS = {"id", "title", "specialty", "difficulty", "split"}
 HIDDEN_CASE_FIELDS = {"diagnosis", "title", "history", "exam", "tests", "differential", "key_findings"}
 
@@ -25,6 +25,9 @@ def test_health(client):
     assert isinstance(health["version"], str) and health["version"]
     assert isinstance(health["cases"], int) and health["cases"] > 100
     assert isinstance(health["live_episodes"], int) and health["live_episodes"] >= 0
+    assert [library["name"] for library in health["libraries"]] == ["builtin"]
+    assert health["libraries"][0]["cases"] == health["cases"]
+    assert len(health["libraries"][0]["sha256"]) == 64
 
 
 def test_cases_are_public_fields_only(client):

@@ -1161,7 +1161,10 @@ fn check_workup(checker: &mut Checker<'_>, case: &Case) {
                 }
                 for (position, test) in tests.iter().enumerate() {
                     let test_field = format!("{field}.tests[{position}]");
-                    if checker.catalogue.test(test).is_none() {
+                    let case_specific = case
+                        .test(test)
+                        .is_some_and(|listed| listed.is_case_specific());
+                    if checker.catalogue.test(test).is_none() && !case_specific {
                         checker.report(
                             test_field,
                             ProblemKind::UnknownTest,

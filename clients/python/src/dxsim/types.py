@@ -12,17 +12,27 @@ from typing import Any, Dict, List, Optional, TypedDict
 JSON = Dict[str, Any]
 
 
+class LibrarySummary(TypedDict):
+    """One case library a server holds (``dxsim serve --cases``)."""
+
+    name: str
+    cases: int
+    sha256: str
+
+
 class Health(TypedDict):
     """``GET /v1/health``."""
 
     status: str
     version: str
     cases: int
+    libraries: List[LibrarySummary]
     live_episodes: int
 
 
 class _CaseSummaryBase(TypedDict):
     handle: str
+    library: str
     age_years: int
     sex: str
     setting: str
