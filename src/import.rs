@@ -15,6 +15,7 @@
 //! the source file and line, which also selects the validator's imported-case rules
 //! (`cases/README.md`).
 
+pub mod actor_text;
 pub mod agentclinic;
 pub mod components;
 pub mod ddxplus;
@@ -82,6 +83,9 @@ pub struct ImportOptions {
     pub licence: String,
     /// The date recorded as `provenance.created`, `YYYY-MM-DD`.
     pub created: String,
+    /// Imports NEJM records whose question asks for something other than a diagnosis ("Which
+    /// animal…?"); they are skipped by default, since their answer is no diagnosis to reach.
+    pub keep_non_diagnostic: bool,
 }
 
 impl Default for ImportOptions {
@@ -89,6 +93,7 @@ impl Default for ImportOptions {
         ImportOptions {
             licence: "NOASSERTION".to_string(),
             created: today(),
+            keep_non_diagnostic: false,
         }
     }
 }

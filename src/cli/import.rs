@@ -28,6 +28,10 @@ pub(crate) enum ImportCommand {
         /// Which form the records are in.
         #[arg(long, value_enum, default_value = "auto")]
         form: FormArg,
+        /// Also import NEJM questions that ask for something other than a diagnosis ("Which
+        /// animal…?"); skipped by default.
+        #[arg(long)]
+        keep_non_diagnostic: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -156,9 +160,13 @@ pub(crate) fn run(command: ImportCommand) -> anyhow::Result<Outcome> {
             file,
             out,
             form,
+            keep_non_diagnostic,
             common,
         } => {
-            let options = options(&common)?;
+            let options = ImportOptions {
+                keep_non_diagnostic,
+                ..options(&common)?
+            };
             let mut cases = DirectorySink::new(&out).map_err(user_facing)?;
             let mut sink = StdoutSink {
                 out: &mut stdout,
@@ -230,7 +238,7 @@ fn summary(
     );
     writeln!(
         out,
-        "read {} record(s): {} imported ({} with notes), {} failed; {written}; {seconds:.2} s, {rate:.0} records/s",
-        report.read, report.imported, report.with_notes, report.failed
+        "read {} record(s): {} imported ({} with notes), {} skipped, {} failed; {written}; {seconds:.2} s, {rate:.0} records/s",
+        report.read, report.imported, report.with_notes, report.skipped, report.failed
     )
 }

@@ -25,10 +25,11 @@ use dxsim_gatekeeper::case::{
 use dxsim_gatekeeper::catalogue::Reporting;
 use serde_json::{Map, Value};
 
+use super::actor_text::patient_story;
 use super::mapping::{
-    Guard, Mapper, TestKey, demographics, flatten, is_empty, is_negative, keywords, label,
-    looks_abnormal, measured_abnormal, person, sentences, slug, specialty_for, topic_for, vitals,
-    without_unresulted,
+    Guard, Mapper, TestKey, demographics, flatten, is_body_measurement, is_empty, is_negative,
+    is_plain_measurement, keywords, label, looks_abnormal, measured_abnormal, person, race,
+    sentences, slug, specialty_for, topic_for, vitals, without_unresulted,
 };
 use super::{
     CaseSink, ImportError, ImportOptions, ImportReport, Note, NoteKind, RecordReport, ReportSink,
@@ -300,18 +301,55 @@ fn settle_specialty(case: &mut Case, hint: Option<&str>, notes: &mut Vec<Note>) 
     }
 }
 
-/// Sets age and sex from a demographics text, noting what it does not state.
+/// What keeps the diagnosis's names out of what the doctor sees. A diagnosis that is itself a
+/// symptom ("Chest pain, unspecified", ICD-10-CM chapter R) is the complaint: the report says so,
+/// since withholding it leaves the case little to show.
+fn guard_for(case: &Case, diagnosis: &str, notes: &mut Vec<Note>) -> Guard {
+    if case.diagnosis.icd10.starts_with('R') {
+        notes.push(note(
+            NoteKind::Unmapped,
+            "diagnosis",
+            format!(
+                "`{diagnosis}` ({}) is a symptom, not a disease (ICD-10-CM chapter R): the complaint names it, so the complaint is withheld and the case tests little",
+                case.diagnosis.icd10
+            ),
+        ));
+    }
+    Guard::strict([diagnosis], &case.diagnosis.icd10).with_forms_of(case)
+}
+
+/// Sets age and sex from a demographics text, or else from the rest of the story (`story`: "A
+/// 60-year-old presented… His wife…"), noting what neither states and an age stated roughly.
 fn set_demographics(
     presentation: &mut Presentation,
     text: &str,
+    story: &str,
     field: &str,
     notes: &mut Vec<Note>,
 ) {
-    let found = demographics(text);
+    let mut found = demographics(text);
+    if found.age_years.is_none() || found.sex.is_none() {
+        let told = demographics(story);
+        if found.age_years.is_none() {
+            found.age_years = told.age_years;
+            found.age_months = told.age_months;
+            found.approximate = told.approximate;
+        }
+        found.sex = found.sex.or(told.sex);
+    }
     match found.age_years {
         Some(years) => {
             presentation.age_years = years;
             presentation.age_months = found.age_months.filter(|_| years < 2);
+            if let Some(phrase) = &found.approximate {
+                notes.push(note(
+                    NoteKind::Repaired,
+                    field,
+                    format!(
+                        "age given as `{phrase}`; recorded as {years}, the middle of that span"
+                    ),
+                ));
+            }
         }
         None => notes.push(note(
             NoteKind::Repaired,
@@ -475,7 +513,7 @@ fn osce(
     };
     let mut case = skeleton.case(&diagnosis, notes);
     settle_specialty(&mut case, None, notes);
-    let guard = Guard::strict([diagnosis.as_str()], &case.diagnosis.icd10).with_forms_of(&case);
+    let guard = guard_for(&case, &diagnosis, notes);
     let empty = Map::new();
     let patient = exam
         .get("Patient_Actor")
@@ -485,9 +523,21 @@ fn osce(
     set_demographics(
         &mut case.presentation,
         &demographics_text,
+        "",
         "OSCE_Examination.Patient_Actor.Demographics",
         notes,
     );
+    // dxsim records no race; the patient can still tell it, as the source states it.
+    if let Some(race) = race(&demographics_text) {
+        push_history(
+            &mut case,
+            &guard,
+            HistoryTopic::Social,
+            &format!("Race: {race}"),
+            "OSCE_Examination.Patient_Actor.Demographics",
+            notes,
+        );
+    }
     let mut primary = String::new();
     for (key, value) in patient {
         let field = format!("OSCE_Examination.Patient_Actor.{key}");
@@ -577,13 +627,24 @@ fn osce(
         _ if demographics_text.is_empty() => "A patient".to_string(),
         _ => demographics_text.trim_end_matches('.').to_string(),
     };
-    if !complaint.is_empty() {
+    if complaint.is_empty() {
+        summary.push('.');
+    } else if guard.names(&complaint) {
+        // The complaint alone is withheld: the patient is still introduced.
+        notes.push(note(
+            NoteKind::Repaired,
+            "presentation.summary",
+            format!(
+                "withheld the complaint `{complaint}` from the presentation: it names the diagnosis"
+            ),
+        ));
+        summary.push_str(" presents for assessment.");
+    } else {
         summary.push_str(&format!(
-            " presents with: {}",
+            " presents with: {}.",
             complaint.trim_end_matches('.')
         ));
     }
-    summary.push('.');
     set_summary(&mut case, &guard, &summary, "presentation.summary", notes);
     if let Some(findings) = exam.get("Physical_Examination_Findings") {
         map_exam(&mut case, &guard, findings, notes);
@@ -757,13 +818,18 @@ fn map_exam(case: &mut Case, guard: &Guard, findings: &Value, notes: &mut Vec<No
             if text.is_empty() {
                 continue;
             }
-            let found = mapper
+            let named = mapper
                 .exam_system(&child)
-                .filter(|system| *system != "vitals")
-                .or_else(|| mapper.system_mentioned(&label(&child)))
-                .or_else(|| mapper.system_mentioned(&text));
+                .filter(|system| *system != "vitals");
+            // A key that is no system's name ("Heart_Sounds", "Dix_Hallpike") keeps its label.
+            let found = named.map(|system| (system, text.clone())).or_else(|| {
+                mapper
+                    .system_mentioned(&label(&child))
+                    .or_else(|| mapper.system_mentioned(&text))
+                    .map(|system| (system, format!("{}: {text}", label(&child))))
+            });
             let (system, shown) = match found {
-                Some(system) => (system, text),
+                Some(found) => found,
                 None => {
                     notes.push(note(
                         NoteKind::Unmapped,
@@ -838,6 +904,8 @@ struct TestEntry {
 #[derive(Debug, Default)]
 struct Tests {
     entries: Vec<TestEntry>,
+    /// Vital signs and body measurements listed among the results (name, value, field).
+    measurements: Vec<(String, String, String)>,
 }
 
 impl Tests {
@@ -914,6 +982,10 @@ impl Tests {
         for (key, value, resolution) in resolved {
             let field = format!("{field}.{key}");
             let mut text = flatten(value);
+            if !value.is_object() && is_body_measurement(key) {
+                self.measurements.push((label(key), text, field));
+                continue;
+            }
             if !value.is_object() {
                 let (kept, dropped) = without_unresulted(&text);
                 for clause in &dropped {
@@ -982,6 +1054,38 @@ impl Tests {
         }
     }
 
+    /// Vital signs listed as results fill what the examination's vital signs leave unset; other
+    /// body measurements (BMI, height) join the general examination.
+    fn record_measurements(&self, case: &mut Case, guard: &Guard, notes: &mut Vec<Note>) {
+        for (name, text, field) in &self.measurements {
+            let (read, unread) = vitals(&[(name.clone(), text.clone())]);
+            if unread.is_empty() {
+                let mut merged = read;
+                merge_vitals(&mut merged, &case.vitals);
+                case.vitals = merged;
+                notes.push(note(
+                    NoteKind::Repaired,
+                    field.as_str(),
+                    "a vital sign among the test results; recorded with the vital signs",
+                ));
+            } else {
+                add_finding(
+                    case,
+                    guard,
+                    "general",
+                    &format!("{name}: {text}"),
+                    field,
+                    notes,
+                );
+                notes.push(note(
+                    NoteKind::Repaired,
+                    field.as_str(),
+                    "a body measurement among the test results; recorded under the general examination",
+                ));
+            }
+        }
+    }
+
     fn case_specific(&mut self, name: &str, group: Option<String>, text: &str, field: &str) {
         let mut stem = slug(name, '_');
         if stem.is_empty() {
@@ -1005,6 +1109,7 @@ impl Tests {
     }
 
     fn finish(self, case: &mut Case, guard: &Guard, notes: &mut Vec<Note>) {
+        self.record_measurements(case, guard, notes);
         let mapper = Mapper::get();
         for entry in self.entries {
             let report = entry.parts.join("; ");
@@ -1071,7 +1176,7 @@ impl Tests {
                 .parts
                 .iter()
                 .zip(&flags)
-                .filter(|(_, flag)| flag.is_none())
+                .filter(|(part, flag)| flag.is_none() && !is_plain_measurement(part))
                 .map(|(part, _)| part.as_str())
                 .collect();
             let abnormal = flags.contains(&Some(true)) || looks_abnormal(&unread.join("; "));
@@ -1088,6 +1193,22 @@ impl Tests {
             });
         }
     }
+}
+
+/// Whether an NEJM question asks for a diagnosis: it says so, or ("What is the most likely cause of
+/// this rash?") its answer names a condition with an ICD-10-CM code outside the external causes
+/// (V01–Y99: "Assault"), where "Which animal…?" answered "Cat" names none.
+fn asks_for_a_diagnosis(question: &str, answer: &str) -> bool {
+    let question = question.to_lowercase();
+    if ["diagnos", "disease", "condition", "syndrome"]
+        .iter()
+        .any(|word| question.contains(word))
+    {
+        return true;
+    }
+    Mapper::get()
+        .icd10_for(answer)
+        .is_some_and(|code| !code.starts_with(['V', 'W', 'X', 'Y']))
 }
 
 fn nejm(
@@ -1162,6 +1283,17 @@ fn nejm(
             return None;
         }
     };
+    let question = record.get("question").map(flatten).unwrap_or_default();
+    if !options.keep_non_diagnostic && !asks_for_a_diagnosis(&question, &diagnosis) {
+        notes.push(note(
+            NoteKind::Skipped,
+            "question",
+            format!(
+                "`{question}` asks for no diagnosis: its answer `{diagnosis}` names no condition; skipped (--keep-non-diagnostic imports it)"
+            ),
+        ));
+        return None;
+    }
     if option_texts.len() != 5 {
         notes.push(note(
             NoteKind::Repaired,
@@ -1206,8 +1338,24 @@ fn nejm(
         case.specialty = specialty.to_string();
     }
     settle_specialty(&mut case, None, notes);
-    let guard = Guard::strict([diagnosis.as_str()], &case.diagnosis.icd10).with_forms_of(&case);
-    let story = record.get("patient_info").map(flatten).unwrap_or_default();
+    let guard = guard_for(&case, &diagnosis, notes);
+    let raw_story = match record.get("patient_info") {
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => flatten(other),
+        None => String::new(),
+    };
+    let told = patient_story(&raw_story);
+    if told.rewritten || told.directions > 0 {
+        notes.push(note(
+            NoteKind::Repaired,
+            "patient_info",
+            format!(
+                "role-play text read in the patient's voice: lead-in and markdown dropped, \"you\" said as \"I\", {} direction(s) to the actor left out",
+                told.directions
+            ),
+        ));
+    }
+    let story = flatten(&Value::String(told.text));
     let story_sentences = sentences(&story);
     if story_sentences.is_empty() {
         notes.push(failed(
@@ -1221,7 +1369,13 @@ fn nejm(
         .iter()
         .find(|sentence| demographics(sentence).age_years.is_some())
         .unwrap_or(&story_sentences[0]);
-    set_demographics(&mut case.presentation, introduction, "patient_info", notes);
+    set_demographics(
+        &mut case.presentation,
+        introduction,
+        &story,
+        "patient_info",
+        notes,
+    );
     set_summary(
         &mut case,
         &guard,

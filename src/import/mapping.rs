@@ -607,6 +607,19 @@ pub fn looks_abnormal(text: &str) -> bool {
         })
 }
 
+/// Whether a result is only a number and its unit ("Urea Nitrogen: 18 mg/dL", "6,800 /µL"): it says
+/// nothing of whether it is normal, so it is not read as abnormal for want of the word "normal".
+pub fn is_plain_measurement(part: &str) -> bool {
+    let value = part
+        .rsplit_once(": ")
+        .map_or(part, |(_, value)| value)
+        .trim();
+    let value = value
+        .trim_start_matches(['<', '>', '≤', '≥', '~'])
+        .trim_start();
+    value.starts_with(|c: char| c.is_ascii_digit()) && value.split_whitespace().count() <= 2
+}
+
 /// Lowercase letters and digits joined by `separator`, from any text ("Chest X-Ray (PA)" →
 /// "chest-x-ray-pa"); letters outside ASCII are dropped.
 pub fn slug(text: &str, separator: char) -> String {
@@ -622,7 +635,7 @@ pub fn slug(text: &str, separator: char) -> String {
 }
 
 /// Age and sex as a source's demographics text states them.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Demographics {
     /// Whole years.
     pub age_years: Option<u32>,
@@ -630,15 +643,29 @@ pub struct Demographics {
     pub age_months: Option<u32>,
     /// Sex.
     pub sex: Option<Sex>,
+    /// The words of an age stated only roughly ("in his 70s"), when `age_years` is read from them.
+    pub approximate: Option<String>,
 }
 
-/// Reads "45-year-old male", "A 3-month-old girl", "Female, 62 years", "age 70, M".
+/// Reads "45-year-old male", "A 3-month-old girl", "Female, 62 years", "age 70, M", "a newborn",
+/// "a man in his 70s" (75: the middle of the decade, marked approximate).
 pub fn demographics(text: &str) -> Demographics {
     let normalized = normalize(text);
     let words: Vec<&str> = tokens(&normalized).collect();
     let mut found = Demographics::default();
     for (at, word) in words.iter().enumerate() {
         let digits: String = word.chars().take_while(char::is_ascii_digit).collect();
+        if found.age_years.is_none() {
+            if let Some((years, phrase)) = decade(&words, at) {
+                found.age_years = Some(years);
+                found.approximate = Some(phrase);
+            } else if matches!(*word, "newborn" | "neonate") {
+                found.age_years = Some(0);
+                found.age_months = Some(0);
+            } else if *word == "infant" {
+                found.age_years = Some(0);
+            }
+        }
         if found.age_years.is_none() && !digits.is_empty() {
             let number: u32 = digits.parse().unwrap_or(0);
             let suffix = &word[digits.len()..];
@@ -667,15 +694,118 @@ pub fn demographics(text: &str) -> Demographics {
         }
         if found.sex.is_none() {
             found.sex = match *word {
-                "male" | "man" | "boy" | "gentleman" | "m" | "he" | "his" => Some(Sex::Male),
-                "female" | "woman" | "girl" | "lady" | "f" | "she" | "her" | "pregnant" => {
-                    Some(Sex::Female)
+                "male" | "man" | "boy" | "gentleman" | "m" | "he" | "his" | "him" | "himself" => {
+                    Some(Sex::Male)
                 }
+                "female" | "woman" | "girl" | "lady" | "f" | "she" | "her" | "hers" | "herself"
+                | "pregnant" => Some(Sex::Female),
                 _ => None,
             };
         }
     }
     found
+}
+
+/// The race or ethnicity a demographics text states ("Race: Black/African American", "71-year-old
+/// White male", "HISPANIC/LATINO"), in the source's words; capitals-only text in title case.
+pub fn race(text: &str) -> Option<String> {
+    /// Categories as US records (MIMIC-IV among them) write them, longest first.
+    const CATEGORIES: &[&str] = &[
+        "black/african american",
+        "hispanic/latino",
+        "american indian/alaska native",
+        "native hawaiian/other pacific islander",
+        "african american",
+        "american indian",
+        "alaska native",
+        "pacific islander",
+        "native american",
+        "middle eastern",
+        "multiracial",
+        "caucasian",
+        "hispanic",
+        "latino",
+        "latina",
+        "white",
+        "black",
+        "asian",
+    ];
+    let stated = text
+        .split_once("Race:")
+        .or_else(|| text.split_once("race:"))
+        .or_else(|| text.split_once("RACE:"))
+        .map(|(_, rest)| {
+            rest.split([',', ';', '.'])
+                .next()
+                .unwrap_or_default()
+                .trim()
+        });
+    let found = match stated {
+        Some(words) if !words.is_empty() => words.to_string(),
+        _ => {
+            let lower = text.to_lowercase();
+            let (at, category) = CATEGORIES.iter().find_map(|category| {
+                lower
+                    .match_indices(category)
+                    .find(|(at, _)| {
+                        let before = lower[..*at].chars().next_back();
+                        let after = lower[at + category.len()..].chars().next();
+                        before.is_none_or(|c| !c.is_alphanumeric())
+                            && after.is_none_or(|c| !c.is_alphanumeric())
+                    })
+                    .map(|(at, _)| (at, *category))
+            })?;
+            text[at..at + category.len()].to_string()
+        }
+    };
+    if found.chars().any(char::is_lowercase) {
+        return Some(found);
+    }
+    Some(
+        found
+            .split_inclusive([' ', '/'])
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_string() + &chars.as_str().to_lowercase()
+                })
+            })
+            .collect(),
+    )
+}
+
+/// An age stated by its decade at `words[at]`: "in his 70s" (75), "in her early 40s" (42), "in
+/// their late sixties" (68), with the words that state it.
+fn decade(words: &[&str], at: usize) -> Option<(u32, String)> {
+    const TENS: [(&str, u32); 8] = [
+        ("twenties", 20),
+        ("thirties", 30),
+        ("forties", 40),
+        ("fifties", 50),
+        ("sixties", 60),
+        ("seventies", 70),
+        ("eighties", 80),
+        ("nineties", 90),
+    ];
+    let word = words[at];
+    let tens = match word
+        .strip_suffix('s')
+        .and_then(|number| number.parse::<u32>().ok())
+    {
+        Some(number) if number % 10 == 0 && (20..=90).contains(&number) => number,
+        _ => TENS.iter().find(|(name, _)| *name == word)?.1,
+    };
+    let (offset, start) = match at.checked_sub(1).map(|before| words[before]) {
+        Some("early") => (2, at.checked_sub(3)?),
+        Some("mid") => (5, at.checked_sub(3)?),
+        Some("late") => (8, at.checked_sub(3)?),
+        _ => (5, at.checked_sub(2)?),
+    };
+    let owner = words[start + 1];
+    if words[start] != "in" || !matches!(owner, "his" | "her" | "their") {
+        return None;
+    }
+    Some((tens + offset, words[start..=at].join(" ")))
 }
 
 /// "A 34-year-old woman", "A 3-month-old boy", "An infant under one month old", from age and sex.
@@ -696,6 +826,19 @@ pub fn person(age_years: u32, age_months: Option<u32>, sex: Sex) -> String {
 /// Unit spellings that mean the same count per volume as the catalogue's `10^3/uL`.
 const THOUSANDS_PER_MICROLITRE: &[&str] = &[
     "10^3/ul", "10^9/l", "k/ul", "10e3/ul", "10e9/l", "10^3/mm3", "/nl", "thou/ul", "giga/l",
+];
+/// Unit spellings that mean the same count per volume as the catalogue's `10^6/uL` (red cells).
+const MILLIONS_PER_MICROLITRE: &[&str] = &[
+    "10^6/ul",
+    "m/ul",
+    "10^12/l",
+    "10e6/ul",
+    "10e12/l",
+    "mil/ul",
+    "10^6/mm3",
+    "/pl",
+    "tera/l",
+    "million/ul",
 ];
 /// Unit spellings of a count per microlitre, a thousandth of `10^3/uL`.
 const PER_MICROLITRE: &[&str] = &[
@@ -744,16 +887,19 @@ pub fn measured_abnormal(
     let value: f64 = number.replace(',', "").parse().ok()?;
     let stated = unit_key(trimmed[digits_end..].split_whitespace().next()?);
     let wanted = unit_key(unit);
-    let counts = |unit: &str| THOUSANDS_PER_MICROLITRE.contains(&unit);
-    let scaled = if stated == wanted || (counts(&wanted) && counts(&stated)) {
-        value
-    } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
-        && PER_MICROLITRE.contains(&stated.as_str())
-    {
-        value / 1000.0
-    } else {
-        return None;
+    let same = |spellings: &[&str]| {
+        spellings.contains(&wanted.as_str()) && spellings.contains(&stated.as_str())
     };
+    let scaled =
+        if stated == wanted || same(THOUSANDS_PER_MICROLITRE) || same(MILLIONS_PER_MICROLITRE) {
+            value
+        } else if THOUSANDS_PER_MICROLITRE.contains(&wanted.as_str())
+            && PER_MICROLITRE.contains(&stated.as_str())
+        {
+            value / 1000.0
+        } else {
+            return None;
+        };
     Some(scaled < low || scaled > high)
 }
 
@@ -851,7 +997,8 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
             })
         } else if has(&["weight"]) {
             first.map(|weight| {
-                let pounds = value.to_lowercase().contains("lb");
+                let pounds =
+                    value.to_lowercase().contains("lb") || has(&["lb", "lbs", "pounds", "pound"]);
                 let kilograms = if pounds { weight * 0.453_592 } else { weight };
                 vitals.weight_kg = Some((kilograms * 10.0).round() / 10.0);
             })
@@ -863,6 +1010,38 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
         }
     }
     (vitals, unread)
+}
+
+/// Whether a test key names a vital sign or a body measurement rather than a test ("Blood
+/// Pressure", "Weight Lbs", "BMI", "Height (cm)"): what the examination records.
+pub fn is_body_measurement(key: &str) -> bool {
+    const MEASUREMENTS: &[&str] = &[
+        "blood pressure",
+        "bp",
+        "heart rate",
+        "pulse",
+        "pulse rate",
+        "respiratory rate",
+        "temperature",
+        "temp",
+        "oxygen saturation",
+        "o2 saturation",
+        "spo2",
+        "weight",
+        "body weight",
+        "height",
+        "bmi",
+        "body mass index",
+    ];
+    const UNITS: &[&str] = &[
+        "lbs", "lb", "kg", "cm", "in", "inches", "mmhg", "bpm", "c", "f", "percent", "kg m2",
+    ];
+    let key = normalize(&label(key));
+    let mut words: Vec<&str> = tokens(&key).collect();
+    while words.last().is_some_and(|word| UNITS.contains(word)) {
+        words.pop();
+    }
+    MEASUREMENTS.contains(&words.join(" ").as_str())
 }
 
 /// The specialty a diagnosis code belongs to, by its ICD-10-CM chapter and block.
@@ -1123,6 +1302,33 @@ mod tests {
         let terse = demographics("Female, 62 years");
         assert_eq!((terse.age_years, terse.sex), (Some(62), Some(Sex::Female)));
         assert_eq!(demographics("age 70, M").age_years, Some(70));
+        let newborn = demographics("A newborn was jaundiced");
+        assert_eq!((newborn.age_years, newborn.age_months), (Some(0), Some(0)));
+        let decade = demographics("A man in his 70s presented");
+        assert_eq!(
+            (decade.age_years, decade.sex, decade.approximate.as_deref()),
+            (Some(75), Some(Sex::Male), Some("in his 70s"))
+        );
+        assert_eq!(
+            demographics("a woman in her late sixties").age_years,
+            Some(68)
+        );
+        assert_eq!(demographics("seen in the 1970s").age_years, None);
+    }
+
+    #[test]
+    fn race_is_read_as_the_source_states_it() {
+        assert_eq!(
+            race("58-year-old female, Race: Black/African American").as_deref(),
+            Some("Black/African American")
+        );
+        assert_eq!(race("71-year-old White male").as_deref(), Some("White"));
+        assert_eq!(
+            race("45 yo M, HISPANIC/LATINO").as_deref(),
+            Some("Hispanic/Latino")
+        );
+        assert_eq!(race("A 30-year-old woman with whiteheads"), None);
+        assert_eq!(race("62-year-old man"), None);
     }
 
     #[test]

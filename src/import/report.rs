@@ -18,6 +18,9 @@ pub enum NoteKind {
     Repaired,
     /// The record could not be imported; the message says why.
     Failed,
+    /// The record was left out on purpose (an NEJM question that asks for no diagnosis); the
+    /// message says why and which option keeps it.
+    Skipped,
 }
 
 /// One note about a record.
@@ -48,7 +51,15 @@ pub struct RecordReport {
 impl RecordReport {
     /// Whether the record was imported.
     pub fn imported(&self) -> bool {
-        !self.notes.iter().any(|note| note.kind == NoteKind::Failed)
+        !self
+            .notes
+            .iter()
+            .any(|note| matches!(note.kind, NoteKind::Failed | NoteKind::Skipped))
+    }
+
+    /// Whether the record was left out on purpose rather than failing.
+    pub fn skipped(&self) -> bool {
+        !self.imported() && !self.notes.iter().any(|note| note.kind == NoteKind::Failed)
     }
 }
 
@@ -61,6 +72,7 @@ impl std::fmt::Display for RecordReport {
                 NoteKind::Unmapped => "unmapped",
                 NoteKind::Repaired => "repaired",
                 NoteKind::Failed => "FAILED",
+                NoteKind::Skipped => "skipped",
             };
             if note.field.is_empty() {
                 writeln!(f, "  {kind}: {}", note.message)?;
@@ -98,6 +110,8 @@ pub struct ImportReport {
     pub imported: u64,
     /// Records that could not be imported.
     pub failed: u64,
+    /// Records left out on purpose (see [`NoteKind::Skipped`]).
+    pub skipped: u64,
     /// Imported records that carry at least one unmapped or repaired note.
     pub with_notes: u64,
     /// Notes about the source's tables rather than one record (DDXPlus evidences and conditions).
@@ -117,6 +131,8 @@ impl ImportReport {
             if !record.notes.is_empty() {
                 self.with_notes += 1;
             }
+        } else if record.skipped() {
+            self.skipped += 1;
         } else {
             self.failed += 1;
         }

@@ -304,12 +304,12 @@ cases by them in the reset options instead",
         })
         .map(|case| {
             let mut shown = serde_json::to_value(case.public()).unwrap_or_default();
-            if let (Some(library), Some(fields)) =
-                (state.library.library_of(&case.id), shown.as_object_mut())
-            {
-                fields.insert("library".into(), library.into());
-            }
+            // Which library holds a case is the operator's grouping (a library may be named for a
+            // specialty), so agents see it only through the reset option that chooses one.
             if let (true, Some(fields)) = (state.case_details, shown.as_object_mut()) {
+                if let Some(library) = state.library.library_of(&case.id) {
+                    fields.insert("library".into(), library.into());
+                }
                 fields.insert("id".into(), case.id.clone().into());
                 fields.insert("title".into(), case.title.clone().into());
                 fields.insert("specialty".into(), case.specialty.clone().into());

@@ -27,6 +27,7 @@ fn options() -> ImportOptions {
     ImportOptions {
         licence: "NOASSERTION".into(),
         created: "2026-11-24".into(),
+        ..ImportOptions::default()
     }
 }
 
@@ -240,7 +241,7 @@ fn text_naming_the_diagnosis_is_withheld_or_made_confirmatory() {
     assert!(
         repaired
             .iter()
-            .any(|m| m.contains("withheld `Signs consistent with pneumonia")),
+            .any(|m| m.contains("Signs consistent with pneumonia in the right lower lobe`")),
         "{repaired:?}"
     );
     let gram = case.test("sputum_gram_stain").expect("gram stain");
@@ -1036,7 +1037,7 @@ fn values_in_catalogue_units_are_flagged_by_the_catalogue_range() {
 #[test]
 fn mimic_style_quirks_are_read_and_each_is_reported() {
     let imported = agentclinic("agentclinic_mimic_quirks.jsonl", Form::Auto);
-    assert_eq!(imported.report.imported, 3, "{:?}", imported.records);
+    assert_eq!(imported.report.imported, 5, "{:?}", imported.records);
 
     // Lab names with their specimen reach the catalogue tests that measure them; a group the
     // catalogue has no name for is walked into; a component is read in its group's specimen.
@@ -1126,11 +1127,274 @@ fn mimic_style_quirks_are_read_and_each_is_reported() {
             })
             .flatten()
             .collect();
-        assert_eq!(ordered.len(), case.tests.len(), "{}", case.id);
+        // A catalogue normal covered because it named the diagnosis is no result of the source.
+        let reported = case
+            .tests
+            .iter()
+            .filter(|test| test.report.as_deref() != Some(dxsim::import::NOTHING_RECORDED))
+            .count();
+        assert_eq!(ordered.len(), reported, "{}", case.id);
         assert!(
             case.reference_workup
                 .iter()
                 .any(|step| matches!(step, WorkupStep::Ask { .. }))
         );
     }
+}
+
+#[test]
+fn a_symptom_level_diagnosis_keeps_the_complaint_and_the_patient() {
+    let imported = agentclinic("agentclinic_mimic_quirks.jsonl", Form::Auto);
+    let chest_pain = imported.case(4);
+    // The complaint is the diagnosis, so it is withheld like any naming text; the patient is
+    // still presented, and what does not name it is kept.
+    assert_eq!(
+        chest_pain.presentation.summary,
+        "A 58-year-old woman presents for assessment."
+    );
+    assert_eq!(
+        (
+            chest_pain.presentation.age_years,
+            chest_pain.presentation.sex
+        ),
+        (58, Sex::Female)
+    );
+    assert!(
+        chest_pain
+            .history
+            .iter()
+            .any(|item| item.text.contains("shortness of breath on exertion"))
+    );
+    assert!(chest_pain.diagnosis.icd10.starts_with("R07"));
+    assert!(
+        imported
+            .messages(4, NoteKind::Unmapped)
+            .iter()
+            .any(|message| message.contains("a symptom, not a disease")),
+        "{:?}",
+        imported.record(4)
+    );
+}
+
+#[test]
+fn vital_signs_and_body_measurements_listed_as_tests_join_the_examination() {
+    let imported = agentclinic("agentclinic_mimic_quirks.jsonl", Form::Auto);
+    let case = imported.case(4);
+    assert_eq!(
+        (case.vitals.systolic_bp, case.vitals.diastolic_bp),
+        (146, 88)
+    );
+    // "Weight Lbs": the unit is in the key.
+    assert_eq!(case.vitals.weight_kg, Some(82.6));
+    assert_eq!(case.vitals.heart_rate, 84);
+    assert!(
+        case.exam_finding("general")
+            .is_some_and(|finding| finding.text.contains("BMI: 31.2"))
+    );
+    for key in ["blood_pressure", "weight_lbs", "bmi"] {
+        assert!(
+            case.tests.iter().all(|test| !test.id.ends_with(key)),
+            "{key} is no test"
+        );
+    }
+    let repaired = imported.messages(4, NoteKind::Repaired).join("\n");
+    assert!(
+        repaired.contains("Test_Results.Blood Pressure: a vital sign"),
+        "{repaired}"
+    );
+}
+
+#[test]
+fn race_is_kept_where_the_patient_can_tell_it() {
+    let imported = agentclinic("agentclinic_mimic_quirks.jsonl", Form::Auto);
+    let stated = imported.case(4);
+    assert!(
+        history_texts(stated, HistoryTopic::Social).contains(&"Race: Black/African American"),
+        "{:?}",
+        history_texts(stated, HistoryTopic::Social)
+    );
+    let inline = imported.case(5);
+    assert!(
+        history_texts(inline, HistoryTopic::Social).contains(&"Race: White"),
+        "{:?}",
+        history_texts(inline, HistoryTopic::Social)
+    );
+    assert_eq!(
+        (inline.presentation.age_years, inline.presentation.sex),
+        (71, Sex::Male)
+    );
+}
+
+#[test]
+fn an_all_normal_blood_count_in_the_sources_units_is_not_flagged() {
+    let imported = agentclinic("agentclinic_mimic_quirks.jsonl", Form::Auto);
+    let case = imported.case(5);
+    let blood: Vec<&str> = case
+        .tests
+        .iter()
+        .filter(|test| test.abnormal)
+        .map(|test| test.id.as_str())
+        .collect();
+    assert!(blood.is_empty(), "flagged abnormal: {blood:?}");
+    assert!(report_of(case, "cbc_no_diff").contains("Red Blood Cells [Blood]: 4.72 m/uL"));
+}
+
+#[test]
+fn exam_sub_keys_keep_their_order_and_their_labels() {
+    let imported = agentclinic("agentclinic_mimic_quirks.jsonl", Form::Auto);
+    let case = imported.case(5);
+    let neuro = &case
+        .exam_finding("neurological")
+        .expect("neurological")
+        .text;
+    let order = [
+        "Mental Status: Alert",
+        "Cranial Nerves: Intact",
+        "Gait: Steady",
+        "Coordination: Finger",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|part| {
+            neuro
+                .find(part)
+                .unwrap_or_else(|| panic!("{part} missing: {neuro}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|pair| pair[0] < pair[1]), "{neuro}");
+    // A manoeuvre with no system of its own is filed by what it finds, under its own name.
+    let all: String = case
+        .exam
+        .iter()
+        .map(|finding| finding.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all.contains("Dix Hallpike: Right side down"), "{all}");
+}
+
+#[test]
+fn nejm_actor_text_is_read_in_the_patients_own_voice() {
+    let imported = agentclinic("agentclinic_nejm_extended.jsonl", Form::Auto);
+    let case = imported.case(1);
+    assert_eq!(
+        (case.presentation.age_years, case.presentation.sex),
+        (52, Sex::Male)
+    );
+    let told: Vec<&str> = case.history.iter().map(|item| item.text.as_str()).collect();
+    for item in &told {
+        for instruction in [
+            "role",
+            "Remember",
+            "**",
+            "reveal",
+            "Answer in",
+            "Instructions",
+        ] {
+            assert!(!item.contains(instruction), "`{instruction}` in {item:?}");
+        }
+    }
+    assert!(
+        told.contains(
+            &"I noticed a red ring-shaped rash on my thigh ten days ago that has slowly grown."
+        ),
+        "{told:?}"
+    );
+    assert!(
+        told.contains(&"I have felt achy and tired, with a mild fever."),
+        "{told:?}"
+    );
+    assert!(
+        !case.presentation.summary.contains("you"),
+        "{}",
+        case.presentation.summary
+    );
+    assert!(
+        imported
+            .messages(1, NoteKind::Repaired)
+            .iter()
+            .any(|message| message.contains("role-play")),
+        "{:?}",
+        imported.record(1)
+    );
+}
+
+#[test]
+fn nejm_demographics_are_read_from_the_whole_story() {
+    let imported = agentclinic("agentclinic_nejm_extended.jsonl", Form::Auto);
+    let unstated_sex = imported.case(2);
+    assert_eq!(
+        (
+            unstated_sex.presentation.age_years,
+            unstated_sex.presentation.sex
+        ),
+        (60, Sex::Male)
+    );
+    let newborn = imported.case(3);
+    assert_eq!(
+        (
+            newborn.presentation.age_years,
+            newborn.presentation.age_months,
+            newborn.presentation.sex
+        ),
+        (0, Some(0), Sex::Female)
+    );
+    let decade = imported.case(4);
+    assert_eq!(
+        (decade.presentation.age_years, decade.presentation.sex),
+        (75, Sex::Male)
+    );
+    assert!(
+        imported
+            .messages(4, NoteKind::Repaired)
+            .iter()
+            .any(|message| message.contains("in his 70s")),
+        "{:?}",
+        imported.record(4)
+    );
+    for line in [2, 3] {
+        assert!(
+            imported
+                .messages(line, NoteKind::Repaired)
+                .iter()
+                .all(|message| !message.contains("recorded as")),
+            "{:?}",
+            imported.record(line)
+        );
+    }
+}
+
+#[test]
+fn nejm_questions_that_ask_for_no_diagnosis_are_skipped_unless_kept() {
+    let imported = agentclinic("agentclinic_nejm_extended.jsonl", Form::Auto);
+    assert_eq!(imported.report.read, 7);
+    assert_eq!(imported.report.skipped, 2, "{:?}", imported.records);
+    assert_eq!(imported.report.failed, 0, "{:?}", imported.records);
+    assert_eq!(imported.report.imported, 5);
+    for line in [5, 6] {
+        let skipped = imported.messages(line, NoteKind::Skipped).join("\n");
+        assert!(skipped.contains("asks for no diagnosis"), "{skipped}");
+    }
+    // "The most likely cause" is a diagnosis when the answer names a condition.
+    assert_eq!(imported.case(7).diagnosis.name, "Herpes zoster");
+
+    let mut cases = CollectCases::default();
+    let mut sink = CollectSink::default();
+    let kept = agentclinic::import_file(
+        &fixture("agentclinic_nejm_extended.jsonl"),
+        Form::Auto,
+        &ImportOptions {
+            keep_non_diagnostic: true,
+            ..options()
+        },
+        &mut cases,
+        &mut sink,
+    )
+    .expect("imports");
+    assert_eq!((kept.imported, kept.skipped), (7, 0));
+    let cat = cases
+        .0
+        .iter()
+        .find(|case| case.import.as_ref().is_some_and(|import| import.line == 5))
+        .expect("line 5 kept");
+    assert_eq!(cat.diagnosis.name, "Cat");
 }

@@ -1048,15 +1048,8 @@ async fn the_api_describes_itself_and_hides_the_cases() {
             .keys()
             .map(String::as_str)
             .collect();
-        let shown: std::collections::BTreeSet<&str> = [
-            "handle",
-            "library",
-            "age_years",
-            "sex",
-            "setting",
-            "summary",
-        ]
-        .into();
+        let shown: std::collections::BTreeSet<&str> =
+            ["handle", "age_years", "sex", "setting", "summary"].into();
         assert!(
             keys == shown || keys == &shown | &["age_months"].into(),
             "{keys:?}"

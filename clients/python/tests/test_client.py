@@ -10,7 +10,7 @@ import pytest
 import dxsim
 from conftest import STEMI_CASE, STEMI_HANDLE, Server
 
-PUBLIC_CASE_FIELDS = {"handle", "library", "age_years", "age_months", "sex", "setting", "summary"}
+PUBLIC_CASE_FIELDS = {"handle", "age_years", "age_months", "sex", "setting", "summary"}
 AUTHORS_FIELDS = {"id", "title", "specialty", "difficulty", "split"}
 HIDDEN_CASE_FIELDS = {"diagnosis", "title", "history", "exam", "tests", "differential", "key_findings"}
 

@@ -32,7 +32,6 @@ class Health(TypedDict):
 
 class _CaseSummaryBase(TypedDict):
     handle: str
-    library: str
     age_years: int
     sex: str
     setting: str
@@ -42,11 +41,13 @@ class _CaseSummaryBase(TypedDict):
 class CaseSummary(_CaseSummaryBase, total=False):
     """One entry of ``GET /v1/cases``: an opaque handle and the presentation, never the diagnosis.
 
-    The authors' fields (``id``, ``title``, ``specialty``, ``difficulty``, ``split``) are present only
-    when the server runs with ``--case-details``; an agent must never see them before an episode ends.
+    The authors' fields (``id``, ``title``, ``specialty``, ``difficulty``, ``split``) and the
+    operator's ``library`` are present only when the server runs with ``--case-details``; an agent
+    must never see them before an episode ends.
     """
 
     age_months: int
+    library: str
     id: str
     title: str
     specialty: str
