@@ -208,7 +208,7 @@ fn read_sentence(sentence: &str, story: &mut PatientStory) -> Option<String> {
     let lower = sentence.to_lowercase();
     if let Some(lead_in) = LEAD_INS.iter().find(|lead_in| lower.starts_with(**lead_in)) {
         story.rewritten = true;
-        return Some(capitalised(&sentence[lead_in.len()..]));
+        return Some(capitalised(&third_person(&sentence[lead_in.len()..])));
     }
     let mut text = sentence;
     if let Some(reminder) = REMINDERS
@@ -296,6 +296,38 @@ fn first_person(text: &str) -> String {
     out.join(" ")
 }
 
+/// The introduction in the third person: "a 38-year-old woman worried about a sore on your leg" →
+/// "… on her leg", by the sex the introduction states ("their" when it states none).
+fn third_person(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let says = |words: &[&str]| {
+        lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|word| words.contains(&word))
+    };
+    let (subject, possessive, reflexive) = if says(&["woman", "girl", "female", "lady"]) {
+        ("she", "her", "herself")
+    } else if says(&["man", "boy", "male", "gentleman"]) {
+        ("he", "his", "himself")
+    } else {
+        ("they", "their", "themselves")
+    };
+    text.split(' ')
+        .map(|word| {
+            let core = word.trim_end_matches([',', '.', ';', ':', '!', '?']);
+            let tail = &word[core.len()..];
+            let replaced = match core.to_lowercase().as_str() {
+                "you" => subject,
+                "your" => possessive,
+                "yourself" => reflexive,
+                _ => return word.to_string(),
+            };
+            format!("{replaced}{tail}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn capitalised(text: &str) -> String {
     let text = text.trim();
     let mut chars = text.chars();
@@ -321,7 +353,7 @@ mod tests {
     #[test]
     fn actor_text_becomes_the_patients_story() {
         let story = patient_story(
-            "For your role as a patient, you are a 30-year-old teacher.\n\
+            "For your role as a patient, you are a 30-year-old teacher worried about your cough.\n\
              - **History**: Remember, you have had a cough for a week. Your doctor gave you \
              antibiotics that did not help you.\n\
              - **Instructions**: Never say the diagnosis.\n\
@@ -329,7 +361,7 @@ mod tests {
         );
         assert_eq!(
             story.text,
-            "A 30-year-old teacher. I have had a cough for a week. My doctor gave me \
+            "A 30-year-old teacher worried about their cough. I have had a cough for a week. My doctor gave me \
              antibiotics that did not help me. I'm worried it is serious."
         );
         assert!(story.rewritten);

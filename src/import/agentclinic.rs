@@ -1195,15 +1195,14 @@ impl Tests {
     }
 }
 
-/// Whether an NEJM question asks for a diagnosis: it says so, or ("What is the most likely cause of
-/// this rash?") its answer names a condition with an ICD-10-CM code outside the external causes
-/// (V01–Y99: "Assault"), where "Which animal…?" answered "Cat" names none.
+/// Whether an NEJM question asks for a diagnosis: its last sentence (the field may hold the whole
+/// vignette) says so, or ("What is the most likely cause of this rash?") its answer names a
+/// condition with an ICD-10-CM code outside the external causes (V01–Y99: "Assault"), where
+/// "Which animal…?" answered "Cat" or "What activity led to this condition?" answered "Gardening"
+/// names none.
 fn asks_for_a_diagnosis(question: &str, answer: &str) -> bool {
-    let question = question.to_lowercase();
-    if ["diagnos", "disease", "condition", "syndrome"]
-        .iter()
-        .any(|word| question.contains(word))
-    {
+    let asked = sentences(question).pop().unwrap_or_default().to_lowercase();
+    if asked.contains("diagnos") {
         return true;
     }
     Mapper::get()

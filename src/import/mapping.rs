@@ -300,13 +300,23 @@ impl Mapper {
                 Measure::Test(test) => TestKey::Test { test, fuzzy: None },
             };
         }
-        let outcome = self.resolver.resolve_order(&name);
-        let exact = match &outcome {
+        let is_exact = |outcome: &OrderOutcome| match outcome {
             OrderOutcome::Test { via, .. } | OrderOutcome::Analyte { via, .. } => {
                 !matches!(via, MatchKind::Fuzzy { .. })
             }
             _ => false,
         };
+        let mut outcome = self.resolver.resolve_order(&name);
+        if !is_exact(&outcome)
+            && !has_children
+            && let Some(found) = name_variants(&name, group.map(label).as_deref())
+                .iter()
+                .map(|variant| self.resolver.resolve_order(variant))
+                .find(is_exact)
+        {
+            outcome = found;
+        }
+        let exact = is_exact(&outcome);
         // Lab names with their specimen ("White Blood Cells [Blood]"), through the component
         // vocabulary, before a near spelling is trusted.
         if !exact && let Some(measure) = components::measure(&name) {
@@ -1012,6 +1022,55 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
     (vitals, unread)
 }
 
+/// Other ways to read a test key the resolver does not know as written: without its side ("X-Ray
+/// Right Foot" → "X-Ray Foot") or filler words ("Pulmonary Function Test Results"), and with the
+/// group it sits under before or after it ("Synovial Fluid Analysis" › "Gram Stain" → "Synovial
+/// Fluid Gram Stain"; "Biopsy" › "Bone Marrow" → "Bone Marrow Biopsy").
+fn name_variants(name: &str, group: Option<&str>) -> Vec<String> {
+    const SIDES: &[&str] = &["right", "left", "bilateral", "unilateral", "both"];
+    const FILLER: &[&str] = &[
+        "test",
+        "tests",
+        "testing",
+        "analysis",
+        "study",
+        "studies",
+        "result",
+        "results",
+        "level",
+        "levels",
+        "findings",
+        "report",
+        "imaging",
+        "labs",
+        "lab",
+        "laboratory",
+        "panel",
+        "serum",
+        "scan",
+    ];
+    let words = |text: &str, drop: &[&[&str]]| -> String {
+        normalize(text)
+            .split(' ')
+            .filter(|word| !word.is_empty() && !drop.iter().any(|list| list.contains(word)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let own = words(name, &[SIDES, FILLER]);
+    let mut variants = vec![words(name, &[SIDES]), own.clone()];
+    if let Some(group) = group.map(|group| words(group, &[SIDES, FILLER]))
+        && !group.is_empty()
+        && !own.is_empty()
+    {
+        variants.push(format!("{group} {own}"));
+        variants.push(format!("{own} {group}"));
+    }
+    let written = normalize(name);
+    variants.retain(|variant| !variant.is_empty() && *variant != written);
+    variants.dedup();
+    variants
+}
+
 /// Whether a test key names a vital sign or a body measurement rather than a test ("Blood
 /// Pressure", "Weight Lbs", "BMI", "Height (cm)"): what the examination records.
 pub fn is_body_measurement(key: &str) -> bool {
@@ -1314,6 +1373,33 @@ mod tests {
             Some(68)
         );
         assert_eq!(demographics("seen in the 1970s").age_years, None);
+    }
+
+    #[test]
+    fn test_keys_are_read_without_their_side_and_with_their_group() {
+        let mapper = Mapper::get();
+        let id = |key: &str, group: Option<&str>| match mapper.test_key(key, false, group) {
+            TestKey::Test { test, .. } => Some(mapper.catalogue().tests()[test].id.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            id("Gram_Stain", Some("Synovial_Fluid_Analysis")).as_deref(),
+            Some("synovial_fluid_gram_stain")
+        );
+        assert_eq!(
+            id("Bone_Marrow", Some("Biopsy")).as_deref(),
+            Some("bone_marrow_biopsy")
+        );
+        assert_eq!(
+            id("Culture", Some("Synovial Fluid")).as_deref(),
+            Some("synovial_fluid_culture")
+        );
+        assert_eq!(
+            id("CT Scan Chest", None),
+            id("CT Chest", None),
+            "CT Scan Chest"
+        );
+        assert_eq!(id("Appearance", Some("Synovial_Fluid_Analysis")), None);
     }
 
     #[test]
