@@ -7,6 +7,10 @@
 //! markdown and the directions are left out, and what the actor is told about "you" is said in the
 //! patient's own voice ("I noticed a rash on my thigh").
 
+use dxsim_gatekeeper::case::Sex;
+
+use super::mapping::{demographics, person};
+
 /// A story read out of actor text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatientStory {
@@ -80,12 +84,97 @@ const DIRECTIONS: &[&str] = &[
 const DIRECTION_LABELS: &[&str] = &[
     "instructions",
     "instruction",
+    "directions",
     "guidelines",
     "role",
     "rules",
     "reminders",
     "note",
     "notes",
+    "how to answer",
+    "behaviour",
+    "behavior",
+];
+
+/// Labels that say who the patient is ("**Age:** 54", "**Age/sex:** 49-year-old woman", "**Who
+/// you are:** a 72-year-old retired carpenter").
+const PROFILE_LABELS: &[&str] = &[
+    "age",
+    "sex",
+    "gender",
+    "age/sex",
+    "age/gender",
+    "age and sex",
+    "sex/age",
+    "who you are",
+    "you are",
+    "your character",
+    "character",
+    "patient",
+    "demographics",
+    "name",
+];
+
+/// Labels of why the patient came.
+const COMPLAINT_LABELS: &[&str] = &[
+    "reason for visit",
+    "chief complaint",
+    "chief concern",
+    "presenting complaint",
+    "presenting problem",
+    "main problem",
+    "main concern",
+    "what brings you in",
+    "complaint",
+    "concern",
+];
+
+/// Words that mark a sentence as framing for an actor or a model rather than a fact about the
+/// patient ("You are a standardized patient taking part in a role-play").
+const FRAMING: &[&str] = &[
+    "role-play",
+    "role play",
+    "roleplay",
+    "standardized patient",
+    "standardised patient",
+    "simulated",
+    "simulation",
+    "in character",
+    "in role",
+    "the actor",
+    "actor:",
+    "portray",
+    "play the patient",
+    "play a patient",
+    "playing the patient",
+    "playing a patient",
+    "acting as a patient",
+    "act as the patient",
+    "the doctor will",
+    "described below",
+    "not a medical expert",
+    "medical terms",
+    "medical jargon",
+    "first person",
+    "language model",
+    "as an ai",
+];
+
+/// Cues of a clause that tells the actor when or how to say something ("but say so only if
+/// asked"): the clause is left out, the fact before it kept.
+const CLAUSE_DIRECTIONS: &[&str] = &[
+    "only if",
+    "if asked",
+    "if the doctor",
+    "unless asked",
+    "when asked",
+    "should ask",
+    "say so",
+    "mention it",
+    "will describe",
+    "do not",
+    "don't",
+    "you should",
 ];
 
 /// Words after which a second-person "you" is an object ("told you" → "told me").
@@ -137,49 +226,164 @@ pub fn patient_story(raw: &str) -> PatientStory {
         rewritten: false,
         directions: 0,
     };
-    let mut kept: Vec<String> = Vec::new();
+    let mut introduction: Option<String> = None;
+    let mut profile: Vec<(String, String)> = Vec::new();
+    let mut complaint: Option<String> = None;
+    let mut facts: Vec<String> = Vec::new();
     for line in raw.lines() {
-        let Some(line) = without_markdown(line, &mut story) else {
+        let Some(line) = read_line(line, &mut story) else {
             continue;
         };
-        for sentence in split_sentences(&line) {
-            if let Some(sentence) = read_sentence(sentence, &mut story) {
-                kept.push(sentence);
+        match line {
+            Line::Profile(label, text) => profile.push((label, text)),
+            Line::Complaint(text) => complaint = Some(text),
+            Line::Text(text) => {
+                for sentence in split_sentences(&text) {
+                    match read_sentence(sentence, &mut story) {
+                        Some(Sentence::Introduction(text)) if introduction.is_none() => {
+                            introduction = Some(text);
+                        }
+                        Some(Sentence::Introduction(text) | Sentence::Fact(text)) => {
+                            facts.push(text);
+                        }
+                        None => {}
+                    }
+                }
             }
         }
     }
-    story.text = kept.join(" ");
+    let mut told: Vec<String> = Vec::new();
+    // The introduction: the lead-in's, else one made from the profile bullets and the complaint.
+    let profile_text = profile
+        .iter()
+        .map(|(label, text)| format!("{label} {text}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let introduction = introduction.or_else(|| {
+        if profile.is_empty() && complaint.is_none() {
+            return None;
+        }
+        let who = who_from_profile(&profile, &profile_text);
+        Some(match &complaint {
+            Some(complaint) => {
+                let complaint = third_person(complaint, &profile_text);
+                format!("{who} presents with: {}.", lowercase_first(&complaint))
+            }
+            None => format!("{who}."),
+        })
+    });
+    told.extend(introduction);
+    if let Some(complaint) = complaint {
+        told.push(with_full_stop(&capitalised(&first_person(&complaint))));
+    }
+    told.extend(facts);
+    story.text = told.join(" ");
     story
 }
 
-/// A line without its bullet, emphasis and bold label; none when the label marks directions.
-fn without_markdown(line: &str, story: &mut PatientStory) -> Option<String> {
+/// One line of actor text, once its markdown is read.
+enum Line {
+    /// Who the patient is, under its label: an age, a sex, a description.
+    Profile(String, String),
+    /// Why the patient came, as the actor was told it.
+    Complaint(String),
+    /// Anything else: sentences to read one by one.
+    Text(String),
+}
+
+/// One sentence, once read.
+enum Sentence {
+    /// The patient introduced in the third person ("A 52-year-old man who…").
+    Introduction(String),
+    /// A fact in the patient's voice.
+    Fact(String),
+}
+
+/// A line without its bullet, heading marks, emphasis and bold label, sorted by its label; none
+/// when it is a heading, a direction or empty.
+fn read_line(line: &str, story: &mut PatientStory) -> Option<Line> {
     let trimmed = line.trim();
+    if trimmed.starts_with('#') {
+        // A heading ("## Patient profile") names a section; it tells the patient nothing.
+        story.rewritten = true;
+        return None;
+    }
+    if trimmed.starts_with('(') && trimmed.ends_with(')') {
+        // "(Actor: answer in plain language.)"
+        story.directions += 1;
+        return None;
+    }
     let unbulleted = trimmed
         .strip_prefix("- ")
         .or_else(|| trimmed.strip_prefix("* "))
         .or_else(|| trimmed.strip_prefix("• "))
-        .unwrap_or_else(|| trimmed.trim_start_matches('#').trim_start());
+        .unwrap_or(trimmed);
     let marked = unbulleted.len() != trimmed.len() || unbulleted.contains("**");
     let plain = unbulleted.replace("**", "").replace("__", "");
     if marked {
         story.rewritten = true;
     }
-    if plain.trim().is_empty() {
+    let plain = plain.trim();
+    if plain.is_empty() {
         return None;
     }
     // A short label before a colon, as markdown writes section names.
     if let Some((label, rest)) = plain.split_once(':') {
-        let short = label.split_whitespace().count() <= 4 && !label.trim().is_empty();
+        let label = label.trim().to_lowercase();
+        let short = label.split_whitespace().count() <= 4 && !label.is_empty();
         if marked && short {
-            if DIRECTION_LABELS.contains(&label.trim().to_lowercase().as_str()) {
+            let rest = rest.trim().to_string();
+            if DIRECTION_LABELS.contains(&label.as_str()) {
                 story.directions += 1;
                 return None;
             }
-            return Some(rest.trim().to_string());
+            if rest.is_empty() {
+                return None;
+            }
+            if PROFILE_LABELS.contains(&label.as_str()) {
+                return Some(Line::Profile(label, rest));
+            }
+            if COMPLAINT_LABELS.contains(&label.as_str()) {
+                return Some(Line::Complaint(rest));
+            }
+            return Some(Line::Text(rest));
         }
     }
-    Some(plain.trim().to_string())
+    Some(Line::Text(plain.to_string()))
+}
+
+/// "A 54-year-old woman" from profile bullets ("Age: 54", "Sex: Female", "Age/Sex: 61 M"), or the
+/// description they give ("a 72-year-old retired carpenter"), or "A patient".
+fn who_from_profile(profile: &[(String, String)], profile_text: &str) -> String {
+    let described = profile.iter().find(|(_, text)| {
+        let lower = text.to_lowercase();
+        lower.starts_with("a ") || lower.starts_with("an ")
+    });
+    if let Some((_, described)) = described {
+        return capitalised(&third_person(described, profile_text));
+    }
+    let stated = demographics(profile_text);
+    // A bare number under an age label ("Age/Sex: 61 M").
+    let years = stated.age_years.or_else(|| {
+        profile
+            .iter()
+            .filter(|(label, _)| label.contains("age"))
+            .find_map(|(_, text)| {
+                let digits: String = text
+                    .trim()
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+    });
+    match (years, stated.sex) {
+        (Some(years), Some(sex)) => person(years, stated.age_months, sex),
+        (Some(years), None) => format!("A {years}-year-old patient"),
+        (None, Some(Sex::Male)) => "A man".to_string(),
+        (None, Some(Sex::Female)) => "A woman".to_string(),
+        (None, None) => "A patient".to_string(),
+    }
 }
 
 /// Sentences of one line, each with its closing mark.
@@ -202,13 +406,20 @@ fn split_sentences(line: &str) -> Vec<&str> {
     out
 }
 
-/// One sentence as the patient's: a lead-in becomes an introduction, a reminder its fact, a
-/// direction nothing, "you" the patient's "I".
-fn read_sentence(sentence: &str, story: &mut PatientStory) -> Option<String> {
+/// One sentence as the patient's: a lead-in becomes an introduction, a reminder its fact, framing
+/// and directions nothing, "you" the patient's "I".
+fn read_sentence(sentence: &str, story: &mut PatientStory) -> Option<Sentence> {
     let lower = sentence.to_lowercase();
     if let Some(lead_in) = LEAD_INS.iter().find(|lead_in| lower.starts_with(**lead_in)) {
         story.rewritten = true;
-        return Some(capitalised(&third_person(&sentence[lead_in.len()..])));
+        let rest = &sentence[lead_in.len()..];
+        return Some(Sentence::Introduction(capitalised(&third_person(
+            rest, rest,
+        ))));
+    }
+    if FRAMING.iter().any(|cue| lower.contains(cue)) {
+        story.directions += 1;
+        return None;
     }
     let mut text = sentence;
     if let Some(reminder) = REMINDERS
@@ -226,11 +437,42 @@ fn read_sentence(sentence: &str, story: &mut PatientStory) -> Option<String> {
         story.directions += 1;
         return None;
     }
-    let voiced = first_person(text);
-    if voiced != text {
+    let fact = without_direction_clauses(text, story);
+    if fact.is_empty() {
+        return None;
+    }
+    let voiced = first_person(&fact);
+    if voiced != fact {
         story.rewritten = true;
     }
-    Some(capitalised(&voiced))
+    Some(Sentence::Fact(with_full_stop(&capitalised(&voiced))))
+}
+
+/// A sentence without the clauses that tell the actor when or how to say it ("I had chickenpox as
+/// a child, but say so only if asked" → "I had chickenpox as a child").
+fn without_direction_clauses(text: &str, story: &mut PatientStory) -> String {
+    let body = text.trim().trim_end_matches(['.', '!']);
+    let mut kept: Vec<&str> = Vec::new();
+    for clause in body.split_inclusive([',', ';', ':']) {
+        let lower = clause.to_lowercase();
+        let opening = lower
+            .trim_start()
+            .trim_start_matches("but ")
+            .trim_start_matches("and ");
+        if CLAUSE_DIRECTIONS
+            .iter()
+            .any(|cue| lower.contains(cue) || opening.starts_with(cue))
+        {
+            story.directions += 1;
+            break;
+        }
+        kept.push(clause);
+    }
+    kept.concat()
+        .trim()
+        .trim_end_matches([',', ';', ':'])
+        .trim()
+        .to_string()
 }
 
 /// Second person said as first person: "you are" → "I am", "your" → "my", "told you" → "told me".
@@ -265,7 +507,8 @@ fn first_person(text: &str) -> String {
                     let object = previous
                         .as_deref()
                         .is_some_and(|before| OBJECT_CONTEXT.contains(&before))
-                        || !tail.is_empty();
+                        || !tail.is_empty()
+                        || next.is_none();
                     Some(if object { "me" } else { "I" }.to_string())
                 }
             },
@@ -297,27 +540,78 @@ fn first_person(text: &str) -> String {
 }
 
 /// The introduction in the third person: "a 38-year-old woman worried about a sore on your leg" →
-/// "… on her leg", by the sex the introduction states ("their" when it states none).
-fn third_person(text: &str) -> String {
-    let lower = text.to_lowercase();
-    let says = |words: &[&str]| {
-        lower
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|word| words.contains(&word))
+/// "… on her leg", by the sex `profile` states ("their" when it states none).
+fn third_person(text: &str, profile: &str) -> String {
+    let (subject, possessive, reflexive) = match demographics(profile).sex {
+        Some(Sex::Female) => ("she", "her", "herself"),
+        Some(Sex::Male) => ("he", "his", "himself"),
+        None => ("they", "their", "themselves"),
     };
-    let (subject, possessive, reflexive) = if says(&["woman", "girl", "female", "lady"]) {
-        ("she", "her", "herself")
-    } else if says(&["man", "boy", "male", "gentleman"]) {
-        ("he", "his", "himself")
-    } else {
-        ("they", "their", "themselves")
-    };
+    let singular = subject != "they";
+    let mut after_subject = false;
     text.split(' ')
         .map(|word| {
             let core = word.trim_end_matches([',', '.', ';', ':', '!', '?']);
             let tail = &word[core.len()..];
-            let replaced = match core.to_lowercase().as_str() {
-                "you" => subject,
+            let lower = core.to_lowercase();
+            // The verb after "he" or "she" agrees with it ("you have" → "she has").
+            if std::mem::take(&mut after_subject) && singular {
+                let agreed = match lower.as_str() {
+                    "have" => Some("has"),
+                    "are" => Some("is"),
+                    "were" => Some("was"),
+                    "do" => Some("does"),
+                    "don't" => Some("doesn't"),
+                    _ => None,
+                };
+                if let Some(agreed) = agreed {
+                    return format!("{agreed}{tail}");
+                }
+                const UNCHANGED: &[&str] = &[
+                    "can",
+                    "cannot",
+                    "could",
+                    "will",
+                    "would",
+                    "should",
+                    "may",
+                    "might",
+                    "must",
+                    "also",
+                    "never",
+                    "often",
+                    "still",
+                    "always",
+                    "sometimes",
+                    "just",
+                    "only",
+                    "had",
+                    "did",
+                    "was",
+                    "not",
+                ];
+                if tail.is_empty()
+                    && lower.chars().all(|c| c.is_ascii_lowercase())
+                    && !UNCHANGED.contains(&lower.as_str())
+                    && !lower.ends_with("ly")
+                    && !lower.ends_with("ed")
+                {
+                    return format!(
+                        "{core}{}",
+                        if core.ends_with(['s', 'h', 'x']) {
+                            "es"
+                        } else {
+                            "s"
+                        }
+                    );
+                }
+                return word.to_string();
+            }
+            let replaced = match lower.as_str() {
+                "you" => {
+                    after_subject = tail.is_empty();
+                    subject
+                }
                 "your" => possessive,
                 "yourself" => reflexive,
                 _ => return word.to_string(),
@@ -326,6 +620,27 @@ fn third_person(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn lowercase_first(text: &str) -> String {
+    let first_word = text.split(' ').next().unwrap_or_default();
+    // "MRI…" and "I…" keep their capitals.
+    let kept = first_word == "I"
+        || (first_word.chars().count() > 1 && !first_word.chars().any(char::is_lowercase));
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if !kept => first.to_lowercase().chain(chars).collect(),
+        _ => text.to_string(),
+    }
+}
+
+fn with_full_stop(text: &str) -> String {
+    let text = text.trim();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_string()
+    } else {
+        format!("{text}.")
+    }
 }
 
 fn capitalised(text: &str) -> String {
@@ -366,5 +681,37 @@ mod tests {
         );
         assert!(story.rewritten);
         assert_eq!(story.directions, 2);
+    }
+
+    #[test]
+    fn profile_bullets_introduce_the_patient_and_framing_is_left_out() {
+        let story = patient_story(
+            "You are a standardized patient in a role-play.\n\
+             **Age:** 54\n\
+             **Sex:** Female\n\
+             - **Reason for visit:** A rash on your back\n\
+             - **History:** You sit with a hot-water bottle on your back every evening.\n\
+             Remember, you had chickenpox as a child, but say so only if asked.\n\
+             (Actor: keep it short.)",
+        );
+        assert_eq!(
+            story.text,
+            "A 54-year-old woman presents with: a rash on her back. A rash on my back. I sit \
+             with a hot-water bottle on my back every evening. I had chickenpox as a child."
+        );
+        assert_eq!(story.directions, 3);
+        let terse = patient_story("- **Age/Sex:** 61 M\n- **Main problem:** Your knee is swollen");
+        assert_eq!(
+            terse.text,
+            "A 61-year-old man presents with: his knee is swollen. My knee is swollen."
+        );
+        let named = patient_story(
+            "- **Name:** Mrs. Diaz\n- **Age:** 70\n- **Concern:** You have a cough and you wheeze",
+        );
+        assert_eq!(
+            named.text,
+            "A 70-year-old woman presents with: she has a cough and she wheezes. I have a cough \
+             and I wheeze."
+        );
     }
 }

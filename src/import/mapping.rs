@@ -704,11 +704,10 @@ pub fn demographics(text: &str) -> Demographics {
         }
         if found.sex.is_none() {
             found.sex = match *word {
-                "male" | "man" | "boy" | "gentleman" | "m" | "he" | "his" | "him" | "himself" => {
-                    Some(Sex::Male)
-                }
+                "male" | "man" | "boy" | "gentleman" | "m" | "he" | "his" | "him" | "himself"
+                | "mr" => Some(Sex::Male),
                 "female" | "woman" | "girl" | "lady" | "f" | "she" | "her" | "hers" | "herself"
-                | "pregnant" => Some(Sex::Female),
+                | "pregnant" | "mrs" | "ms" | "miss" => Some(Sex::Female),
                 _ => None,
             };
         }
