@@ -1236,15 +1236,13 @@ impl Guard {
     /// The guard with the other names the judge knows for the case's diagnosis
     /// ([`crate::judge::diagnosis_forms`]: abbreviations, plurals, lay and classification names).
     pub fn with_forms_of(mut self, case: &dxsim_gatekeeper::Case) -> Guard {
+        // As phrases only: a classification's inclusion term ("Coated tongue" under black hairy
+        // tongue) is credited as the answer, but its words scattered over a clause ("the coating
+        // can be scraped off with a tongue blade") describe a finding rather than name it.
         for form in crate::judge::diagnosis_forms(case).iter() {
-            if self.phrases.contains(form) {
-                continue;
+            if !self.phrases.contains(form) {
+                self.phrases.push(form.clone());
             }
-            let words = guard_words(form);
-            if words.len() >= 2 {
-                self.word_sets.push(words);
-            }
-            self.phrases.push(form.clone());
         }
         self
     }
