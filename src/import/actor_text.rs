@@ -34,7 +34,6 @@ const LEAD_INS: &[&str] = &[
     "you will play the role of ",
     "you will be playing ",
     "you will act as ",
-    "you are role-playing ",
     "as the patient, you are ",
     "imagine you are ",
     "pretend you are ",
@@ -113,6 +112,8 @@ const PROFILE_LABELS: &[&str] = &[
     "patient",
     "demographics",
     "name",
+    "profile",
+    "patient profile",
 ];
 
 /// Labels of why the patient came.
@@ -127,6 +128,32 @@ const COMPLAINT_LABELS: &[&str] = &[
     "what brings you in",
     "complaint",
     "concern",
+    "presenting complaint and history",
+];
+
+/// Labels of the patient's own story in a plain-text script ("Story: …", "PMH: …"): the label is
+/// left out, the text read.
+const STORY_LABELS: &[&str] = &[
+    "story",
+    "history",
+    "background",
+    "timeline",
+    "details",
+    "symptoms",
+    "recent events",
+    "lifestyle",
+    "habits",
+    "social",
+    "social history",
+    "pmh",
+    "past medical history",
+    "medical history",
+    "medications",
+    "allergies",
+    "family",
+    "family history",
+    "occupation",
+    "other",
 ];
 
 /// Words that mark a sentence as framing for an actor or a model rather than a fact about the
@@ -158,6 +185,12 @@ const FRAMING: &[&str] = &[
     "first person",
     "language model",
     "as an ai",
+    "the model",
+    "simulate",
+    "you are playing",
+    "you will be playing",
+    "you are role-playing",
+    "you are roleplaying",
 ];
 
 /// Cues of a clause that tells the actor when or how to say something ("but say so only if
@@ -219,6 +252,12 @@ const OBJECT_CONTEXT: &[&str] = &[
     "showed",
 ];
 
+/// Words after which a "you" before them is an object ("moved you to the scanner" → "moved me").
+const OBJECT_FOLLOWERS: &[&str] = &[
+    "to", "from", "with", "for", "at", "in", "on", "into", "out", "up", "down", "back", "off",
+    "over", "away", "home", "again", "and", "or", "that", "a", "an", "the", "some",
+];
+
 /// Reads actor text as the patient's story; text with no actor cues comes back unchanged.
 pub fn patient_story(raw: &str) -> PatientStory {
     let mut story = PatientStory {
@@ -230,8 +269,9 @@ pub fn patient_story(raw: &str) -> PatientStory {
     let mut profile: Vec<(String, String)> = Vec::new();
     let mut complaint: Option<String> = None;
     let mut facts: Vec<String> = Vec::new();
+    let mut section = Section::Any;
     for line in raw.lines() {
-        let Some(line) = read_line(line, &mut story) else {
+        let Some(line) = read_line(line, &mut section, &mut story) else {
             continue;
         };
         match line {
@@ -267,7 +307,8 @@ pub fn patient_story(raw: &str) -> PatientStory {
         Some(match &complaint {
             Some(complaint) => {
                 let complaint = third_person(complaint, &profile_text);
-                format!("{who} presents with: {}.", lowercase_first(&complaint))
+                let complaint = complaint.trim().trim_end_matches(['.', '!']);
+                format!("{who} presents with: {}.", lowercase_first(complaint))
             }
             None => format!("{who}."),
         })
@@ -299,13 +340,34 @@ enum Sentence {
     Fact(String),
 }
 
-/// A line without its bullet, heading marks, emphasis and bold label, sorted by its label; none
-/// when it is a heading, a direction or empty.
-fn read_line(line: &str, story: &mut PatientStory) -> Option<Line> {
-    let trimmed = line.trim();
-    if trimmed.starts_with('#') {
-        // A heading ("## Patient profile") names a section; it tells the patient nothing.
+/// The section a heading opens, which sorts the plain lines under it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Nothing special: lines are read as they are.
+    Any,
+    /// Why the patient came ("## Presenting complaint").
+    Complaint,
+    /// Directions to the actor ("## Instructions"): left out.
+    Directions,
+}
+
+/// A line without its bullet, heading marks, emphasis and label, sorted by its label or its
+/// section; none when it is a heading, a direction or empty.
+fn read_line(line: &str, section: &mut Section, story: &mut PatientStory) -> Option<Line> {
+    let trimmed = line.trim().trim_start_matches('>').trim();
+    let letters: String = trimmed.chars().filter(|c| c.is_alphabetic()).collect();
+    let shouting = letters.chars().count() >= 4 && !letters.chars().any(char::is_lowercase);
+    if trimmed.starts_with('#') || (shouting && !trimmed.ends_with(['.', '?', '!'])) {
+        // A heading ("## Presenting complaint", "PATIENT SCRIPT") names a section.
         story.rewritten = true;
+        let name = trimmed.trim_start_matches('#').trim().to_lowercase();
+        *section = if COMPLAINT_LABELS.contains(&name.as_str()) {
+            Section::Complaint
+        } else if DIRECTION_LABELS.contains(&name.as_str()) {
+            Section::Directions
+        } else {
+            Section::Any
+        };
         return None;
     }
     if trimmed.starts_with('(') && trimmed.ends_with(')') {
@@ -327,11 +389,25 @@ fn read_line(line: &str, story: &mut PatientStory) -> Option<Line> {
     if plain.is_empty() {
         return None;
     }
-    // A short label before a colon, as markdown writes section names.
+    if *section == Section::Directions {
+        story.directions += 1;
+        return None;
+    }
+    // A short label before a colon: any label after markdown, a known one in plain text
+    // ("Age/Sex: 61 M", "Chief concern: …").
     if let Some((label, rest)) = plain.split_once(':') {
         let label = label.trim().to_lowercase();
         let short = label.split_whitespace().count() <= 4 && !label.is_empty();
-        if marked && short {
+        let known = [
+            DIRECTION_LABELS,
+            PROFILE_LABELS,
+            COMPLAINT_LABELS,
+            STORY_LABELS,
+        ]
+        .iter()
+        .any(|labels| labels.contains(&label.as_str()));
+        if short && (marked || known) {
+            story.rewritten = true;
             let rest = rest.trim().to_string();
             if DIRECTION_LABELS.contains(&label.as_str()) {
                 story.directions += 1;
@@ -348,6 +424,9 @@ fn read_line(line: &str, story: &mut PatientStory) -> Option<Line> {
             }
             return Some(Line::Text(rest));
         }
+    }
+    if *section == Section::Complaint {
+        return Some(Line::Complaint(plain.to_string()));
     }
     Some(Line::Text(plain.to_string()))
 }
@@ -393,7 +472,8 @@ fn split_sentences(line: &str) -> Vec<&str> {
     let mut start = 0;
     for (at, byte) in bytes.iter().enumerate() {
         let closes = matches!(byte, b'.' | b'!' | b'?')
-            && bytes.get(at + 1).is_none_or(|next| *next == b' ');
+            && bytes.get(at + 1).is_none_or(|next| *next == b' ')
+            && !ends_with_title(&line[start..at]);
         if closes {
             out.push(line[start..=at].trim());
             start = at + 1;
@@ -406,13 +486,40 @@ fn split_sentences(line: &str) -> Vec<&str> {
     out
 }
 
+/// Whether text ends with a title whose full stop ends no sentence ("Mr", "Dr").
+pub(crate) fn ends_with_title(text: &str) -> bool {
+    let last = text
+        .rsplit(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or_default();
+    matches!(last, "Mr" | "Mrs" | "Ms" | "Dr" | "Prof" | "St")
+}
+
 /// One sentence as the patient's: a lead-in becomes an introduction, a reminder its fact, framing
 /// and directions nothing, "you" the patient's "I".
 fn read_sentence(sentence: &str, story: &mut PatientStory) -> Option<Sentence> {
     let lower = sentence.to_lowercase();
-    if let Some(lead_in) = LEAD_INS.iter().find(|lead_in| lower.starts_with(**lead_in)) {
+    let lead_in = LEAD_INS
+        .iter()
+        .find(|lead_in| lower.starts_with(**lead_in))
+        .map(|lead_in| lead_in.len())
+        .or_else(|| {
+            // "Your name is Maren Holt, and you are a 33-year-old woman who…"
+            lower
+                .strip_prefix("your name is ")
+                .and_then(|rest| rest.find(", and you are "))
+                .map(|at| "your name is ".len() + at + ", and you are ".len())
+        });
+    // A lead-in that says who the patient is introduces them; one that does not is framing.
+    if let Some(length) = lead_in.filter(|length| {
+        let rest = sentence[*length..].to_lowercase();
+        let told = demographics(&rest);
+        told.age_years.is_some()
+            || told.sex.is_some()
+            || ((rest.starts_with("a ") || rest.starts_with("an ")) && !rest.contains("patient"))
+    }) {
         story.rewritten = true;
-        let rest = &sentence[lead_in.len()..];
+        let rest = &sentence[length..];
         return Some(Sentence::Introduction(capitalised(&third_person(
             rest, rest,
         ))));
@@ -492,7 +599,6 @@ fn first_person(text: &str) -> String {
             next.trim_end_matches([',', '.', ';', ':', '!', '?'])
                 .to_lowercase()
         });
-        let previous = at.checked_sub(1).map(|before| words[before].to_lowercase());
         let replaced = match lower.as_str() {
             "you" => match next.as_deref().filter(|_| tail.is_empty()) {
                 Some("are") => {
@@ -503,14 +609,7 @@ fn first_person(text: &str) -> String {
                     skip_next = true;
                     Some("I was".to_string())
                 }
-                _ => {
-                    let object = previous
-                        .as_deref()
-                        .is_some_and(|before| OBJECT_CONTEXT.contains(&before))
-                        || !tail.is_empty()
-                        || next.is_none();
-                    Some(if object { "me" } else { "I" }.to_string())
-                }
+                _ => Some(if is_object(&words, at) { "me" } else { "I" }.to_string()),
             },
             "you're" => Some("I'm".to_string()),
             "you've" => Some("I've".to_string()),
@@ -542,15 +641,18 @@ fn first_person(text: &str) -> String {
 /// The introduction in the third person: "a 38-year-old woman worried about a sore on your leg" →
 /// "… on her leg", by the sex `profile` states ("their" when it states none).
 fn third_person(text: &str, profile: &str) -> String {
-    let (subject, possessive, reflexive) = match demographics(profile).sex {
-        Some(Sex::Female) => ("she", "her", "herself"),
-        Some(Sex::Male) => ("he", "his", "himself"),
-        None => ("they", "their", "themselves"),
+    let (subject, object, possessive, reflexive) = match demographics(profile).sex {
+        Some(Sex::Female) => ("she", "her", "her", "herself"),
+        Some(Sex::Male) => ("he", "him", "his", "himself"),
+        None => ("they", "them", "their", "themselves"),
     };
     let singular = subject != "they";
     let mut after_subject = false;
-    text.split(' ')
-        .map(|word| {
+    let words: Vec<&str> = text.split(' ').collect();
+    words
+        .iter()
+        .enumerate()
+        .map(|(at, word)| {
             let core = word.trim_end_matches([',', '.', ';', ':', '!', '?']);
             let tail = &word[core.len()..];
             let lower = core.to_lowercase();
@@ -608,6 +710,7 @@ fn third_person(text: &str, profile: &str) -> String {
                 return word.to_string();
             }
             let replaced = match lower.as_str() {
+                "you" if is_object(&words, at) => object,
                 "you" => {
                     after_subject = tail.is_empty();
                     subject
@@ -620,6 +723,25 @@ fn third_person(text: &str, profile: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether the "you" at `words[at]` is an object ("moved you to", "wakes you", "told you"): after
+/// a verb or preposition that takes one, before a preposition, or closing a clause.
+fn is_object(words: &[&str], at: usize) -> bool {
+    let bare = |word: &str| {
+        word.trim_end_matches([',', '.', ';', ':', '!', '?'])
+            .to_lowercase()
+    };
+    let closes = words[at].ends_with([',', '.', ';', ':', '!', '?']);
+    let previous = at.checked_sub(1).map(|before| bare(words[before]));
+    let next = words.get(at + 1).map(|next| bare(next));
+    closes
+        || previous
+            .as_deref()
+            .is_some_and(|before| OBJECT_CONTEXT.contains(&before))
+        || next
+            .as_deref()
+            .is_none_or(|next| OBJECT_FOLLOWERS.contains(&next))
 }
 
 fn lowercase_first(text: &str) -> String {

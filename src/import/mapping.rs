@@ -674,6 +674,13 @@ pub fn demographics(text: &str) -> Demographics {
                 found.age_months = Some(0);
             } else if *word == "infant" {
                 found.age_years = Some(0);
+            } else if let Some((years, stage)) = match *word {
+                "toddler" => Some((2, "toddler")),
+                "teenager" | "teen" | "adolescent" => Some((15, *word)),
+                _ => None,
+            } {
+                found.age_years = Some(years);
+                found.approximate = Some(format!("a {stage}"));
             }
         }
         if found.age_years.is_none() && !digits.is_empty() {
@@ -685,6 +692,17 @@ pub fn demographics(text: &str) -> Demographics {
                 suffix
             };
             let after_age = at > 0 && matches!(words[at - 1], "age" | "aged");
+            // "41F", "61M": clinical shorthand for age and sex, read only in a short demographics
+            // text (in a story "walked 20m" is a distance).
+            if matches!(suffix, "f" | "m") && text.len() <= 80 {
+                found.age_years = Some(number);
+                found.sex = found.sex.or(Some(if suffix == "f" {
+                    Sex::Female
+                } else {
+                    Sex::Male
+                }));
+                continue;
+            }
             if unit.starts_with("year") || matches!(unit, "yo" | "y" | "yr" | "yrs" | "yearold") {
                 found.age_years = Some(number);
             } else if unit.starts_with("month") || unit == "mo" {
@@ -1319,7 +1337,10 @@ fn clauses(text: &str) -> Vec<&str> {
     for (at, &byte) in bytes.iter().enumerate() {
         let boundary = match byte {
             b';' | b'\n' => true,
-            b'.' | b'?' | b'!' => bytes.get(at + 1).is_none_or(|next| *next == b' '),
+            b'.' | b'?' | b'!' => {
+                bytes.get(at + 1).is_none_or(|next| *next == b' ')
+                    && !super::actor_text::ends_with_title(&text[start..at])
+            }
             _ => false,
         };
         if boundary {
@@ -1370,6 +1391,16 @@ mod tests {
             Some(68)
         );
         assert_eq!(demographics("seen in the 1970s").age_years, None);
+        let shorthand = demographics("Lucía Ferreira, 41F, office manager");
+        assert_eq!(
+            (shorthand.age_years, shorthand.sex),
+            (Some(41), Some(Sex::Female))
+        );
+        let toddler = demographics("A toddler was brought in");
+        assert_eq!(
+            (toddler.age_years, toddler.approximate.as_deref()),
+            (Some(2), Some("a toddler"))
+        );
     }
 
     #[test]

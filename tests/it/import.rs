@@ -1319,6 +1319,33 @@ fn nejm_actor_text_is_read_in_the_patients_own_voice() {
 }
 
 #[test]
+fn a_plain_text_actor_brief_introduces_the_patient_from_its_labels() {
+    let imported = agentclinic("agentclinic_nejm_extended.jsonl", Form::Auto);
+    let case = imported.case(8);
+    assert_eq!(
+        (case.presentation.age_years, case.presentation.sex),
+        (47, Sex::Female)
+    );
+    assert_eq!(
+        case.presentation.summary,
+        "A 47-year-old woman presents with: her right hand goes numb at night and wakes her."
+    );
+    let told: Vec<&str> = case.history.iter().map(|item| item.text.as_str()).collect();
+    for expected in [
+        "My right hand goes numb at night and wakes me.",
+        "I work as a cashier.",
+        "Mr. Lee, my manager, moved me to the scanner station last spring.",
+    ] {
+        assert!(told.contains(&expected), "{expected} missing from {told:?}");
+    }
+    assert!(
+        told.iter()
+            .all(|item| !item.contains("BRIEF") && !item.contains("Actor")),
+        "{told:?}"
+    );
+}
+
+#[test]
 fn nejm_demographics_are_read_from_the_whole_story() {
     let imported = agentclinic("agentclinic_nejm_extended.jsonl", Form::Auto);
     let unstated_sex = imported.case(2);
@@ -1366,10 +1393,10 @@ fn nejm_demographics_are_read_from_the_whole_story() {
 #[test]
 fn nejm_questions_that_ask_for_no_diagnosis_are_skipped_unless_kept() {
     let imported = agentclinic("agentclinic_nejm_extended.jsonl", Form::Auto);
-    assert_eq!(imported.report.read, 7);
+    assert_eq!(imported.report.read, 8);
     assert_eq!(imported.report.skipped, 2, "{:?}", imported.records);
     assert_eq!(imported.report.failed, 0, "{:?}", imported.records);
-    assert_eq!(imported.report.imported, 5);
+    assert_eq!(imported.report.imported, 6);
     for line in [5, 6] {
         let skipped = imported.messages(line, NoteKind::Skipped).join("\n");
         assert!(skipped.contains("asks for no diagnosis"), "{skipped}");
@@ -1390,7 +1417,7 @@ fn nejm_questions_that_ask_for_no_diagnosis_are_skipped_unless_kept() {
         &mut sink,
     )
     .expect("imports");
-    assert_eq!((kept.imported, kept.skipped), (7, 0));
+    assert_eq!((kept.imported, kept.skipped), (8, 0));
     let cat = cases
         .0
         .iter()
