@@ -1126,7 +1126,7 @@ impl Tests {
                     ),
                 ));
             }
-            let confirmatory = guard.names(&report);
+            let confirmatory = guard.names_in_part(&report);
             if confirmatory {
                 notes.push(note(
                     NoteKind::Repaired,

@@ -1165,6 +1165,40 @@ pub struct Guard {
     /// The stemmed content words of each name of two words or more: a clause that holds all of
     /// them names the diagnosis in any word order ("dislocation of the right hip, posterior").
     word_sets: Vec<Vec<String>>,
+    /// The word sets of the parts of a long name ("hepatic vein thrombosis" and "Budd-Chiari
+    /// syndrome" in "PNH with hepatic vein thrombosis (Budd-Chiari syndrome)"): a report naming
+    /// one names the diagnosis in part, so it is marked confirmatory.
+    parts: Vec<Vec<String>>,
+}
+
+/// Words that join the parts of a diagnosis name; what follows "without" is an absent feature.
+const NAME_JOINERS: &[&str] = &["with", "without", "due", "secondary", "from", "and", "to"];
+
+/// The word sets of the parts of `name` of two content words or more, absent features left out.
+fn name_parts(name: &str) -> Vec<Vec<String>> {
+    let mut parts = Vec::new();
+    for chunk in name.split(['(', ')', ',', ';']) {
+        let normalized = normalize(chunk);
+        let mut segment: Vec<&str> = Vec::new();
+        let mut negated = false;
+        for word in normalized.split(' ').chain(std::iter::once("with")) {
+            if NAME_JOINERS.contains(&word) {
+                if !negated && !segment.is_empty() {
+                    let words = guard_words(&segment.join(" "));
+                    if words.len() >= 2 {
+                        parts.push(words);
+                    }
+                }
+                segment.clear();
+                negated = word == "without";
+            } else if !word.is_empty() {
+                segment.push(word);
+            }
+        }
+    }
+    parts.sort();
+    parts.dedup();
+    parts
 }
 
 /// Words a name's word set leaves out.
@@ -1248,7 +1282,11 @@ impl Guard {
         if !code.is_empty() {
             phrases.push(code);
         }
-        Guard { phrases, word_sets }
+        Guard {
+            phrases,
+            word_sets,
+            parts: Vec::new(),
+        }
     }
 
     /// The guard with the other names the judge knows for the case's diagnosis
@@ -1271,6 +1309,13 @@ impl Guard {
     pub fn strict<'a>(names: impl IntoIterator<Item = &'a str>, code: &str) -> Guard {
         let names: Vec<&str> = names.into_iter().collect();
         let mut guard = Guard::new(names.iter().copied(), code);
+        for name in &names {
+            for part in name_parts(name) {
+                if !guard.word_sets.contains(&part) && !guard.parts.contains(&part) {
+                    guard.parts.push(part);
+                }
+            }
+        }
         for name in names {
             let head = name.split([',', '(']).next().unwrap_or_default();
             let head = normalize(head);
@@ -1293,6 +1338,18 @@ impl Guard {
                 && clauses(text)
                     .into_iter()
                     .any(|clause| self.holds_a_word_set(&normalize(clause))))
+    }
+
+    /// Whether text names the diagnosis or a part of its name of two words or more, within one
+    /// clause in any order: what makes a test's report confirmatory.
+    pub fn names_in_part(&self, text: &str) -> bool {
+        self.names(text)
+            || clauses(text).into_iter().any(|clause| {
+                let words = guard_words(&normalize(clause));
+                self.parts
+                    .iter()
+                    .any(|set| set.iter().all(|word| words.binary_search(word).is_ok()))
+            })
     }
 
     /// Whether already-normalised text names the diagnosis as a phrase.
@@ -1428,6 +1485,31 @@ mod tests {
             "CT Scan Chest"
         );
         assert_eq!(id("Appearance", Some("Synovial_Fluid_Analysis")), None);
+    }
+
+    #[test]
+    fn a_report_naming_part_of_a_long_name_names_it_in_part() {
+        let guard = Guard::strict(
+            [
+                "Paroxysmal nocturnal hemoglobinuria with hepatic vein thrombosis (Budd-Chiari syndrome)",
+            ],
+            "",
+        );
+        assert!(guard.names_in_part("Thrombosis of the hepatic veins with absent flow; ascites"));
+        assert!(!guard.names("Thrombosis of the hepatic veins with absent flow; ascites"));
+        let stone = Guard::strict(
+            [
+                "Obstructing left distal ureteral (ureterovesical junction) calculus with hydronephrosis",
+            ],
+            "",
+        );
+        assert!(stone.names_in_part("6-mm calculus at the left ureterovesical junction"));
+        // An absent feature is no part of the diagnosis.
+        let diverticulitis = Guard::strict(
+            ["Diverticulitis of large intestine without perforation or abscess"],
+            "",
+        );
+        assert!(!diverticulitis.names_in_part("No perforation or abscess"));
     }
 
     #[test]
