@@ -375,4 +375,28 @@ async fn a_server_serves_several_libraries_and_plays_an_imported_case_over_http(
             .is_some_and(|cents| cents > 0),
         "{last}"
     );
+
+    // A discrete vector env draws from the library its options name, imported cases included.
+    let (status, vector) = post(
+        &client,
+        server.url("/v1/vector-envs"),
+        json!({"count": 4, "seed": 2, "options": {"case": {"library": "mine"}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{vector}");
+    let vec_id = vector["vec_id"].as_str().expect("an id");
+    let (status, stepped) = post(
+        &client,
+        server.url(&format!("/v1/vector-envs/{vec_id}/step")),
+        json!({"actions": [0, 1, 2, 3]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stepped}");
+    let (status, refused) = post(
+        &client,
+        server.url("/v1/vector-envs"),
+        json!({"count": 2, "seed": 2, "options": {"case": {"library": "nope"}}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
 }
