@@ -215,7 +215,8 @@ impl Mapper {
 
     /// The ICD-10-CM code whose description is this name (as written, without a parenthesis, or as
     /// the "unspecified" member of its category), else the code the judge's terminology files it
-    /// under ([`crate::judge::RuleJudge::code_for`]); none when neither finds one.
+    /// under ([`crate::judge::RuleJudge::code_for`]); failing both, the same for the name's head
+    /// ("Multiple myeloma" of "Multiple myeloma with hypercalcemia"). None when nothing finds one.
     pub fn icd10_for(&self, name: &str) -> Option<String> {
         let without_parenthesis = match (name.find('('), name.rfind(')')) {
             (Some(open), Some(close)) if open < close => {
@@ -223,25 +224,28 @@ impl Mapper {
             }
             _ => name.to_string(),
         };
-        let index = IcdNames::get(self.icd);
+        // Not the parenthesis alone: a classification's inclusion term may file it elsewhere
+        // ("erythema migrans" is an inclusion term of erysipeloid, A26.0).
         [name, without_parenthesis.as_str()]
-            .iter()
-            .map(|form| normalize(form))
-            .filter(|form| !form.is_empty())
-            .find_map(|form| {
-                index
-                    .exact
-                    .get(&form)
-                    .or_else(|| index.unspecified.get(&form))
-                    .cloned()
-            })
-            .or_else(|| {
-                // The judge's reading: abbreviations, spelling, word order and plurals aside.
-                let judge = crate::judge::RuleJudge::shared();
-                [name, without_parenthesis.as_str()]
-                    .iter()
-                    .find_map(|form| judge.code_for(form))
-            })
+            .into_iter()
+            .chain(name_head(&without_parenthesis))
+            .find_map(|form| self.code_of_one(form))
+    }
+
+    /// The code of one form of a name: its description, else the judge's reading of it
+    /// (abbreviations, spelling, word order and plurals aside).
+    fn code_of_one(&self, form: &str) -> Option<String> {
+        let index = IcdNames::get(self.icd);
+        let normalized = normalize(form);
+        if normalized.is_empty() {
+            return None;
+        }
+        index
+            .exact
+            .get(&normalized)
+            .or_else(|| index.unspecified.get(&normalized))
+            .cloned()
+            .or_else(|| crate::judge::RuleJudge::shared().code_for(form))
     }
 
     /// Whether a code is in the table, or, failing that, the code with its last character dropped
@@ -1088,6 +1092,27 @@ fn name_variants(name: &str, group: Option<&str>) -> Vec<String> {
     variants
 }
 
+/// The head of a diagnosis name that joins a condition to its cause or complication: the part
+/// before " with ", " due to ", " secondary to ", " associated with " or a comma. None when the
+/// name has no such join.
+fn name_head(name: &str) -> Option<&str> {
+    const JOINS: &[&str] = &[
+        " with ",
+        " due to ",
+        " secondary to ",
+        " associated with ",
+        " caused by ",
+        ",",
+    ];
+    let lower = name.to_lowercase();
+    JOINS
+        .iter()
+        .filter_map(|join| lower.find(join))
+        .min()
+        .map(|at| name[..at].trim())
+        .filter(|head| !head.is_empty())
+}
+
 /// Whether a test key names a vital sign or a body measurement rather than a test ("Blood
 /// Pressure", "Weight Lbs", "BMI", "Height (cm)"): what the examination records.
 pub fn is_body_measurement(key: &str) -> bool {
@@ -1510,6 +1535,25 @@ mod tests {
             "",
         );
         assert!(!diverticulitis.names_in_part("No perforation or abscess"));
+    }
+
+    #[test]
+    fn a_long_name_is_coded_by_its_head() {
+        let mapper = Mapper::get();
+        let code = |name: &str| mapper.icd10_for(name).unwrap_or_default();
+        assert!(
+            code("Multiple myeloma with hypercalcemia and acute kidney injury")
+                .starts_with("C90.0"),
+            "{}",
+            code("Multiple myeloma with hypercalcemia and acute kidney injury")
+        );
+        assert!(
+            code("Hyponatremia due to SIADH, likely sertraline-induced").starts_with("E87.1"),
+            "{}",
+            code("Hyponatremia due to SIADH, likely sertraline-induced")
+        );
+        assert_eq!(name_head("Hyponatremia due to SIADH"), Some("Hyponatremia"));
+        assert_eq!(name_head("Sigmoid volvulus"), None);
     }
 
     #[test]
