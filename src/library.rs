@@ -374,30 +374,35 @@ impl CaseLibrary {
 
     /// Builds one named library from validated cases.
     pub fn named(info: LibraryInfo, cases: Vec<Arc<Case>>) -> CaseLibrary {
-        let index = cases
-            .iter()
-            .enumerate()
-            .map(|(position, case)| (case.id.clone(), position))
-            .collect();
+        let mut library = CaseLibrary::holding(vec![info]);
+        for case in cases {
+            library.push(case, 0);
+        }
+        library
+    }
+
+    /// A library of these libraries with no cases yet.
+    fn holding(libraries: Vec<LibraryInfo>) -> CaseLibrary {
         CaseLibrary {
-            membership: vec![0; cases.len()],
-            cases,
-            index,
-            libraries: vec![info],
+            cases: Vec::new(),
+            index: HashMap::new(),
+            libraries,
+            membership: Vec::new(),
             stamps: OnceLock::new(),
         }
+    }
+
+    /// Adds a case of the library at `member` in `libraries`.
+    fn push(&mut self, case: Arc<Case>, member: usize) {
+        self.index.insert(case.id.clone(), self.cases.len());
+        self.cases.push(case);
+        self.membership.push(member);
     }
 
     /// Merges libraries into one, in order. A case id held by two of them is a problem naming both
     /// (the first keeps the id); so is a library name given twice.
     pub fn merge(parts: Vec<&CaseLibrary>) -> (CaseLibrary, Vec<Problem>) {
-        let mut merged = CaseLibrary {
-            cases: Vec::new(),
-            index: HashMap::new(),
-            libraries: Vec::new(),
-            membership: Vec::new(),
-            stamps: OnceLock::new(),
-        };
+        let mut merged = CaseLibrary::holding(Vec::new());
         let mut problems = Vec::new();
         for part in parts {
             for (position, info) in part.libraries.iter().enumerate() {
@@ -433,9 +438,7 @@ impl CaseLibrary {
                         });
                         continue;
                     }
-                    merged.index.insert(case.id.clone(), merged.cases.len());
-                    merged.cases.push(Arc::clone(case));
-                    merged.membership.push(slot);
+                    merged.push(Arc::clone(case), slot);
                 }
             }
         }
@@ -499,18 +502,10 @@ impl CaseLibrary {
     /// The cases `keep` admits, as a library with the same names (for `--cases split=test` and
     /// other filters).
     pub fn filtered(&self, keep: impl Fn(&Case) -> bool) -> CaseLibrary {
-        let mut narrowed = CaseLibrary {
-            cases: Vec::new(),
-            index: HashMap::new(),
-            libraries: self.libraries.clone(),
-            membership: Vec::new(),
-            stamps: OnceLock::new(),
-        };
+        let mut narrowed = CaseLibrary::holding(self.libraries.clone());
         for (case, &member) in self.cases.iter().zip(&self.membership) {
             if keep(case) {
-                narrowed.index.insert(case.id.clone(), narrowed.cases.len());
-                narrowed.cases.push(Arc::clone(case));
-                narrowed.membership.push(member);
+                narrowed.push(Arc::clone(case), member);
             }
         }
         narrowed

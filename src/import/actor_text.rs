@@ -9,7 +9,7 @@
 
 use dxsim_gatekeeper::case::Sex;
 
-use super::mapping::{demographics, person};
+use super::mapping::{demographics, person, sentences};
 
 /// A story read out of actor text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,6 +252,9 @@ const OBJECT_CONTEXT: &[&str] = &[
     "showed",
 ];
 
+/// Marks that may close a word in running text ("you," "you.").
+const CLOSING_MARKS: [char; 6] = [',', '.', ';', ':', '!', '?'];
+
 /// Words after which a "you" before them is an object ("moved you to the scanner" → "moved me").
 const OBJECT_FOLLOWERS: &[&str] = &[
     "to", "from", "with", "for", "at", "in", "on", "into", "out", "up", "down", "back", "off",
@@ -278,8 +281,8 @@ pub fn patient_story(raw: &str) -> PatientStory {
             Line::Profile(label, text) => profile.push((label, text)),
             Line::Complaint(text) => complaint = Some(text),
             Line::Text(text) => {
-                for sentence in split_sentences(&text) {
-                    match read_sentence(sentence, &mut story) {
+                for sentence in sentences(&text) {
+                    match read_sentence(&sentence, &mut story) {
                         Some(Sentence::Introduction(text)) if introduction.is_none() => {
                             introduction = Some(text);
                         }
@@ -465,36 +468,6 @@ fn who_from_profile(profile: &[(String, String)], profile_text: &str) -> String 
     }
 }
 
-/// Sentences of one line, each with its closing mark.
-fn split_sentences(line: &str) -> Vec<&str> {
-    let bytes = line.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (at, byte) in bytes.iter().enumerate() {
-        let closes = matches!(byte, b'.' | b'!' | b'?')
-            && bytes.get(at + 1).is_none_or(|next| *next == b' ')
-            && !ends_with_title(&line[start..at]);
-        if closes {
-            out.push(line[start..=at].trim());
-            start = at + 1;
-        }
-    }
-    if start < line.len() {
-        out.push(line[start..].trim());
-    }
-    out.retain(|sentence| sentence.chars().any(char::is_alphanumeric));
-    out
-}
-
-/// Whether text ends with a title whose full stop ends no sentence ("Mr", "Dr").
-pub(crate) fn ends_with_title(text: &str) -> bool {
-    let last = text
-        .rsplit(|c: char| !c.is_alphabetic())
-        .next()
-        .unwrap_or_default();
-    matches!(last, "Mr" | "Mrs" | "Ms" | "Dr" | "Prof" | "St")
-}
-
 /// One sentence as the patient's: a lead-in becomes an introduction, a reminder its fact, framing
 /// and directions nothing, "you" the patient's "I".
 fn read_sentence(sentence: &str, story: &mut PatientStory) -> Option<Sentence> {
@@ -592,13 +565,12 @@ fn first_person(text: &str) -> String {
             skip_next = false;
             continue;
         }
-        let core = word.trim_end_matches([',', '.', ';', ':', '!', '?']);
+        let core = word.trim_end_matches(CLOSING_MARKS);
         let tail = &word[core.len()..];
         let lower = core.to_lowercase();
-        let next = words.get(at + 1).map(|next| {
-            next.trim_end_matches([',', '.', ';', ':', '!', '?'])
-                .to_lowercase()
-        });
+        let next = words
+            .get(at + 1)
+            .map(|next| next.trim_end_matches(CLOSING_MARKS).to_lowercase());
         let replaced = match lower.as_str() {
             "you" => match next.as_deref().filter(|_| tail.is_empty()) {
                 Some("are") => {
@@ -625,7 +597,7 @@ fn first_person(text: &str) -> String {
                 if skip_next {
                     // The verb's own punctuation ("you are." is rare, but kept).
                     let verb = words[at + 1];
-                    let verb_core = verb.trim_end_matches([',', '.', ';', ':', '!', '?']);
+                    let verb_core = verb.trim_end_matches(CLOSING_MARKS);
                     replacement.push_str(&verb[verb_core.len()..]);
                 } else {
                     replacement.push_str(tail);
@@ -653,7 +625,7 @@ fn third_person(text: &str, profile: &str) -> String {
         .iter()
         .enumerate()
         .map(|(at, word)| {
-            let core = word.trim_end_matches([',', '.', ';', ':', '!', '?']);
+            let core = word.trim_end_matches(CLOSING_MARKS);
             let tail = &word[core.len()..];
             let lower = core.to_lowercase();
             // The verb after "he" or "she" agrees with it ("you have" → "she has").
@@ -728,11 +700,8 @@ fn third_person(text: &str, profile: &str) -> String {
 /// Whether the "you" at `words[at]` is an object ("moved you to", "wakes you", "told you"): after
 /// a verb or preposition that takes one, before a preposition, or closing a clause.
 fn is_object(words: &[&str], at: usize) -> bool {
-    let bare = |word: &str| {
-        word.trim_end_matches([',', '.', ';', ':', '!', '?'])
-            .to_lowercase()
-    };
-    let closes = words[at].ends_with([',', '.', ';', ':', '!', '?']);
+    let bare = |word: &str| word.trim_end_matches(CLOSING_MARKS).to_lowercase();
+    let closes = words[at].ends_with(CLOSING_MARKS);
     let previous = at.checked_sub(1).map(|before| bare(words[before]));
     let next = words.get(at + 1).map(|next| bare(next));
     closes

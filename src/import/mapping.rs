@@ -975,6 +975,28 @@ fn temperature_celsius(text: &str) -> Option<f64> {
     })
 }
 
+/// Names of each vital sign [`vitals`] reads, as a phrase in a label.
+const TEMPERATURE_NAMES: &[&str] = &["temperature", "temp", "t"];
+const BLOOD_PRESSURE_NAMES: &[&str] = &["blood pressure", "bp", "arterial pressure"];
+const HEART_RATE_NAMES: &[&str] = &["heart rate", "pulse", "hr", "pulse rate"];
+const RESPIRATORY_RATE_NAMES: &[&str] = &[
+    "respiratory rate",
+    "respiration",
+    "respirations",
+    "rr",
+    "resp rate",
+];
+const SATURATION_NAMES: &[&str] = &[
+    "oxygen saturation",
+    "spo2",
+    "o2 saturation",
+    "o2 sat",
+    "saturation",
+    "pulse oximetry",
+    "sao2",
+];
+const WEIGHT_NAMES: &[&str] = &["weight", "body weight"];
+
 /// Vital signs read from `(label, value)` pairs, with the pairs that could not be read.
 pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
     let mut vitals = Vitals {
@@ -987,11 +1009,11 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
         let has = |words: &[&str]| words.iter().any(|word| contains_phrase(&key, word));
         let values = numbers(value);
         let first = values.first().copied();
-        let read = if has(&["temperature", "temp", "t"]) {
+        let read = if has(TEMPERATURE_NAMES) {
             temperature_celsius(value).map(|celsius| {
                 vitals.temperature_c = (celsius * 10.0).round() / 10.0;
             })
-        } else if has(&["blood pressure", "bp", "arterial pressure"]) {
+        } else if has(BLOOD_PRESSURE_NAMES) {
             match values.as_slice() {
                 [systolic, diastolic, ..] => {
                     vitals.systolic_bp = *systolic as u32;
@@ -1000,25 +1022,11 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
                 }
                 _ => None,
             }
-        } else if has(&["heart rate", "pulse", "hr", "pulse rate"]) && !has(&["oximetry"]) {
+        } else if has(HEART_RATE_NAMES) && !has(&["oximetry"]) {
             first.map(|rate| vitals.heart_rate = rate as u32)
-        } else if has(&[
-            "respiratory rate",
-            "respiration",
-            "respirations",
-            "rr",
-            "resp rate",
-        ]) {
+        } else if has(RESPIRATORY_RATE_NAMES) {
             first.map(|rate| vitals.respiratory_rate = rate as u32)
-        } else if has(&[
-            "oxygen saturation",
-            "spo2",
-            "o2 saturation",
-            "o2 sat",
-            "saturation",
-            "pulse oximetry",
-            "sao2",
-        ]) {
+        } else if has(SATURATION_NAMES) {
             first.map(|saturation| {
                 vitals.spo2 = saturation as u32;
                 let lower = value.to_lowercase();
@@ -1026,7 +1034,7 @@ pub fn vitals(pairs: &[(String, String)]) -> (Vitals, Vec<(String, String)>) {
                     vitals.oxygen = value[at + 4..].trim().trim_end_matches('.').to_string();
                 }
             })
-        } else if has(&["weight"]) {
+        } else if has(WEIGHT_NAMES) {
             first.map(|weight| {
                 let pounds =
                     value.to_lowercase().contains("lb") || has(&["lb", "lbs", "pounds", "pound"]);
@@ -1116,24 +1124,8 @@ fn name_head(name: &str) -> Option<&str> {
 /// Whether a test key names a vital sign or a body measurement rather than a test ("Blood
 /// Pressure", "Weight Lbs", "BMI", "Height (cm)"): what the examination records.
 pub fn is_body_measurement(key: &str) -> bool {
-    const MEASUREMENTS: &[&str] = &[
-        "blood pressure",
-        "bp",
-        "heart rate",
-        "pulse",
-        "pulse rate",
-        "respiratory rate",
-        "temperature",
-        "temp",
-        "oxygen saturation",
-        "o2 saturation",
-        "spo2",
-        "weight",
-        "body weight",
-        "height",
-        "bmi",
-        "body mass index",
-    ];
+    /// What the examination measures besides the vital signs.
+    const BODY_SIZE_NAMES: &[&str] = &["height", "bmi", "body mass index"];
     const UNITS: &[&str] = &[
         "lbs", "lb", "kg", "cm", "in", "inches", "mmhg", "bpm", "c", "f", "percent", "kg m2",
     ];
@@ -1142,7 +1134,18 @@ pub fn is_body_measurement(key: &str) -> bool {
     while words.last().is_some_and(|word| UNITS.contains(word)) {
         words.pop();
     }
-    MEASUREMENTS.contains(&words.join(" ").as_str())
+    let name = words.join(" ");
+    [
+        TEMPERATURE_NAMES,
+        BLOOD_PRESSURE_NAMES,
+        HEART_RATE_NAMES,
+        RESPIRATORY_RATE_NAMES,
+        SATURATION_NAMES,
+        WEIGHT_NAMES,
+        BODY_SIZE_NAMES,
+    ]
+    .iter()
+    .any(|names| names.contains(&name.as_str()))
 }
 
 /// The specialty a diagnosis code belongs to, by its ICD-10-CM chapter and block.
@@ -1290,6 +1293,13 @@ fn guard_words(normalized: &str) -> Vec<String> {
     words
 }
 
+/// Whether a normalised clause holds every word of one of `sets` (stemmed, as [`guard_words`]).
+fn holds_a_word_set(sets: &[Vec<String>], clause: &str) -> bool {
+    let words = guard_words(clause);
+    sets.iter()
+        .any(|set| set.iter().all(|word| words.binary_search(word).is_ok()))
+}
+
 impl Guard {
     /// A guard for a diagnosis, its synonyms and its code.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>, code: &str) -> Guard {
@@ -1362,19 +1372,16 @@ impl Guard {
             || (!self.word_sets.is_empty()
                 && clauses(text)
                     .into_iter()
-                    .any(|clause| self.holds_a_word_set(&normalize(clause))))
+                    .any(|clause| holds_a_word_set(&self.word_sets, &normalize(clause))))
     }
 
     /// Whether text names the diagnosis or a part of its name of two words or more, within one
     /// clause in any order: what makes a test's report confirmatory.
     pub fn names_in_part(&self, text: &str) -> bool {
         self.names(text)
-            || clauses(text).into_iter().any(|clause| {
-                let words = guard_words(&normalize(clause));
-                self.parts
-                    .iter()
-                    .any(|set| set.iter().all(|word| words.binary_search(word).is_ok()))
-            })
+            || clauses(text)
+                .into_iter()
+                .any(|clause| holds_a_word_set(&self.parts, &normalize(clause)))
     }
 
     /// Whether already-normalised text names the diagnosis as a phrase.
@@ -1382,14 +1389,6 @@ impl Guard {
         self.phrases
             .iter()
             .any(|phrase| contains_phrase(normalized, phrase))
-    }
-
-    /// Whether a normalised clause holds every content word of one of the names.
-    fn holds_a_word_set(&self, clause: &str) -> bool {
-        let words = guard_words(clause);
-        self.word_sets
-            .iter()
-            .any(|set| set.iter().all(|word| words.binary_search(word).is_ok()))
     }
 
     /// `text` without the sentences or clauses that name the diagnosis, and the ones withheld.
@@ -1421,7 +1420,7 @@ fn clauses(text: &str) -> Vec<&str> {
             b';' | b'\n' => true,
             b'.' | b'?' | b'!' => {
                 bytes.get(at + 1).is_none_or(|next| *next == b' ')
-                    && !super::actor_text::ends_with_title(&text[start..at])
+                    && !ends_with_title(&text[start..at])
             }
             _ => false,
         };
@@ -1434,6 +1433,15 @@ fn clauses(text: &str) -> Vec<&str> {
         out.push(&text[start..]);
     }
     out
+}
+
+/// Whether text ends with a title whose full stop ends no sentence ("Mr", "Dr").
+fn ends_with_title(text: &str) -> bool {
+    let last = text
+        .rsplit(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or_default();
+    matches!(last, "Mr" | "Mrs" | "Ms" | "Dr" | "Prof" | "St")
 }
 
 /// Sentences of a paragraph, trimmed.

@@ -77,13 +77,7 @@ impl LibrarySpec {
                 (name_of(&path), path)
             }
         };
-        if !valid_name(&name) {
-            return Err(LibraryError::BadName {
-                spec: text.to_string(),
-                name,
-            });
-        }
-        if name == BUILTIN_NAME {
+        if !valid_name(&name) || name == BUILTIN_NAME {
             return Err(LibraryError::BadName {
                 spec: text.to_string(),
                 name,
