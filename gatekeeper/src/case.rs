@@ -33,6 +33,14 @@ pub struct Case {
     /// How hard the case is.
     #[serde(default)]
     pub difficulty: Difficulty,
+    /// Weeks of pregnancy, for a pregnant patient: hidden from the doctor (the presentation says what
+    /// the patient knows); it selects the pregnancy reference ranges ([`Case::range_subject`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pregnancy_weeks: Option<u32>,
+    /// Hard in SDBench's sense: no confirmatory result until a specialised test, reached over at least
+    /// [`HARD_MIN_ORDER_ROUNDS`] rounds of orders in the reference work-up (the validator checks both).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hard: bool,
     /// Who wrote the case, from what, and under which licence.
     #[serde(default)]
     pub provenance: Provenance,
@@ -133,6 +141,8 @@ pub const CASE_TEST_PREFIX: &str = "case_";
 
 /// The specialties a case may belong to.
 pub const SPECIALTIES: &[&str] = &[
+    "addiction_medicine",
+    "adolescent_medicine",
     "allergy_immunology",
     "cardiology",
     "critical_care",
@@ -145,20 +155,41 @@ pub const SPECIALTIES: &[&str] = &[
     "hematology",
     "hepatology",
     "infectious_disease",
+    "neonatology",
     "nephrology",
     "neurology",
+    "neurosurgery",
     "obstetrics_gynecology",
+    "occupational_medicine",
     "oncology",
     "ophthalmology",
     "orthopedics",
     "otolaryngology",
+    "palliative_care",
     "pediatrics",
     "psychiatry",
     "pulmonology",
     "rheumatology",
+    "sports_medicine",
     "toxicology",
+    "transplant_medicine",
+    "trauma_surgery",
+    "travel_medicine",
     "urology",
     "vascular_surgery",
+];
+
+/// The fewest rounds of orders the reference work-up of a [`Case::hard`] case takes.
+pub const HARD_MIN_ORDER_ROUNDS: usize = 3;
+
+/// The checks a clinical reviewer signs for a case ([`Review::checklist`]), as written in case files.
+pub const REVIEW_CHECKLIST: &[&str] = &[
+    "physiology_and_units",
+    "timeline",
+    "icd10_specificity",
+    "workup_safety",
+    "key_findings_reachable",
+    "original_text",
 ];
 
 /// Difficulty tier of a case.
@@ -214,6 +245,97 @@ pub struct Provenance {
     /// Date written, `YYYY-MM-DD`.
     #[serde(default)]
     pub created: String,
+    /// The second author's clinical review, when one was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+/// A clinical review of a case by someone other than its author, against [`REVIEW_CHECKLIST`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    /// Who reviewed the case (a person or a named review role; never the author).
+    #[serde(default)]
+    pub reviewer: String,
+    /// Date of the review, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date: String,
+    /// The checks passed: every entry of [`REVIEW_CHECKLIST`].
+    #[serde(default)]
+    pub checklist: Vec<String>,
+    /// What the review changed or questioned, in a sentence or two.
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// A group with reference ranges of its own, beyond sex: an age band of childhood or a trimester of
+/// pregnancy. Adults who are not pregnant belong to none.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeGroup {
+    /// Birth to 27 days (`age_months = 0`).
+    Neonate,
+    /// 1 to 11 months.
+    Infant,
+    /// 1 to 11 years.
+    Child,
+    /// 12 to 17 years.
+    Adolescent,
+    /// Pregnant, up to 13 weeks.
+    PregnancyFirstTrimester,
+    /// Pregnant, 14 to 27 weeks.
+    PregnancySecondTrimester,
+    /// Pregnant, 28 weeks on.
+    PregnancyThirdTrimester,
+}
+
+impl RangeGroup {
+    /// Every group, in the order above.
+    pub const ALL: [RangeGroup; 7] = [
+        Self::Neonate,
+        Self::Infant,
+        Self::Child,
+        Self::Adolescent,
+        Self::PregnancyFirstTrimester,
+        Self::PregnancySecondTrimester,
+        Self::PregnancyThirdTrimester,
+    ];
+
+    /// The name used in data files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Neonate => "neonate",
+            Self::Infant => "infant",
+            Self::Child => "child",
+            Self::Adolescent => "adolescent",
+            Self::PregnancyFirstTrimester => "pregnancy_first_trimester",
+            Self::PregnancySecondTrimester => "pregnancy_second_trimester",
+            Self::PregnancyThirdTrimester => "pregnancy_third_trimester",
+        }
+    }
+
+    /// The group named `name` in a data file.
+    pub fn parse(name: &str) -> Option<RangeGroup> {
+        Self::ALL.into_iter().find(|group| group.as_str() == name)
+    }
+}
+
+/// Whom a reference range is for: the patient's sex and, for children and pregnancy, their group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RangeSubject {
+    /// The patient's sex.
+    pub sex: Sex,
+    /// The age band or trimester with ranges of its own; `None` for an adult who is not pregnant.
+    pub group: Option<RangeGroup>,
+}
+
+impl RangeSubject {
+    /// An adult of this sex, not pregnant.
+    pub fn adult(sex: Sex) -> RangeSubject {
+        RangeSubject { sex, group: None }
+    }
 }
 
 /// Patient sex as recorded in the case.
@@ -710,6 +832,26 @@ impl DiagnosisNames {
 }
 
 impl Case {
+    /// Whom this patient's reference ranges are for: a trimester when `pregnancy_weeks` is set, else
+    /// the childhood age band, else an adult of the patient's sex.
+    pub fn range_subject(&self) -> RangeSubject {
+        let presentation = &self.presentation;
+        let group = match (self.pregnancy_weeks, presentation.age_years) {
+            (Some(weeks), _) if weeks < 14 => Some(RangeGroup::PregnancyFirstTrimester),
+            (Some(weeks), _) if weeks < 28 => Some(RangeGroup::PregnancySecondTrimester),
+            (Some(_), _) => Some(RangeGroup::PregnancyThirdTrimester),
+            (None, 0) if presentation.age_months.unwrap_or(0) == 0 => Some(RangeGroup::Neonate),
+            (None, 0) => Some(RangeGroup::Infant),
+            (None, 1..=11) => Some(RangeGroup::Child),
+            (None, 12..=17) => Some(RangeGroup::Adolescent),
+            (None, _) => None,
+        };
+        RangeSubject {
+            sex: presentation.sex,
+            group,
+        }
+    }
+
     /// Gives every history item without an id its default one: the topic, then `<topic>-2`,
     /// `<topic>-3`… counting items of that topic in order. Ids already given are kept.
     pub fn fill_history_ids(&mut self) {

@@ -11,13 +11,14 @@ use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::Sex;
+use crate::case::{RangeGroup, RangeSubject, Sex};
 use crate::money::Money;
 
 const TESTS_CSV: &str = include_str!("../data/tests.csv");
 const ANALYTES_CSV: &str = include_str!("../data/analytes.csv");
 const EXAM_SYSTEMS_CSV: &str = include_str!("../data/exam_systems.csv");
 const PRICES_CSV: &str = include_str!("../data/us-prices-2025.csv");
+const ANALYTE_RANGES_CSV: &str = include_str!("../data/analyte_ranges.csv");
 
 /// A problem in the catalogue's data files.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +127,9 @@ pub struct AnalyteDef {
     pub synonyms: Vec<String>,
     /// Numeric or qualitative.
     pub kind: AnalyteKind,
+    /// Reference ranges of children's age bands and pregnancy, where they differ from the adult one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_ranges: Vec<GroupRange>,
     /// What every report of this analyte shows, made once and shared by all of them.
     #[serde(skip)]
     #[schemars(skip)]
@@ -175,8 +179,40 @@ pub enum AnalyteKind {
     },
 }
 
+/// A reference range for one [`RangeGroup`], for both sexes or one.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct GroupRange {
+    /// The age band or trimester.
+    pub group: RangeGroup,
+    /// The sex it is for; `None` for both.
+    pub sex: Option<Sex>,
+    /// Low and high.
+    pub range: [f64; 2],
+}
+
 impl AnalyteDef {
-    /// The reference range for a patient of the given sex, if numeric.
+    /// The reference range for this patient, if numeric: their group's (sex-specific first), else the
+    /// adult range of their sex.
+    pub fn range_for_subject(&self, subject: RangeSubject) -> Option<[f64; 2]> {
+        self.group_range(subject)
+            .or_else(|| self.range_for(subject.sex))
+    }
+
+    /// The range of the patient's group, when the catalogue gives one.
+    fn group_range(&self, subject: RangeSubject) -> Option<[f64; 2]> {
+        let group = subject.group?;
+        let mut both = None;
+        for entry in self.group_ranges.iter().filter(|entry| entry.group == group) {
+            match entry.sex {
+                Some(sex) if sex == subject.sex => return Some(entry.range),
+                None => both = Some(entry.range),
+                Some(_) => {}
+            }
+        }
+        both
+    }
+
+    /// The reference range for an adult of the given sex, if numeric.
     pub fn range_for(&self, sex: Sex) -> Option<[f64; 2]> {
         match &self.kind {
             AnalyteKind::Numeric {
@@ -206,6 +242,7 @@ impl AnalyteDef {
             name,
             synonyms,
             kind,
+            group_ranges: Vec::new(),
             labels: AnalyteLabels::default(),
         };
         let reference = |sex| -> Arc<str> {
@@ -233,12 +270,17 @@ impl AnalyteDef {
         &self.labels
     }
 
-    /// The reference as printed for a patient of this sex: the range ("3.5–5.1"), or the normal
-    /// result of a qualitative analyte.
-    pub(crate) fn reference_text(&self, sex: Sex) -> &Arc<str> {
-        match sex {
-            Sex::Male => &self.labels.reference[0],
-            Sex::Female => &self.labels.reference[1],
+    /// The reference as printed for this patient: the range ("3.5–5.1"), or the normal result of a
+    /// qualitative analyte. Adult references are made once and shared.
+    pub(crate) fn reference_text(&self, subject: RangeSubject) -> Arc<str> {
+        match (&self.kind, self.group_range(subject)) {
+            (AnalyteKind::Numeric { decimals, .. }, Some(range)) => {
+                reference_range(range, *decimals).into()
+            }
+            _ => Arc::clone(match subject.sex {
+                Sex::Male => &self.labels.reference[0],
+                Sex::Female => &self.labels.reference[1],
+            }),
         }
     }
 }
@@ -291,6 +333,8 @@ pub struct CatalogueSources<'a> {
     pub exam_systems: &'a str,
     /// Contents of `us-prices-2025.csv`.
     pub prices: &'a str,
+    /// Contents of `analyte_ranges.csv` (children's and pregnancy ranges); may be empty.
+    pub analyte_ranges: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +365,15 @@ struct AnalyteRow {
     normal_text: String,
     min_possible: Option<f64>,
     max_possible: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct GroupRangeRow {
+    analyte: String,
+    population: String,
+    sex: String,
+    low: f64,
+    high: f64,
 }
 
 #[derive(Deserialize)]
@@ -384,6 +437,7 @@ impl Catalogue {
                 analytes: ANALYTES_CSV,
                 exam_systems: EXAM_SYSTEMS_CSV,
                 prices: PRICES_CSV,
+                analyte_ranges: ANALYTE_RANGES_CSV,
             })
             .unwrap_or_else(|error| panic!("the built-in catalogue data is broken: {error}"))
         })
@@ -403,6 +457,7 @@ impl Catalogue {
         };
         catalogue.load_tests(sources.tests, &prices)?;
         catalogue.load_analytes(sources.analytes)?;
+        catalogue.load_group_ranges(sources.analyte_ranges)?;
         catalogue.load_systems(sources.exam_systems)?;
         for (index, test) in catalogue.tests.iter().enumerate() {
             if let Reporting::Analytes(analytes) = &test.reporting {
@@ -606,6 +661,73 @@ impl Catalogue {
         Ok(())
     }
 
+    /// Reads `analyte_ranges.csv`: a numeric analyte's range for a childhood age band or trimester,
+    /// inside what any patient could have, once per group and sex.
+    fn load_group_ranges(&mut self, data: &str) -> Result<(), CatalogueError> {
+        const FILE: &str = "analyte_ranges.csv";
+        if data.trim().is_empty() {
+            return Ok(());
+        }
+        for (line, row) in rows::<GroupRangeRow>(FILE, data)? {
+            let invalid = |message: String| CatalogueError::Invalid {
+                file: FILE,
+                line,
+                message,
+            };
+            let Some(&index) = self.analyte_index.get(&row.analyte) else {
+                return Err(invalid(format!("unknown analyte `{}`", row.analyte)));
+            };
+            let Some(group) = RangeGroup::parse(row.population.trim()) else {
+                let known: Vec<&str> = RangeGroup::ALL.iter().map(|group| group.as_str()).collect();
+                return Err(invalid(format!(
+                    "population `{}` is not one of: {}",
+                    row.population,
+                    known.join(", ")
+                )));
+            };
+            let sex = match row.sex.trim() {
+                "" => None,
+                "female" => Some(Sex::Female),
+                "male" => Some(Sex::Male),
+                other => {
+                    return Err(invalid(format!(
+                        "sex `{other}` is not female, male or empty"
+                    )));
+                }
+            };
+            let analyte = &mut self.analytes[index];
+            let AnalyteKind::Numeric { possible, .. } = &analyte.kind else {
+                return Err(invalid(format!(
+                    "analyte `{}` is qualitative: it has no range",
+                    row.analyte
+                )));
+            };
+            if !(row.low < row.high && possible[0] <= row.low && row.high <= possible[1]) {
+                return Err(invalid(format!(
+                    "analyte `{}`: the range {}–{} needs low < high, inside {}–{}",
+                    row.analyte, row.low, row.high, possible[0], possible[1]
+                )));
+            }
+            if analyte
+                .group_ranges
+                .iter()
+                .any(|entry| entry.group == group && entry.sex == sex)
+            {
+                return Err(invalid(format!(
+                    "analyte `{}` has two ranges for {}",
+                    row.analyte,
+                    group.as_str()
+                )));
+            }
+            analyte.group_ranges.push(GroupRange {
+                group,
+                sex,
+                range: [row.low, row.high],
+            });
+        }
+        Ok(())
+    }
+
     fn load_systems(&mut self, data: &str) -> Result<(), CatalogueError> {
         const FILE: &str = "exam_systems.csv";
         for (line, row) in rows::<SystemRow>(FILE, data)? {
@@ -727,6 +849,7 @@ mod tests {
             analytes,
             exam_systems: SYSTEMS,
             prices: PRICES,
+            analyte_ranges: "",
         }
     }
 

@@ -441,11 +441,11 @@ impl<'a> Gatekeeper<'a> {
     }
 
     fn analyte_value(&self, definition: &AnalyteDef) -> (AnalyteValue, bool) {
-        let sex = self.case.presentation.sex;
+        let subject = self.case.range_subject();
         let listed = self.listed_analyte(&definition.id);
         let (value, text, range) = match (&definition.kind, listed) {
             (AnalyteKind::Numeric { decimals, .. }, Some(result)) => {
-                let range = result.range.or_else(|| definition.range_for(sex));
+                let range = result.range.or_else(|| definition.range_for_subject(subject));
                 match (result.value, &result.text) {
                     (Some(value), _) => (Some(value), format_value(value, *decimals), range),
                     (None, text) => (None, text.clone().unwrap_or_default(), range),
@@ -457,13 +457,13 @@ impl<'a> Gatekeeper<'a> {
                     ..
                 },
                 None,
-            ) => (None, absent.clone(), definition.range_for(sex)),
+            ) => (None, absent.clone(), definition.range_for_subject(subject)),
             (AnalyteKind::Numeric { decimals, .. }, None) => {
-                let value = normal_value(definition, sex, self.seed).unwrap_or_default();
+                let value = normal_value(definition, subject, self.seed).unwrap_or_default();
                 (
                     Some(value),
                     format_value(value, *decimals),
-                    definition.range_for(sex),
+                    definition.range_for_subject(subject),
                 )
             }
             (AnalyteKind::Qualitative { normal_text }, listed) => {
@@ -477,11 +477,11 @@ impl<'a> Gatekeeper<'a> {
         let reference = match (&definition.kind, range) {
             // A range the case gives for this patient, unlike the catalogue's.
             (AnalyteKind::Numeric { decimals, .. }, Some(range))
-                if Some(range) != definition.range_for(sex) =>
+                if Some(range) != definition.range_for_subject(subject) =>
             {
                 reference_range(range, *decimals).into()
             }
-            _ => Arc::clone(definition.reference_text(sex)),
+            _ => definition.reference_text(subject),
         };
         let labels = definition.labels();
         let shown = AnalyteValue {

@@ -1,23 +1,24 @@
 //! Synthetic normal findings for tests and systems a case does not list (DESIGN.md §3.4).
 //!
-//! A value is drawn from the middle 70% of the analyte's reference range (sex-specific where the
-//! catalogue gives one) with a generator seeded by the episode seed and the analyte id, so one episode
+//! A value is drawn from the middle 70% of the analyte's reference range for the patient (their age
+//! band's or trimester's where the catalogue gives one, else sex-specific where it gives one) with a generator seeded by the episode seed and the analyte id, so one episode
 //! always sees one value for one analyte, whichever test reports it, and nothing in the value marks it as
 //! synthetic.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::case::Sex;
+use crate::case::RangeSubject;
 use crate::catalogue::AnalyteDef;
 use crate::text::stable_hash;
 
 /// Share of the reference range kept clear at each end.
 const MARGIN: f64 = 0.15;
 
-/// A plausible normal value for `analyte`, seeded by `seed`; `None` for a qualitative analyte.
-pub fn normal_value(analyte: &AnalyteDef, sex: Sex, seed: u64) -> Option<f64> {
-    let [low, high] = analyte.range_for(sex)?;
+/// A plausible normal value for `analyte` in this patient, seeded by `seed`; `None` for a qualitative
+/// analyte.
+pub fn normal_value(analyte: &AnalyteDef, subject: RangeSubject, seed: u64) -> Option<f64> {
+    let [low, high] = analyte.range_for_subject(subject)?;
     let decimals = match &analyte.kind {
         crate::catalogue::AnalyteKind::Numeric { decimals, .. } => *decimals,
         crate::catalogue::AnalyteKind::Qualitative { .. } => 0,
@@ -37,6 +38,7 @@ pub fn format_value(value: f64, decimals: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Sex;
     use crate::catalogue::Catalogue;
 
     #[test]
@@ -46,10 +48,10 @@ mod tests {
             let Some([low, high]) = analyte.range_for(Sex::Male) else {
                 continue;
             };
-            let first = normal_value(analyte, Sex::Male, 42).expect("numeric");
+            let first = normal_value(analyte, RangeSubject::adult(Sex::Male), 42).expect("numeric");
             assert_eq!(
                 Some(first),
-                normal_value(analyte, Sex::Male, 42),
+                normal_value(analyte, RangeSubject::adult(Sex::Male), 42),
                 "{}",
                 analyte.id
             );
@@ -67,7 +69,7 @@ mod tests {
         let sodium = catalogue.analyte("sodium").expect("sodium exists");
         let values: std::collections::HashSet<u64> = (0..20)
             .map(|seed| {
-                normal_value(sodium, Sex::Female, seed)
+                normal_value(sodium, RangeSubject::adult(Sex::Female), seed)
                     .expect("numeric")
                     .to_bits()
             })

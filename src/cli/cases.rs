@@ -405,9 +405,22 @@ fn stats(library: &CaseLibrary, json: bool) -> anyhow::Result<Outcome> {
         library.cases().iter().map(|case| &**case),
         Catalogue::builtin(),
     );
+    let libraries: Vec<serde_json::Value> = library
+        .stamps()
+        .iter()
+        .map(|stamp| {
+            serde_json::json!({
+                "name": stamp.name,
+                "cases": stamp.cases.len(),
+                "sha256": stamp.sha256,
+            })
+        })
+        .collect();
     let mut out = io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &stats)?;
+        let mut value = serde_json::to_value(&stats)?;
+        value["libraries"] = serde_json::Value::Array(libraries);
+        serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(Outcome::Success);
     }
@@ -417,6 +430,15 @@ fn stats(library: &CaseLibrary, json: bool) -> anyhow::Result<Outcome> {
         stats.cases,
         stats.by_specialty.len()
     )?;
+    for stamp in library.stamps() {
+        writeln!(
+            out,
+            "library {}: {} cases, sha256 {}",
+            stamp.name,
+            stamp.cases.len(),
+            stamp.sha256
+        )?;
+    }
     let mut section = |title: &str, counts: Vec<(String, usize)>| -> io::Result<()> {
         writeln!(out, "\n{title}")?;
         for (name, count) in counts {
@@ -438,6 +460,7 @@ fn stats(library: &CaseLibrary, json: bool) -> anyhow::Result<Outcome> {
             .collect(),
     )?;
     section("difficulty", owned(&stats.by_difficulty))?;
+    section("hardness (SDBench sense)", owned(&stats.by_hardness))?;
     section("sex", owned(&stats.by_sex))?;
     section(
         "age (years)",
@@ -445,6 +468,8 @@ fn stats(library: &CaseLibrary, json: bool) -> anyhow::Result<Outcome> {
             .filter_map(|band| Some((band.to_string(), *stats.by_age_band.get(band)?)))
             .collect(),
     )?;
+    section("setting", owned(&stats.by_setting))?;
+    section("clinical review", owned(&stats.by_review))?;
     section("split", owned(&stats.by_split))?;
     writeln!(
         out,

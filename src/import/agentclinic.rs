@@ -266,6 +266,7 @@ impl Skeleton<'_> {
                 ),
                 licence: self.options.licence.clone(),
                 created: self.options.created.clone(),
+                review: None,
             },
             diagnosis: Diagnosis {
                 name: diagnosis.to_string(),

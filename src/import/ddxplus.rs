@@ -642,6 +642,7 @@ fn build(
             source: format!("DDXPlus patient CSV, {} line {line}", file.name),
             licence: options.licence.clone(),
             created: options.created.clone(),
+            review: None,
         },
         presentation: Presentation {
             age_years,

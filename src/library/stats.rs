@@ -1,5 +1,6 @@
-//! Library statistics: how the cases spread over specialties, difficulty, age, sex and the train/test
-//! split, and what their reference work-ups cost when billed like an episode.
+//! Library statistics: how the cases spread over specialties, difficulty, hardness, age, sex, setting,
+//! clinical review and the train/test split, and what their reference work-ups cost when billed like an
+//! episode.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +47,12 @@ pub struct LibraryStats {
     pub by_specialty: BTreeMap<String, usize>,
     /// Cases per difficulty tier.
     pub by_difficulty: BTreeMap<&'static str, usize>,
+    /// Cases marked hard in SDBench's sense (`hard`) and the rest.
+    pub by_hardness: BTreeMap<&'static str, usize>,
+    /// Cases per kind of setting ([`setting_kind`]).
+    pub by_setting: BTreeMap<&'static str, usize>,
+    /// Cases with a recorded clinical review and without one.
+    pub by_review: BTreeMap<&'static str, usize>,
     /// Cases per sex.
     pub by_sex: BTreeMap<&'static str, usize>,
     /// Cases per age band.
@@ -73,6 +80,25 @@ pub fn age_band_labels() -> impl Iterator<Item = &'static str> {
     AGE_BANDS.iter().map(|(_, label)| *label)
 }
 
+/// The kind of place a free-text setting names, for the statistics: the first kind whose words the
+/// setting contains, in the order of the table (a "paediatric emergency department" is an emergency).
+pub fn setting_kind(setting: &str) -> &'static str {
+    const KINDS: &[(&str, &[&str])] = &[
+        ("intensive care", &["intensive care", "icu", "critical care", "high dependency"]),
+        ("emergency", &["emergency", "resuscitation", "casualty", "a&e"]),
+        ("urgent care", &["urgent care"]),
+        ("acute assessment unit", &["admissions unit", "acute medical", "assessment unit", "triage"]),
+        ("ward", &["ward", "inpatient", "day unit"]),
+        ("primary care", &["primary care", "general practice", "gp surgery", "family medicine", "home visit"]),
+        ("outpatient clinic", &["clinic", "outpatient"]),
+    ];
+    let setting = setting.to_lowercase();
+    KINDS
+        .iter()
+        .find(|(_, words)| words.iter().any(|word| setting.contains(word)))
+        .map_or("other", |(kind, _)| kind)
+}
+
 fn age_band(age: u32) -> &'static str {
     AGE_BANDS
         .iter()
@@ -90,6 +116,9 @@ pub fn library_stats<'a>(
         cases: 0,
         by_specialty: BTreeMap::new(),
         by_difficulty: BTreeMap::new(),
+        by_hardness: BTreeMap::new(),
+        by_setting: BTreeMap::new(),
+        by_review: BTreeMap::new(),
         by_sex: BTreeMap::new(),
         by_age_band: BTreeMap::new(),
         by_split: BTreeMap::new(),
@@ -107,6 +136,22 @@ pub fn library_stats<'a>(
         *stats
             .by_difficulty
             .entry(case.difficulty.as_str())
+            .or_default() += 1;
+        *stats
+            .by_hardness
+            .entry(if case.hard { "hard" } else { "not hard" })
+            .or_default() += 1;
+        *stats
+            .by_setting
+            .entry(setting_kind(&case.presentation.setting))
+            .or_default() += 1;
+        *stats
+            .by_review
+            .entry(if case.provenance.review.is_some() {
+                "reviewed"
+            } else {
+                "not reviewed"
+            })
             .or_default() += 1;
         *stats
             .by_sex
@@ -146,6 +191,17 @@ mod tests {
         assert_eq!(age_band(17), "12-17");
         assert_eq!(age_band(64), "40-64");
         assert_eq!(age_band(100), "65+");
+    }
+
+    #[test]
+    fn settings_fall_into_kinds() {
+        assert_eq!(setting_kind("paediatric emergency department"), "emergency");
+        assert_eq!(setting_kind("Intensive care unit, day 3"), "intensive care");
+        assert_eq!(setting_kind("general practice"), "primary care");
+        assert_eq!(setting_kind("hospital outpatient clinic (urgent referral)"), "outpatient clinic");
+        assert_eq!(setting_kind("orthopaedic ward, 2 a.m."), "ward");
+        assert_eq!(setting_kind("early pregnancy assessment unit"), "acute assessment unit");
+        assert_eq!(setting_kind("a ship's sick bay"), "other");
     }
 
     #[test]

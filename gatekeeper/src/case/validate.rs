@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::case::{
-    AnalyteResult, CASE_TEST_PREFIX, Case, DiagnosisNames, FindingTarget, KeyFinding, Naming,
-    SPECIALTIES, TestResult, WorkupStep,
+    AnalyteResult, CASE_TEST_PREFIX, Case, DiagnosisNames, FindingTarget, HARD_MIN_ORDER_ROUNDS,
+    KeyFinding, Naming, REVIEW_CHECKLIST, Review, SPECIALTIES, TestResult, WorkupStep,
 };
 use crate::catalogue::{AnalyteKind, Catalogue, Reporting};
 use crate::disclosure::computed_flag;
@@ -83,6 +83,11 @@ pub enum ProblemKind {
     /// family (or is set on a result that is not confirmatory), or an authored case leaves a test of
     /// the family neither accepted in `confirmed_by` nor listed with its own result.
     ConfirmatoryDoor,
+    /// A clinical review without its reviewer, date or every checklist item.
+    IncompleteReview,
+    /// A case marked `hard` whose reference work-up does not show it: fewer than three rounds of
+    /// orders, or a confirmatory result in the first two.
+    NotHard,
 }
 
 /// One problem found in a case file.
@@ -262,6 +267,7 @@ pub fn validate_case_with(
         check_key_finding(&mut checker, case, index, finding);
     }
     check_workup(&mut checker, case);
+    check_hardness(&mut checker, case);
     check_disclosure(&mut checker, case, names);
     check_beliefs(&mut checker, case, names);
     check_coupled(&mut checker, case);
@@ -332,7 +338,7 @@ fn check_coupled(checker: &mut Checker<'_>, case: &Case) {
                     && catalogue.analyte(&result.analyte).is_some_and(|analyte| {
                         let range = result
                             .range
-                            .or_else(|| analyte.range_for(case.presentation.sex));
+                            .or_else(|| analyte.range_for_subject(case.range_subject()));
                         let text = result.text.as_deref().unwrap_or_default();
                         computed_flag(analyte, result.value, text, range).is_abnormal()
                     })
@@ -426,19 +432,108 @@ fn check_identity(checker: &mut Checker<'_>, case: &Case) {
     checker.require_text("provenance.author", &provenance.author);
     checker.require_text("provenance.source", &provenance.source);
     checker.require_text("provenance.licence", &provenance.licence);
-    let date_ok = provenance.created.len() == 10
-        && provenance.created.char_indices().all(|(at, c)| {
+    if !is_iso_date(&provenance.created) {
+        checker.report(
+            "provenance.created",
+            ProblemKind::Implausible,
+            format!("`{}` is not a date written YYYY-MM-DD", provenance.created),
+        );
+    }
+    if let Some(review) = &provenance.review {
+        check_review(checker, review, &provenance.author);
+    }
+}
+
+/// Whether `text` is a date written `YYYY-MM-DD`.
+fn is_iso_date(text: &str) -> bool {
+    text.len() == 10
+        && text.char_indices().all(|(at, c)| {
             if at == 4 || at == 7 {
                 c == '-'
             } else {
                 c.is_ascii_digit()
             }
-        });
-    if !date_ok {
+        })
+}
+
+fn check_review(checker: &mut Checker<'_>, review: &Review, author: &str) {
+    checker.require_text("provenance.review.reviewer", &review.reviewer);
+    if !review.reviewer.trim().is_empty() && review.reviewer.trim() == author.trim() {
         checker.report(
-            "provenance.created",
-            ProblemKind::Implausible,
-            format!("`{}` is not a date written YYYY-MM-DD", provenance.created),
+            "provenance.review.reviewer",
+            ProblemKind::IncompleteReview,
+            "is the case's author: a review is a second reading by someone else",
+        );
+    }
+    if !is_iso_date(&review.date) {
+        checker.report(
+            "provenance.review.date",
+            ProblemKind::IncompleteReview,
+            format!("`{}` is not a date written YYYY-MM-DD", review.date),
+        );
+    }
+    let missing: Vec<&str> = REVIEW_CHECKLIST
+        .iter()
+        .copied()
+        .filter(|item| !review.checklist.iter().any(|done| done == item))
+        .collect();
+    if !missing.is_empty() {
+        checker.report(
+            "provenance.review.checklist",
+            ProblemKind::IncompleteReview,
+            format!("lacks {}", missing.join(", ")),
+        );
+    }
+    for (index, item) in review.checklist.iter().enumerate() {
+        if !REVIEW_CHECKLIST.contains(&item.as_str()) {
+            checker.report(
+                format!("provenance.review.checklist[{index}]"),
+                ProblemKind::IncompleteReview,
+                format!(
+                    "`{item}` is not a checklist item; use: {}",
+                    REVIEW_CHECKLIST.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// Checks that a case marked `hard` is hard in its reference work-up: at least
+/// [`HARD_MIN_ORDER_ROUNDS`] rounds of orders, and no confirmatory result in the first two.
+fn check_hardness(checker: &mut Checker<'_>, case: &Case) {
+    if !case.hard {
+        return;
+    }
+    let rounds: Vec<&Vec<String>> = case
+        .reference_workup
+        .iter()
+        .filter_map(|step| match step {
+            WorkupStep::Order { tests } => Some(tests),
+            _ => None,
+        })
+        .collect();
+    if rounds.len() < HARD_MIN_ORDER_ROUNDS {
+        checker.report(
+            "hard",
+            ProblemKind::NotHard,
+            format!(
+                "the reference work-up orders in {} round(s); a hard case needs at least {HARD_MIN_ORDER_ROUNDS}",
+                rounds.len()
+            ),
+        );
+    }
+    let early_confirmation = rounds
+        .iter()
+        .take(HARD_MIN_ORDER_ROUNDS - 1)
+        .flat_map(|tests| tests.iter())
+        .find(|test| case.test(test).is_some_and(|result| result.confirmatory));
+    if let Some(test) = early_confirmation {
+        checker.report(
+            "hard",
+            ProblemKind::NotHard,
+            format!(
+                "`{test}` confirms the diagnosis in the first two rounds of orders; a hard case reaches its confirmation only after a specialised test"
+            ),
         );
     }
 }
@@ -468,6 +563,22 @@ fn check_presentation(checker: &mut Checker<'_>, case: &Case) {
                 format!(
                     "names the case's specialty (`{}`), which an agent may not see before the end; say where the patient is seen without it (\"hospital outpatient clinic\")",
                     case.specialty
+                ),
+            );
+        }
+    }
+    if let Some(weeks) = case.pregnancy_weeks {
+        if presentation.sex != crate::case::Sex::Female
+            || presentation.age_years < 10
+            || !(1..=44).contains(&weeks)
+        {
+            checker.report(
+                "pregnancy_weeks",
+                ProblemKind::Implausible,
+                format!(
+                    "{weeks} weeks of pregnancy in a {}-year-old {} is not possible: a pregnant patient is female, at least 10, and 1 to 44 weeks",
+                    presentation.age_years,
+                    presentation.sex.as_str()
                 ),
             );
         }
@@ -936,7 +1047,7 @@ fn check_analyte(
     }
     let range = result
         .range
-        .or_else(|| definition.range_for(case.presentation.sex));
+        .or_else(|| definition.range_for_subject(case.range_subject()));
     match &definition.kind {
         AnalyteKind::Numeric {
             unit,
