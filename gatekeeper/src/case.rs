@@ -270,9 +270,7 @@ pub struct Review {
 
 /// A group with reference ranges of its own, beyond sex: an age band of childhood or a trimester of
 /// pregnancy. Adults who are not pregnant belong to none.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RangeGroup {
     /// Birth to 27 days (`age_months = 0`).

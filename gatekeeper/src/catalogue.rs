@@ -88,7 +88,8 @@ pub struct TestDef {
     pub name: String,
     /// Category.
     pub category: Category,
-    /// CPT/HCPCS number, a cross-reference only.
+    /// CPT/HCPCS numbers, a cross-reference only: one code, or a panel's component codes joined by `+`
+    /// (`88185*15` for a code billed fifteen times).
     pub cpt: String,
     /// Medicare 2025 price.
     pub price: Money,
@@ -202,7 +203,11 @@ impl AnalyteDef {
     fn group_range(&self, subject: RangeSubject) -> Option<[f64; 2]> {
         let group = subject.group?;
         let mut both = None;
-        for entry in self.group_ranges.iter().filter(|entry| entry.group == group) {
+        for entry in self
+            .group_ranges
+            .iter()
+            .filter(|entry| entry.group == group)
+        {
             match entry.sex {
                 Some(sex) if sex == subject.sex => return Some(entry.range),
                 None => both = Some(entry.range),
@@ -343,6 +348,8 @@ struct TestRow {
     name: String,
     category: Category,
     cpt: String,
+    #[serde(default)]
+    billed_as: String,
     synonyms: String,
     family: String,
     #[serde(default)]
@@ -382,6 +389,106 @@ struct SystemRow {
     name: String,
     synonyms: String,
     normal_text: String,
+}
+
+/// Which part of a service a row of `us-prices-2025.csv` prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PricePart {
+    /// The whole service as billed on its own: a CLFS rate or a PFS non-facility (office) amount.
+    Whole,
+    /// The physician's part of a hospital service (PFS modifier-26, or the facility amount of a
+    /// physician-only code).
+    Professional,
+    /// The hospital's facility fee (OPPS), never a price on its own.
+    Facility,
+}
+
+impl PricePart {
+    /// The part a row prices, read from its `price_basis`.
+    fn of_basis(basis: &str) -> PricePart {
+        if basis.starts_with("CMS OPPS") {
+            Self::Facility
+        } else if basis.contains("modifier-26")
+            || basis.starts_with("CMS PFS CY2025 national professional amount")
+        {
+            Self::Professional
+        } else {
+            Self::Whole
+        }
+    }
+}
+
+/// Prices by code and part, with their basis.
+type PriceTable = HashMap<(String, PricePart), (Money, String)>;
+
+/// The price of a test: the sum over its codes (`85610+85730`, `88185*15` for a code billed 15
+/// times) of each code's office or laboratory price, or, `billed_as = hospital`, of its professional
+/// part plus its facility fee (when OPPS pays one separately). Returns the price and its basis.
+fn test_price<'a>(
+    codes: &str,
+    billed_as: &str,
+    prices: &'a PriceTable,
+) -> Result<(Money, String), String> {
+    let hospital = match billed_as {
+        "" | "office" => false,
+        "hospital" => true,
+        other => {
+            return Err(format!(
+                "billed_as `{other}` is not office, hospital or empty"
+            ));
+        }
+    };
+    let mut total = Money(0);
+    let mut bases: Vec<&str> = Vec::new();
+    let mut count = 0;
+    for term in codes.split('+').map(str::trim) {
+        let (code, times) = match term.split_once('*') {
+            Some((code, times)) => (
+                code.trim(),
+                times
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|times| *times >= 1)
+                    .ok_or_else(|| format!("`{term}` needs a whole number of times after `*`"))?,
+            ),
+            None => (term, 1),
+        };
+        let lookup = |part: PricePart| prices.get(&(code.to_string(), part));
+        let mut add = |(price, basis): &'a (Money, String)| {
+            total += Money(price.0 * times);
+            count += times;
+            if !bases.contains(&basis.as_str()) {
+                bases.push(basis);
+            }
+        };
+        if hospital {
+            let professional = lookup(PricePart::Professional)
+                .or_else(|| lookup(PricePart::Whole))
+                .ok_or_else(|| format!("code {code} has no professional or whole price row"))?;
+            add(professional);
+            if let Some(facility) = lookup(PricePart::Facility) {
+                add(facility);
+            }
+        } else {
+            let whole = lookup(PricePart::Whole).ok_or_else(|| {
+                format!(
+                    "code {code} is not a priced office or laboratory row of us-prices-2025.csv"
+                )
+            })?;
+            add(whole);
+        }
+    }
+    let basis = match (hospital, bases.as_slice()) {
+        (true, _) => {
+            "CMS 2025 hospital outpatient: PFS professional part plus the OPPS facility fee"
+                .to_string()
+        }
+        (false, [only]) if count == 1 => (*only).to_string(),
+        (false, [only]) => format!("sum of {count} codes: {only}"),
+        (false, _) => format!("sum of {count} codes: {}", bases.join("; ")),
+    };
+    Ok((total, basis))
 }
 
 #[derive(Deserialize)]
@@ -473,25 +580,19 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    fn load_prices(data: &str) -> Result<HashMap<String, (Money, String)>, CatalogueError> {
-        let mut prices = HashMap::new();
+    fn load_prices(data: &str) -> Result<PriceTable, CatalogueError> {
+        let mut prices = PriceTable::default();
         for (_, row) in rows::<PriceRow>("us-prices-2025.csv", data)? {
-            if row.price_basis.starts_with("CMS OPPS") {
-                continue;
-            }
+            let part = PricePart::of_basis(&row.price_basis);
             prices.insert(
-                row.code,
+                (row.code, part),
                 (Money::from_dollars(row.price_usd), row.price_basis),
             );
         }
         Ok(prices)
     }
 
-    fn load_tests(
-        &mut self,
-        data: &str,
-        prices: &HashMap<String, (Money, String)>,
-    ) -> Result<(), CatalogueError> {
+    fn load_tests(&mut self, data: &str, prices: &PriceTable) -> Result<(), CatalogueError> {
         const FILE: &str = "tests.csv";
         for (line, row) in rows::<TestRow>(FILE, data)? {
             let invalid = |message: String| CatalogueError::Invalid {
@@ -505,12 +606,8 @@ impl Catalogue {
             if row.name.trim().is_empty() {
                 return Err(invalid(format!("test `{}` has no name", row.id)));
             }
-            let Some((price, basis)) = prices.get(&row.cpt) else {
-                return Err(invalid(format!(
-                    "test `{}`: CPT {} is not a priced (non-OPPS) row of us-prices-2025.csv",
-                    row.id, row.cpt
-                )));
-            };
+            let (price, basis) = test_price(&row.cpt, row.billed_as.trim(), prices)
+                .map_err(|message| invalid(format!("test `{}`: {message}", row.id)))?;
             let reporting = if row.normal_report.trim().is_empty() {
                 Reporting::Analytes(Vec::new())
             } else {
@@ -528,8 +625,8 @@ impl Catalogue {
                 name: row.name.trim().to_string(),
                 category: row.category,
                 cpt: row.cpt,
-                price: *price,
-                price_basis: basis.clone(),
+                price,
+                price_basis: basis,
                 synonyms: split_synonyms(&row.synonyms),
                 family: Some(row.family.trim().to_string()).filter(|family| !family.is_empty()),
                 lay_name: match row.lay_name.trim() {
@@ -839,8 +936,13 @@ mod tests {
 
     const PRICES: &str = "code_system,code,short_name_in_our_words,category,price_usd,price_basis,source\n\
         CPT,85025,Blood count,lab,7.77,CMS CLFS,x\n\
+        CPT,85610,PT,lab,4.29,CMS CLFS,x\n\
+        CPT,85730,aPTT,lab,6.01,CMS CLFS,x\n\
         CPT,71046,Chest film,imaging,32.67,CMS PFS,x\n\
-        CPT,71046,Chest film facility,imaging,99.00,CMS OPPS facility,x\n";
+        CPT,71046,Chest film facility,imaging,99.00,CMS OPPS facility,x\n\
+        CPT,70450,CT head,imaging,105.13,CMS PFS global,x\n\
+        CPT,70450,CT head professional,imaging,38.82,CMS PFS modifier-26 professional component,x\n\
+        CPT,70450,CT head facility,imaging,106.34,CMS OPPS facility,x\n";
     const SYSTEMS: &str = "id,name,synonyms,normal_text\nvitals,Vital signs,obs,\n";
 
     fn sources<'a>(tests: &'a str, analytes: &'a str) -> CatalogueSources<'a> {
@@ -878,6 +980,94 @@ mod tests {
     }
 
     #[test]
+    fn a_panel_is_the_sum_of_its_codes_and_a_hospital_test_adds_the_facility_fee() {
+        let catalogue = Catalogue::from_csv(sources(
+            "id,name,category,cpt,billed_as,synonyms,family,normal_report\n\
+             coags,Coagulation screen,lab,85610+85730,,,,Normal.\n\
+             two_counts,Two counts,lab,85025*2,,,,Normal.\n\
+             ct_head,CT head,imaging,70450,hospital,,,Normal.\n\
+             ct_head_office,CT head in an office,imaging,70450,office,,,Normal.\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
+        ))
+        .expect("valid catalogue");
+        let price = |id: &str| catalogue.test(id).expect("present").price;
+        assert_eq!(price("coags"), Money(1030));
+        assert_eq!(price("two_counts"), Money(1554));
+        assert_eq!(price("ct_head"), Money(3882 + 10634));
+        assert_eq!(price("ct_head_office"), Money(10513));
+        assert!(
+            catalogue
+                .test("ct_head")
+                .expect("present")
+                .price_basis
+                .contains("professional part plus the OPPS facility fee")
+        );
+        let error = Catalogue::from_csv(sources(
+            "id,name,category,cpt,billed_as,synonyms,family,normal_report\nodd,Odd,lab,85610,clinic,,,Fine.\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text\n",
+        ))
+        .expect_err("unknown billing setting");
+        assert!(error.to_string().contains("billed_as `clinic`"), "{error}");
+    }
+
+    #[test]
+    fn a_childs_and_a_pregnancy_range_replace_the_adults() {
+        let mut data = sources(
+            "id,name,category,cpt,synonyms,family,normal_report\ncbc,Blood count,lab,85025,,,\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text,min_possible,max_possible\n\
+             cbc,hemoglobin,Haemoglobin,Hb,g/dL,13.5,17.5,12.0,15.5,1,,1,25\n",
+        );
+        data.analyte_ranges = "analyte,population,sex,low,high\n\
+            hemoglobin,neonate,,13.5,21.5\n\
+            hemoglobin,adolescent,male,13.0,16.5\n\
+            hemoglobin,pregnancy_third_trimester,,11.0,14.5\n";
+        let catalogue = Catalogue::from_csv(data).expect("valid catalogue");
+        let hb = catalogue.analyte("hemoglobin").expect("present");
+        let subject = |sex, group| RangeSubject { sex, group };
+        assert_eq!(
+            hb.range_for_subject(subject(Sex::Male, Some(RangeGroup::Neonate))),
+            Some([13.5, 21.5])
+        );
+        assert_eq!(
+            hb.range_for_subject(subject(Sex::Male, Some(RangeGroup::Adolescent))),
+            Some([13.0, 16.5])
+        );
+        // No adolescent female row: the adult female range stands.
+        assert_eq!(
+            hb.range_for_subject(subject(Sex::Female, Some(RangeGroup::Adolescent))),
+            Some([12.0, 15.5])
+        );
+        assert_eq!(
+            hb.range_for_subject(subject(
+                Sex::Female,
+                Some(RangeGroup::PregnancyThirdTrimester)
+            )),
+            Some([11.0, 14.5])
+        );
+        assert_eq!(
+            hb.reference_text(subject(Sex::Male, Some(RangeGroup::Neonate)))
+                .as_ref(),
+            "13.5–21.5"
+        );
+        assert_eq!(
+            hb.range_for_subject(RangeSubject::adult(Sex::Male)),
+            Some([13.5, 17.5])
+        );
+
+        let mut outside = sources(
+            "id,name,category,cpt,synonyms,family,normal_report\ncbc,Blood count,lab,85025,,,\n",
+            "test_id,analyte,name,synonyms,unit,low,high,low_female,high_female,decimals,normal_text,min_possible,max_possible\n\
+             cbc,hemoglobin,Haemoglobin,Hb,g/dL,13.5,17.5,12.0,15.5,1,,1,25\n",
+        );
+        outside.analyte_ranges = "analyte,population,sex,low,high\nhemoglobin,toddler,,10,14\n";
+        let error = Catalogue::from_csv(outside).expect_err("unknown population");
+        assert!(
+            error.to_string().contains("population `toddler`"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn unknown_cpt_is_rejected_with_its_line() {
         let error = Catalogue::from_csv(sources(
             "id,name,category,cpt,synonyms,family,normal_report\nodd,Odd test,lab,99999,,,Fine.\n",
@@ -886,7 +1076,7 @@ mod tests {
         .expect_err("unknown CPT");
         assert_eq!(
             error.to_string(),
-            "tests.csv, line 2: test `odd`: CPT 99999 is not a priced (non-OPPS) row of us-prices-2025.csv"
+            "tests.csv, line 2: test `odd`: code 99999 is not a priced office or laboratory row of us-prices-2025.csv"
         );
     }
 

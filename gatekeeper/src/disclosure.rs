@@ -445,7 +445,9 @@ impl<'a> Gatekeeper<'a> {
         let listed = self.listed_analyte(&definition.id);
         let (value, text, range) = match (&definition.kind, listed) {
             (AnalyteKind::Numeric { decimals, .. }, Some(result)) => {
-                let range = result.range.or_else(|| definition.range_for_subject(subject));
+                let range = result
+                    .range
+                    .or_else(|| definition.range_for_subject(subject));
                 match (result.value, &result.text) {
                     (Some(value), _) => (Some(value), format_value(value, *decimals), range),
                     (None, text) => (None, text.clone().unwrap_or_default(), range),

@@ -84,12 +84,35 @@ pub fn age_band_labels() -> impl Iterator<Item = &'static str> {
 /// setting contains, in the order of the table (a "paediatric emergency department" is an emergency).
 pub fn setting_kind(setting: &str) -> &'static str {
     const KINDS: &[(&str, &[&str])] = &[
-        ("intensive care", &["intensive care", "icu", "critical care", "high dependency"]),
-        ("emergency", &["emergency", "resuscitation", "casualty", "a&e"]),
+        (
+            "intensive care",
+            &["intensive care", "icu", "critical care", "high dependency"],
+        ),
+        (
+            "emergency",
+            &["emergency", "resuscitation", "casualty", "a&e"],
+        ),
         ("urgent care", &["urgent care"]),
-        ("acute assessment unit", &["admissions unit", "acute medical", "assessment unit", "triage"]),
+        (
+            "acute assessment unit",
+            &[
+                "admissions unit",
+                "acute medical",
+                "assessment unit",
+                "triage",
+            ],
+        ),
         ("ward", &["ward", "inpatient", "day unit"]),
-        ("primary care", &["primary care", "general practice", "gp surgery", "family medicine", "home visit"]),
+        (
+            "primary care",
+            &[
+                "primary care",
+                "general practice",
+                "gp surgery",
+                "family medicine",
+                "home visit",
+            ],
+        ),
         ("outpatient clinic", &["clinic", "outpatient"]),
     ];
     let setting = setting.to_lowercase();
@@ -198,9 +221,15 @@ mod tests {
         assert_eq!(setting_kind("paediatric emergency department"), "emergency");
         assert_eq!(setting_kind("Intensive care unit, day 3"), "intensive care");
         assert_eq!(setting_kind("general practice"), "primary care");
-        assert_eq!(setting_kind("hospital outpatient clinic (urgent referral)"), "outpatient clinic");
+        assert_eq!(
+            setting_kind("hospital outpatient clinic (urgent referral)"),
+            "outpatient clinic"
+        );
         assert_eq!(setting_kind("orthopaedic ward, 2 a.m."), "ward");
-        assert_eq!(setting_kind("early pregnancy assessment unit"), "acute assessment unit");
+        assert_eq!(
+            setting_kind("early pregnancy assessment unit"),
+            "acute assessment unit"
+        );
         assert_eq!(setting_kind("a ship's sick bay"), "other");
     }
 

@@ -493,3 +493,68 @@ fn history_ids_are_filled_in_well_formed_and_unique() {
         "history[",
     );
 }
+
+#[test]
+fn a_case_marked_hard_needs_three_rounds_of_orders() {
+    // The fixture orders once: marked hard, that is refused with the count.
+    let problems = problems_after(&[(
+        "difficulty = \"common\"",
+        "difficulty = \"common\"\nhard = true",
+    )]);
+    let not_hard: Vec<_> = problems
+        .iter()
+        .filter(|problem| problem.kind == ProblemKind::NotHard)
+        .collect();
+    assert_eq!(not_hard.len(), 1, "{problems:#?}");
+    assert!(
+        not_hard[0].message.contains("1 round(s)"),
+        "{}",
+        not_hard[0]
+    );
+}
+
+#[test]
+fn a_review_must_be_complete_and_by_someone_else() {
+    let review = "created = \"2026-11-24\"\n\n[provenance.review]\nreviewer = \"dxsim clinical reviewer\"\ndate = \"2026-12-07\"\nchecklist = [\"physiology_and_units\", \"timeline\", \"icd10_specificity\", \"workup_safety\", \"key_findings_reachable\", \"original_text\"]\nnotes = \"No changes.\"";
+    assert_eq!(
+        problems_after(&[("created = \"2026-11-24\"", review)]),
+        vec![]
+    );
+    let partial = review.replace(", \"original_text\"", "");
+    assert_problem(
+        &[("created = \"2026-11-24\"", &partial)],
+        ProblemKind::IncompleteReview,
+        "provenance.review.checklist",
+    );
+    let by_the_author = review.replace("dxsim clinical reviewer", "dxsim clinical authors");
+    assert_problem(
+        &[("created = \"2026-11-24\"", &by_the_author)],
+        ProblemKind::IncompleteReview,
+        "provenance.review.reviewer",
+    );
+}
+
+#[test]
+fn pregnancy_is_only_for_women_of_an_age_to_be_pregnant() {
+    assert_problem(
+        &[(
+            "difficulty = \"common\"",
+            "difficulty = \"common\"\npregnancy_weeks = 30",
+        )],
+        ProblemKind::Implausible,
+        "pregnancy_weeks",
+    );
+    assert_eq!(
+        problems_after(&[
+            (
+                "difficulty = \"common\"",
+                "difficulty = \"common\"\npregnancy_weeks = 30"
+            ),
+            ("sex = \"male\"", "sex = \"female\""),
+        ])
+        .into_iter()
+        .filter(|problem| problem.field == "pregnancy_weeks")
+        .count(),
+        0
+    );
+}
