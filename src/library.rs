@@ -557,20 +557,30 @@ impl CaseLibrary {
         self.index.get(id).map(|&position| &self.cases[position])
     }
 
-    /// Ids that start like `id`, or contain it, for "did you mean" hints.
+    /// Ids like `id`, for "did you mean" hints: those that contain it, share two of its words or are a
+    /// few edits away, closest first.
     pub fn similar_ids(&self, id: &str) -> Vec<&str> {
-        let mut ids: Vec<&str> = self
+        let mut ids: Vec<(usize, &str)> = self
             .cases
             .iter()
             .map(|case| case.id.as_str())
-            .filter(|candidate| candidate.contains(id) || strsim_like(candidate, id))
+            .map(|candidate| (strsim::damerau_levenshtein(candidate, id), candidate))
+            .filter(|&(distance, candidate)| {
+                candidate.contains(id)
+                    || shares_two_words(candidate, id)
+                    || distance <= (id.len() / 4).max(2)
+            })
             .collect();
-        ids.truncate(5);
-        ids
+        ids.sort_unstable();
+        ids.into_iter()
+            .take(5)
+            .map(|(_, candidate)| candidate)
+            .collect()
     }
 }
 
-fn strsim_like(a: &str, b: &str) -> bool {
+/// Whether two hyphenated ids share at least two words.
+fn shares_two_words(a: &str, b: &str) -> bool {
     let shared = a
         .split('-')
         .filter(|part| b.split('-').any(|other| other == *part))
