@@ -350,6 +350,17 @@ pub struct CaseStamp {
     pub sha256: String,
 }
 
+/// One library held: its name, size and content hash (the SHA-256 `run.json` records).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LibrarySummary {
+    /// The library's name.
+    pub name: String,
+    /// How many cases it holds.
+    pub cases: usize,
+    /// Its content hash ([`LibraryStamp::sha256`]).
+    pub sha256: String,
+}
+
 /// SHA-256 of a case's content as played: every field but the date it was written (which an import
 /// played straight from its source file sets to the day it ran).
 pub fn case_sha256(case: &Case) -> String {
@@ -487,6 +498,19 @@ impl CaseLibrary {
             }
             stamps
         })
+    }
+
+    /// Each library's name, size and content hash, as `/v1/health` and `dxsim cases stats --json`
+    /// show them.
+    pub fn summaries(&self) -> Vec<LibrarySummary> {
+        self.stamps()
+            .iter()
+            .map(|stamp| LibrarySummary {
+                name: stamp.name.clone(),
+                cases: stamp.cases.len(),
+                sha256: stamp.sha256.clone(),
+            })
+            .collect()
     }
 
     /// The library and content hash of the case with this id.

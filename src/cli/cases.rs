@@ -405,21 +405,10 @@ fn stats(library: &CaseLibrary, json: bool) -> anyhow::Result<Outcome> {
         library.cases().iter().map(|case| &**case),
         Catalogue::builtin(),
     );
-    let libraries: Vec<serde_json::Value> = library
-        .stamps()
-        .iter()
-        .map(|stamp| {
-            serde_json::json!({
-                "name": stamp.name,
-                "cases": stamp.cases.len(),
-                "sha256": stamp.sha256,
-            })
-        })
-        .collect();
     let mut out = io::stdout().lock();
     if json {
         let mut value = serde_json::to_value(&stats)?;
-        value["libraries"] = serde_json::Value::Array(libraries);
+        value["libraries"] = serde_json::to_value(library.summaries())?;
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(Outcome::Success);

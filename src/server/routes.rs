@@ -186,21 +186,13 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_{:032x}", rand::random::<u128>())
 }
 
-/// One library a server holds: its name, size and content hash (the SHA-256 `run.json` records).
-#[derive(Serialize)]
-struct LibrarySummary {
-    name: String,
-    cases: usize,
-    sha256: String,
-}
-
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
     version: &'static str,
     cases: usize,
     /// The libraries served: an episode picks one with `options.case.library`.
-    libraries: Vec<LibrarySummary>,
+    libraries: Vec<crate::library::LibrarySummary>,
     /// Live episodes server-wide; only for a caller with a valid token (or under `--open`).
     #[serde(skip_serializing_if = "Option::is_none")]
     live_episodes: Option<usize>,
@@ -218,16 +210,7 @@ async fn health(
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
         cases: state.library.cases().len(),
-        libraries: state
-            .library
-            .stamps()
-            .iter()
-            .map(|stamp| LibrarySummary {
-                name: stamp.name.clone(),
-                cases: stamp.cases.len(),
-                sha256: stamp.sha256.clone(),
-            })
-            .collect(),
+        libraries: state.library.summaries(),
         live_episodes: live,
     })
 }
