@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`config`]: tokens, limits, store path.
-//! - `error`: the one error type (`{"error": {"code", "message"}}`) and the JSON body extractor.
+//! - `error`: the one error type (`{"error": {"code", "message"}}`) and the JSON body extractor;
+//!   `body_shape` refuses an array where the document says object (serde would read it as a struct).
 //! - `routes`: the router and its handlers; they check the token and the input, then hand the work to
 //!   a shard and wait for its answer.
 //! - `shard`: engine worker threads, each owning a share of the episodes in an
@@ -14,6 +15,7 @@
 //! `127.0.0.1:0` and stop the server cleanly. On start it rebuilds every live episode from the store.
 
 mod api_doc;
+mod body_shape;
 pub mod config;
 mod error;
 mod routes;

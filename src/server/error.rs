@@ -6,9 +6,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::body_shape::{BodyShape, ShapeError};
 use crate::episode::EnvError;
 
 /// An error answer.
@@ -125,7 +127,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone)]
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + JsonSchema + 'static> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
@@ -147,9 +149,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         } else {
             &bytes
         };
-        serde_json::from_slice(bytes)
-            .or_else(|error| {
+        let shape = BodyShape::of::<T>();
+        let shape_error = |error: ShapeError| {
+            ApiError::invalid_request(format!("the body is not valid: {}", error.0))
+        };
+        let read = if shape.has_nested_objects() {
+            // Read as a value first, so an array where an object belongs is refused by name.
+            let mut value: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|error| json_error(&error))?;
+            shape.check(&value).map_err(shape_error)?;
+            T::deserialize(&value).or_else(|error| {
                 // JSON has one number type: `3462117.0` is the integer 3462117 to many clients.
+                if integral_floats_to_integers(&mut value) {
+                    T::deserialize(&value)
+                } else {
+                    Err(error)
+                }
+            })
+        } else {
+            shape.check_top(bytes).map_err(shape_error)?;
+            serde_json::from_slice(bytes).or_else(|error| {
                 // Only a body that failed is read again, so the common case pays nothing.
                 let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
                     return Err(error);
@@ -160,20 +179,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     Err(error)
                 }
             })
-            .map(ApiJson)
-            .map_err(|error| {
-                use serde_json::error::Category;
-                match error.classify() {
-                    Category::Syntax | Category::Eof | Category::Io => ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "bad_json",
-                        format!("the body is not valid JSON: {error}"),
-                    ),
-                    Category::Data => {
-                        ApiError::invalid_request(format!("the body is not valid: {error}"))
-                    }
-                }
-            })
+        };
+        read.map(ApiJson).map_err(|error| json_error(&error))
+    }
+}
+
+/// A body serde could not read: a syntax error is 400 `bad_json`, a wrong shape 422.
+fn json_error(error: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not valid JSON: {error}"),
+        ),
+        Category::Data => ApiError::invalid_request(format!("the body is not valid: {error}")),
     }
 }
 

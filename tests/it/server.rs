@@ -549,6 +549,44 @@ async fn the_contract_holds_for_clients_the_document_allows() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "2^64 is no seed: {refused}"
     );
+    // serde would read a struct from an array of its fields; the document says object, and the
+    // server holds to it, naming the field.
+    for (body, field) in [
+        (
+            json!({"options": {"doctor": [null, null]}}),
+            "`options.doctor`",
+        ),
+        (json!({"options": [null]}), "`options`"),
+        (json!([1, {}]), "the body"),
+    ] {
+        let (status, refused) = call(
+            &client,
+            reqwest::Method::POST,
+            &server.url("/v1/episodes"),
+            Some("alice-secret-1"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {refused}"
+        );
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(field) && message.contains("not an array"),
+            "{body}: {refused}"
+        );
+    }
+    let (status, refused) = call(
+        &client,
+        reqwest::Method::POST,
+        &server.url("/v1/episodes/step"),
+        Some("alice-secret-1"),
+        Some(json!({"steps": [["x", null, "ask: pain?"]]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     // A batch whose entry gives two action forms, or an index past the table, is malformed as a
     // whole; an entry naming an unknown episode is answered on its own.
     for entry in [
