@@ -1522,11 +1522,13 @@ impl RuleJudge {
                     TermKind::Inclusion => "an inclusion term of the reference code",
                     TermKind::Includes => "a condition the reference code includes",
                 };
-                forms.push(ReferenceForm {
-                    concept: self.concept(&Self::term_text(term.term)),
-                    label,
-                    named: false,
-                });
+                for text in Self::term_texts(term.term) {
+                    forms.push(ReferenceForm {
+                        concept: self.concept(&text),
+                        label,
+                        named: false,
+                    });
+                }
             }
         }
         forms
@@ -1890,6 +1892,18 @@ mod tests {
             let verdict = judge("Pulmonary embolism", "I26.99", &[], answer);
             assert_eq!(verdict.score, 1, "{answer}: {verdict:?}");
         }
+    }
+
+    #[test]
+    fn a_bracketed_synonym_in_an_inclusion_term_is_read() {
+        // K50.0 lists "Crohn's disease [regional enteritis] of ileum".
+        let verdict = judge(
+            "Crohn's disease of the terminal ileum",
+            "K50.00",
+            &[],
+            "Regional enteritis of ileum",
+        );
+        assert!(verdict.score >= 4, "{verdict:?}");
     }
 
     #[test]

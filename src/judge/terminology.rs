@@ -199,6 +199,33 @@ impl RuleJudge {
         text.strip_suffix(" NOS").unwrap_or(text).to_string()
     }
 
+    /// The texts an inclusion term stands for: itself without brackets, and, for each square
+    /// bracket, the term with the bracket's words in place of as many words before it — the
+    /// classification's way of giving a synonym ("Crohn's disease [regional enteritis] of ileum"
+    /// also reads "regional enteritis of ileum").
+    pub(super) fn term_texts(term: &str) -> Vec<String> {
+        let mut texts = vec![Self::term_text(term)];
+        let mut searched = 0;
+        while let Some(open) = term[searched..].find('[').map(|at| searched + at) {
+            let Some(close) = term[open..].find(']').map(|at| open + at) else {
+                break;
+            };
+            let synonym = term[open + 1..close].trim();
+            let before: Vec<&str> = term[..open].split_whitespace().collect();
+            let replaced = synonym.split_whitespace().count();
+            if (1..=before.len()).contains(&replaced) {
+                let kept = before[..before.len() - replaced].join(" ");
+                let variant = format!("{kept} {synonym} {}", &term[close + 1..]);
+                let variant = Self::term_text(&variant);
+                if !texts.contains(&variant) {
+                    texts.push(variant);
+                }
+            }
+            searched = close + 1;
+        }
+        texts
+    }
+
     /// Concept text of every ICD-10-CM description and inclusion term → code, for codes a candidate's
     /// text names exactly. A description wins over an inclusion term of another code; the first code
     /// wins a tie.
@@ -237,10 +264,18 @@ impl RuleJudge {
                 .iter()
                 .filter(|entry| !matches!(entry.kind, IcdKind::Chapter | IcdKind::Block))
                 .collect();
+            let terms: Vec<(&str, String)> = Icd10::terms()
+                .iter()
+                .flat_map(|term| {
+                    Self::term_texts(term.term)
+                        .into_iter()
+                        .map(|text| (term.code, text))
+                })
+                .collect();
             let texts: Vec<String> = entries
                 .iter()
                 .map(|entry| Self::description_text(&entry.description))
-                .chain(Icd10::terms().iter().map(|term| Self::term_text(term.term)))
+                .chain(terms.iter().map(|(_, text)| text.clone()))
                 .collect();
             let phrases = self.phrases_in_parallel(&texts);
             let (description_phrases, term_phrases) = phrases.split_at(entries.len());
@@ -277,17 +312,17 @@ impl RuleJudge {
                     .entry(core_key(&concept))
                     .or_insert_with(|| entry.code.clone());
             }
-            for (term, phrase) in Icd10::terms().iter().zip(term_phrases) {
+            for ((code, _), phrase) in terms.iter().zip(term_phrases) {
                 let concept = Self::concept_of_phrase(phrase);
                 if concept.core.is_empty() {
                     continue;
                 }
                 index
                     .entry(concept_key(&concept))
-                    .or_insert_with(|| term.code.to_string());
+                    .or_insert_with(|| (*code).to_string());
                 core_index
                     .entry(core_key(&concept))
-                    .or_insert_with(|| term.code.to_string());
+                    .or_insert_with(|| (*code).to_string());
             }
             // A head in two categories or more is a disease noun ("hydrocephalus": G91, Q03); one
             // category's odd wording ("failed induction of labor") is not. A disease word is never a
