@@ -48,6 +48,10 @@ pub(crate) struct ServeArgs {
     /// Live episodes on the whole server.
     #[arg(long, default_value_t = Limits::default().max_episodes)]
     max_episodes: usize,
+    /// Most episodes in one vector environment (`POST /v1/vector-envs` `count`).
+    #[arg(long, default_value_t = Limits::default().max_vector_count as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_vector_count: u64,
     /// Seconds an episode may sit idle before it is closed.
     #[arg(long, default_value_t = Limits::default().idle_expiry.as_secs())]
     idle_expiry: u64,
@@ -133,7 +137,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Outcome> {
             max_episodes_per_token: args.max_episodes_per_token,
             max_episodes: args.max_episodes,
             idle_expiry: Duration::from_secs(args.idle_expiry),
-            ..Limits::default()
+            max_vector_count: usize::try_from(args.max_vector_count).unwrap_or(usize::MAX),
         },
         shards: args.shards.unwrap_or(ServerConfig::default().shards).max(1),
         case_details: args.case_details,

@@ -132,6 +132,32 @@ fn implausible_vital_sign_is_reported() {
 }
 
 #[test]
+fn severe_hypothermia_is_a_valid_temperature_but_fahrenheit_is_not() {
+    let temperature = VALID_CASE
+        .lines()
+        .find(|line| line.trim_start().starts_with("temperature_c"))
+        .expect("the fixture records a temperature")
+        .trim()
+        .to_string();
+    let problems = problems_after(&[(temperature.as_str(), "temperature_c = 26.5")]);
+    assert_eq!(
+        problems,
+        vec![],
+        "26.5 °C is severe hypothermia, not a typo"
+    );
+    assert_problem(
+        &[(temperature.as_str(), "temperature_c = 98.6")],
+        ProblemKind::Implausible,
+        "vitals.temperature_c",
+    );
+    assert_problem(
+        &[(temperature.as_str(), "temperature_c = 12.0")],
+        ProblemKind::Implausible,
+        "vitals.temperature_c",
+    );
+}
+
+#[test]
 fn unknown_exam_system_is_reported() {
     assert_problem(
         &[("system = \"respiratory\"", "system = \"lungs and chest\"")],

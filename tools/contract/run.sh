@@ -27,7 +27,8 @@ trap cleanup EXIT
 # build; a selection the fuzzer makes that matches none of them is a 422 the config allows.
 start_server() {
   DXSIM_TOKENS="fuzzer=fuzzer-secret-1" "$bin" serve --bind 127.0.0.1:0 --memory-store \
-    --cases specialty=allergy_immunology --max-episodes-per-token 100000 "$@" \
+    --cases specialty=allergy_immunology --max-vector-count 32 --max-episodes 1000000 \
+    --max-episodes-per-token 1000000 "$@" \
     >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   for _ in $(seq 1 300); do

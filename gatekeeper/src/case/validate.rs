@@ -666,7 +666,9 @@ fn check_vitals(checker: &mut Checker<'_>, case: &Case) {
         return;
     }
     let checks: [(&str, f64, f64, f64); 6] = [
-        ("vitals.temperature_c", vitals.temperature_c, 30.0, 43.5),
+        // Accidental hypothermia is survived from core temperatures in the teens (°C); 20 °C
+        // still catches a Fahrenheit or Kelvin value written as Celsius.
+        ("vitals.temperature_c", vitals.temperature_c, 20.0, 43.5),
         (
             "vitals.heart_rate",
             f64::from(vitals.heart_rate),
