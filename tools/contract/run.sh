@@ -50,7 +50,8 @@ stop_server() {
 
 # Runs schemathesis against the running server; extra arguments are passed on.
 fuzz() {
-  (cd "$here" && st --config-file "$here/schemathesis.toml" run "$base/v1/openapi.json" \
+  # From the scratch directory: schemathesis keeps a cache of failures where it runs.
+  (cd "$work" && st --config-file "$here/schemathesis.toml" run "$base/v1/openapi.json" \
     --checks all --max-examples "$examples" --max-time "$max_time" \
     --generation-deterministic --workers 2 --request-timeout 120 "$@")
 }
