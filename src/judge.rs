@@ -1907,32 +1907,6 @@ mod tests {
     }
 
     #[test]
-    fn two_complications_joined_by_and_are_one_diagnosis_but_earn_nothing_themselves() {
-        let verdict = judge(
-            "Tricyclic antidepressant overdose",
-            "T43.012A",
-            &[],
-            "TCA overdose complicated by QRS widening and seizures",
-        );
-        assert!(verdict.score >= 4, "{verdict:?}");
-        for (reference, code) in [
-            ("Pulmonary embolism", "I26.99"),
-            ("Community-acquired pneumonia", "J18.9"),
-            ("Acute myocardial infarction", "I21.9"),
-        ] {
-            for answer in [
-                "Sepsis complicated by pulmonary embolism and pneumonia",
-                "Sepsis with myocardial infarction and pulmonary embolism",
-                "Chest pain causing pneumonia and myocardial infarction",
-                "Sepsis with pneumonia and pulmonary embolism and myocardial infarction",
-            ] {
-                let verdict = judge(reference, code, &[], answer);
-                assert!(verdict.score <= 3, "{reference} / {answer}: {verdict:?}");
-            }
-        }
-    }
-
-    #[test]
     fn the_reference_named_in_its_parts_is_one_diagnosis_but_a_guess_beside_it_is_not() {
         // "T1DM" expands to "type 1 …", read as the same type word as the reference's.
         for answer in ["DKA, T1DM", "DKA and type 1 diabetes"] {

@@ -280,8 +280,7 @@ pub fn conditions(answer: &str, classify: &dyn Fn(&str) -> Piece) -> Vec<Conditi
         for alternative in alternatives {
             let (alternative, alternative_stance) = stance_of(&alternative, clause_stance);
             let mut last: Option<usize> = None;
-            for item in items(&joined_complications(&alternative)) {
-                let item = item.replace(JOINED_AND, " and ");
+            for item in items(&alternative) {
                 let (item, stance) = stance_of(&item, alternative_stance);
                 let item = drop_affirming(&item);
                 if item.is_empty() {
@@ -614,43 +613,6 @@ pub(crate) const LINKS: &[&str] = &[
     " after ",
     " following ",
 ];
-
-/// Links after which a condition's complications follow ("DKA *complicated by* …").
-const COMPLICATION_LINKS: &[&str] = &[
-    " complicated by ",
-    " with ",
-    " leading to ",
-    " resulting in ",
-    " causing ",
-];
-
-/// Stands for an " and " that joins two complications of one condition, so it is not read as a list.
-const JOINED_AND: &str = "\u{2}";
-
-/// `text` with the first " and " after a complication link marked as joining two complications of
-/// the one condition ("TCA overdose complicated by QRS widening and seizures" is one diagnosis); a
-/// comma or a second "and" still starts a list. The judge scores the condition and each linked
-/// part apart, so a guess put among the complications earns nothing.
-fn joined_complications(text: &str) -> String {
-    let padded = format!(" {text} ");
-    let Some(after_link) = COMPLICATION_LINKS
-        .iter()
-        .filter_map(|link| padded.find(link).map(|at| at + link.len()))
-        .min()
-    else {
-        return text.to_string();
-    };
-    let rest = &padded[after_link..];
-    match rest.find(" and ") {
-        Some(at) if !rest[..at].contains(',') => {
-            let (before, after) = (&rest[..at], &rest[at + " and ".len()..]);
-            format!("{}{before}{JOINED_AND}{after}", &padded[..after_link])
-                .trim()
-                .to_string()
-        }
-        _ => text.to_string(),
-    }
-}
 
 /// Words that continue a condition without linking another one.
 const CONTINUES: &[&str] = &[" without ", " in "];
