@@ -193,7 +193,7 @@ impl RuleJudge {
 
     /// An inclusion term as reference text: the tabular list's nonessential modifiers in brackets
     /// ("pulmonary (acute) (artery) infarction") and a trailing "NOS" dropped.
-    pub(super) fn term_text(term: &str) -> String {
+    fn term_text(term: &str) -> String {
         let text = without_brackets(term);
         let text = text.trim();
         text.strip_suffix(" NOS").unwrap_or(text).to_string()

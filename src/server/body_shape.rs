@@ -57,23 +57,26 @@ impl BodyShape {
             schema,
             nested_objects: false,
         };
-        let root = shape.schema.clone();
-        shape.nested_objects = root
+        let mut seen = Vec::new();
+        let nested_objects = shape
+            .schema
             .get("properties")
             .and_then(Value::as_object)
             .is_some_and(|properties| {
-                let mut seen = Vec::new();
                 properties
                     .values()
                     .any(|property| shape.allows_object_within(property, &mut seen))
             });
+        shape.nested_objects = nested_objects;
         shape
     }
 
-    /// Whether a body must be walked as a whole ([`BodyShape::check`]) rather than by its first
-    /// character ([`BodyShape::check_top`]).
-    pub(crate) fn has_nested_objects(&self) -> bool {
-        self.nested_objects
+    /// Whether `body` must be walked as a whole ([`BodyShape::check`]) rather than by its first
+    /// character ([`BodyShape::check_top`]): only when the type has objects below the top level
+    /// and the body has an array somewhere. A single step's body usually has none, so the hot
+    /// path keeps serde's direct read.
+    pub(crate) fn needs_walk(&self, body: &[u8]) -> bool {
+        self.nested_objects && body.contains(&b'[')
     }
 
     /// Checks the top level of the raw body: an array where the type is an object is refused.
@@ -229,7 +232,7 @@ impl BodyShape {
         if types(object).contains(&"object") {
             return true;
         }
-        let children = ["allOf", "anyOf", "oneOf"]
+        ["allOf", "anyOf", "oneOf"]
             .into_iter()
             .flat_map(|key| list(object, key))
             .chain(object.get("items"))
@@ -240,10 +243,7 @@ impl BodyShape {
                     .and_then(Value::as_object)
                     .into_iter()
                     .flat_map(|properties| properties.values()),
-            );
-        let children: Vec<&Value> = children.collect();
-        children
-            .into_iter()
+            )
             .any(|child| self.allows_object_within(child, seen))
     }
 }
@@ -312,7 +312,8 @@ mod tests {
     #[test]
     fn an_array_in_place_of_a_nested_object_is_named() {
         let shape = BodyShape::of::<Outer>();
-        assert!(shape.has_nested_objects());
+        assert!(shape.needs_walk(b"{\"steps\": []}"));
+        assert!(!shape.needs_walk(b"{\"seed\": 3}"));
         let error = shape
             .check(&json!({"doctor": [null, null], "steps": []}))
             .expect_err("an array for the doctor");
@@ -338,7 +339,7 @@ mod tests {
     #[test]
     fn a_type_without_nested_objects_is_checked_by_its_first_character() {
         let shape = BodyShape::of::<Flat>();
-        assert!(!shape.has_nested_objects());
+        assert!(!shape.needs_walk(b"{\"actions\": [1, 2]}"));
         assert_eq!(shape.check_top(b"  {\"actions\": [1, 2]}"), Ok(()));
         assert!(shape.check_top(b" [[1, 2]]").is_err());
     }

@@ -153,7 +153,7 @@ impl<S: Send + Sync, T: DeserializeOwned + JsonSchema + 'static> FromRequest<S> 
         let shape_error = |error: ShapeError| {
             ApiError::invalid_request(format!("the body is not valid: {}", error.0))
         };
-        let read = if shape.has_nested_objects() {
+        let read = if shape.needs_walk(bytes) {
             // Read as a value first, so an array where an object belongs is refused by name.
             let mut value: serde_json::Value =
                 serde_json::from_slice(bytes).map_err(|error| json_error(&error))?;
