@@ -27,12 +27,13 @@ pub mod answer;
 pub mod calibration;
 mod forms;
 pub mod llm;
+mod tables_cache;
 mod terminology;
 pub mod vocabulary;
 
 pub use forms::{diagnosis_forms, diagnosis_names, lay_name};
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use dxsim_gatekeeper::case::Diagnosis;
@@ -460,7 +461,7 @@ struct Lexicon<'a> {
     /// Whether a concept word names a condition.
     is_condition_word: &'a dyn Fn(&str) -> bool,
     /// Sites and organisms.
-    modifiers: &'a HashSet<String>,
+    modifiers: &'a terminology::WordSet,
 }
 
 /// Nouns too general to be a second condition when an answer adds them ("hepatitis A infection").
@@ -1018,21 +1019,27 @@ impl RuleJudge {
         if words.is_empty() {
             return None;
         }
-        self.term_index()
-            .iter()
-            .filter(|(_, code)| terminology::is_condition_code(code))
-            .filter_map(|(key, code)| {
-                let key_words: BTreeSet<&str> = key.split(' ').collect();
-                let extra = key_words.len().checked_sub(words.len())?;
-                (extra <= MAX_EXTRA_CODE_WORDS && words.is_subset(&key_words))
-                    .then_some((extra, code))
-            })
-            .min_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then(a.1.len().cmp(&b.1.len()))
-                    .then(a.1.cmp(b.1))
-            })
-            .map(|(_, code)| code.clone())
+        // The fewest extra words, then the shortest code, then the first code in order.
+        let mut best: Option<(usize, String)> = None;
+        self.term_index().for_each(|key, code| {
+            if !terminology::is_condition_code(code) {
+                return;
+            }
+            let key_words: BTreeSet<&str> = key.split(' ').collect();
+            let Some(extra) = key_words.len().checked_sub(words.len()) else {
+                return;
+            };
+            if extra > MAX_EXTRA_CODE_WORDS || !words.is_subset(&key_words) {
+                return;
+            }
+            let better = best.as_ref().is_none_or(|(best_extra, best_code)| {
+                (extra, code.len(), code) < (*best_extra, best_code.len(), best_code.as_str())
+            });
+            if better {
+                best = Some((extra, code.to_string()));
+            }
+        });
+        best.map(|(_, code)| code)
     }
 
     /// Whether `text` names a condition (a disease, injury, finding or state), rather than a site, side,
@@ -1441,7 +1448,10 @@ impl RuleJudge {
             return Verdict::new(1, "no diagnosis given");
         }
         let mut best = self.score_text(reference, &concept);
-        let inferred = self.term_index().get(&concept_key(&concept)).cloned();
+        let inferred = self
+            .term_index()
+            .get(&concept_key(&concept))
+            .map(str::to_string);
         // A term the classification files under a code is also read as that code's description
         // ("glandular fever" as "infectious mononucleosis").
         // Only a true synonym counts this way: a term filed under a broader description ("aspergilloma"

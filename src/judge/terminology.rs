@@ -2,7 +2,8 @@
 //! and inclusion term indexed by its concept (so a candidate's text can be filed under a code), the
 //! head nouns of disease descriptions (what names a condition), the sites and organisms that only
 //! qualify one, and the vocabulary that misspellings are corrected against. Built on every core at the
-//! first verdict; `RuleJudge::warm_up_in_background` builds it early.
+//! first verdict of a new build and then read from the disk cache (`tables_cache`) in milliseconds;
+//! `RuleJudge::warm_up_in_background` loads it early.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -13,30 +14,151 @@ use dxsim_gatekeeper::text::normalize;
 use super::vocabulary::{is_disease_word, is_drug_word};
 use super::{
     Concept, HEAD_BOUNDARIES, QUALIFIERS, QUALIFYING_ENDS, RuleJudge, STOPWORDS, WORD_FORMS,
-    concept_key, core_key, is_type_word, stem, without_brackets,
+    concept_key, core_key, is_type_word, stem, tables_cache, without_brackets,
 };
 
-/// What the judge reads from ICD-10-CM once per process.
-#[derive(Debug)]
+/// What the judge reads from ICD-10-CM, built once per build of dxsim and cached on disk
+/// (`tables_cache`).
 pub(super) struct Terminology {
     /// Concept key of every description and inclusion term → its code.
-    pub(super) index: HashMap<String, String>,
+    pub(super) index: CodeIndex,
     /// The same by core words alone (qualifiers such as acute or left ignored).
-    pub(super) core_index: HashMap<String, String>,
+    pub(super) core_index: CodeIndex,
     /// Head words of the descriptions of diseases, injuries and symptoms (chapters A–T, organisms
     /// aside).
-    pub(super) heads: HashSet<String>,
+    pub(super) heads: WordSet,
     /// Sites (the words after the head of neoplasm and injury descriptions) and organisms (B95–B97):
     /// words that qualify a condition without being one.
-    pub(super) modifiers: HashSet<String>,
+    pub(super) modifiers: WordSet,
+}
+
+impl Terminology {
+    /// The sections of its cache file, in the order `from_sections` reads them.
+    fn sections(&self) -> Vec<Vec<u8>> {
+        vec![
+            self.index.keys.as_fst().as_bytes().to_vec(),
+            self.index.codes.join("\n").into_bytes(),
+            self.core_index.keys.as_fst().as_bytes().to_vec(),
+            self.core_index.codes.join("\n").into_bytes(),
+            self.heads.0.as_fst().as_bytes().to_vec(),
+            self.modifiers.0.as_fst().as_bytes().to_vec(),
+        ]
+    }
+
+    /// The terminology a cache file holds, if every section reads and checks.
+    fn from_sections(sections: Vec<Vec<u8>>) -> Option<Terminology> {
+        let [index, index_codes, core, core_codes, heads, modifiers]: [Vec<u8>; 6] =
+            sections.try_into().ok()?;
+        Some(Terminology {
+            index: CodeIndex::from_bytes(index, index_codes)?,
+            core_index: CodeIndex::from_bytes(core, core_codes)?,
+            heads: WordSet::from_bytes(heads)?,
+            modifiers: WordSet::from_bytes(modifiers)?,
+        })
+    }
+}
+
+/// Texts → ICD-10-CM codes: a transducer over the texts whose outputs are places in a table of codes.
+pub(super) struct CodeIndex {
+    keys: fst::Map<Vec<u8>>,
+    /// Each code once; a key's output is its place here.
+    codes: Vec<String>,
+}
+
+impl CodeIndex {
+    /// The index of `map`.
+    fn new(map: HashMap<String, String>) -> CodeIndex {
+        let mut codes: Vec<String> = Vec::new();
+        let mut places: HashMap<String, u64> = HashMap::new();
+        let mut entries: Vec<(String, u64)> = map
+            .into_iter()
+            .map(|(key, code)| {
+                let next = places.len() as u64;
+                let place = *places.entry(code.clone()).or_insert_with(|| {
+                    codes.push(code);
+                    next
+                });
+                (key, place)
+            })
+            .collect();
+        entries.sort_unstable();
+        let keys = fst::Map::from_iter(entries).expect("a map's keys are unique and now sorted");
+        CodeIndex { keys, codes }
+    }
+
+    /// The index a cache file's two sections hold (the file's checksum has been checked).
+    fn from_bytes(keys: Vec<u8>, codes: Vec<u8>) -> Option<CodeIndex> {
+        let keys = fst::Map::new(keys).ok()?;
+        let codes = String::from_utf8(codes).ok()?;
+        Some(CodeIndex {
+            keys,
+            codes: codes.split('\n').map(str::to_string).collect(),
+        })
+    }
+
+    /// The code filed under `key`.
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
+        let place = usize::try_from(self.keys.get(key)?).ok()?;
+        self.codes.get(place).map(String::as_str)
+    }
+
+    /// Calls `visit` with every key and its code, in the keys' byte order.
+    pub(super) fn for_each(&self, mut visit: impl FnMut(&str, &str)) {
+        use fst::Streamer;
+        let mut stream = self.keys.stream();
+        while let Some((key, place)) = stream.next() {
+            let code = usize::try_from(place)
+                .ok()
+                .and_then(|place| self.codes.get(place));
+            if let (Ok(key), Some(code)) = (std::str::from_utf8(key), code) {
+                visit(key, code);
+            }
+        }
+    }
+}
+
+/// A set of words held as a transducer (read from a cache file without parsing).
+pub(super) struct WordSet(fst::Set<Vec<u8>>);
+
+impl WordSet {
+    /// The set of `words`.
+    pub(super) fn new(words: impl IntoIterator<Item = String>) -> WordSet {
+        let mut words: Vec<String> = words.into_iter().collect();
+        words.sort_unstable();
+        words.dedup();
+        WordSet(fst::Set::from_iter(words).expect("the words are sorted and unique"))
+    }
+
+    /// The set a cache file's section holds (the file's checksum has been checked).
+    fn from_bytes(bytes: Vec<u8>) -> Option<WordSet> {
+        fst::Set::new(bytes).ok().map(WordSet)
+    }
+
+    /// Whether `word` is in the set.
+    pub(super) fn contains(&self, word: &str) -> bool {
+        self.0.contains(word)
+    }
+
+    /// Calls `visit` with every word that starts with `first`, in byte order.
+    fn for_each_starting_with(&self, first: char, mut visit: impl FnMut(&str)) {
+        use fst::{IntoStreamer, Streamer};
+        let mut prefix = [0; 4];
+        let prefix = first.encode_utf8(&mut prefix).as_bytes();
+        let mut stream = self.0.range().ge(prefix).into_stream();
+        while let Some(word) = stream.next() {
+            if !word.starts_with(prefix) {
+                break;
+            }
+            if let Ok(word) = std::str::from_utf8(word) {
+                visit(word);
+            }
+        }
+    }
 }
 
 /// The words the judge knows, for spelling correction.
-#[derive(Debug)]
 pub(super) struct Vocabulary {
-    pub(super) words: HashSet<String>,
-    /// The same words by first letter, sorted (so a tie is found the same way every run).
-    pub(super) by_first_letter: HashMap<char, Vec<String>>,
+    pub(super) words: WordSet,
 }
 
 /// Words that head ICD-10-CM descriptions without naming a condition.
@@ -105,36 +227,52 @@ impl RuleJudge {
             return Cow::Borrowed(word);
         };
         let allowed = if length >= 10 { 2 } else { 1 };
-        let mut best: Option<(&str, usize)> = None;
+        let mut best: Option<(String, usize)> = None;
         let mut tied = false;
-        for known in vocabulary.by_first_letter.get(&first).into_iter().flatten() {
+        vocabulary.words.for_each_starting_with(first, |known| {
             if known.chars().count().abs_diff(length) > allowed {
-                continue;
+                return;
             }
             let distance = strsim::damerau_levenshtein(word, known);
             if distance > allowed {
-                continue;
+                return;
             }
-            match best {
-                Some((_, current)) if distance > current => {}
-                Some((_, current)) if distance == current => tied = true,
+            match &best {
+                Some((_, current)) if distance > *current => {}
+                Some((_, current)) if distance == *current => tied = true,
                 _ => {
-                    best = Some((known, distance));
+                    best = Some((known.to_string(), distance));
                     tied = false;
                 }
             }
-        }
+        });
         match best {
-            Some((known, _)) if !tied => Cow::Owned(known.to_string()),
+            Some((known, _)) if !tied => Cow::Owned(known),
             _ => Cow::Borrowed(word),
         }
     }
 
     /// Every word the judge's terminology uses (ICD-10-CM descriptions and terms, the lay table, the
-    /// abbreviations' expansions), for spelling correction. Built once per process.
+    /// abbreviations' expansions), for spelling correction. Read from the cache, else built once per
+    /// process (and cached).
     pub(super) fn vocabulary(&self) -> &'static Vocabulary {
         static VOCABULARY: OnceLock<Vocabulary> = OnceLock::new();
         VOCABULARY.get_or_init(|| {
+            let cached = tables_cache::load("vocabulary", 1)
+                .and_then(|sections| sections.into_iter().next())
+                .and_then(WordSet::from_bytes);
+            if let Some(words) = cached {
+                return Vocabulary { words };
+            }
+            let words = self.build_vocabulary();
+            tables_cache::store("vocabulary", &[words.0.as_fst().as_bytes()]);
+            Vocabulary { words }
+        })
+    }
+
+    /// The vocabulary's words, from the classification and the judge's tables.
+    fn build_vocabulary(&self) -> WordSet {
+        {
             let mut words: HashSet<String> = HashSet::new();
             let texts = self
                 .icd
@@ -158,20 +296,8 @@ impl RuleJudge {
                         .map(str::to_string),
                 );
             }
-            let mut by_first_letter: HashMap<char, Vec<String>> = HashMap::new();
-            for word in &words {
-                if let Some(first) = word.chars().next() {
-                    by_first_letter.entry(first).or_default().push(word.clone());
-                }
-            }
-            for list in by_first_letter.values_mut() {
-                list.sort();
-            }
-            Vocabulary {
-                words,
-                by_first_letter,
-            }
-        })
+            WordSet::new(words)
+        }
     }
 
     /// The noun a description's phrase is about: its last word before "of", "with", "due to" or a
@@ -229,7 +355,7 @@ impl RuleJudge {
     /// Concept text of every ICD-10-CM description and inclusion term → code, for codes a candidate's
     /// text names exactly. A description wins over an inclusion term of another code; the first code
     /// wins a tie.
-    pub(super) fn term_index(&self) -> &'static HashMap<String, String> {
+    pub(super) fn term_index(&self) -> &'static CodeIndex {
         &self.terminology().index
     }
 
@@ -240,7 +366,7 @@ impl RuleJudge {
             .index
             .get(&concept_key(concept))
             .or_else(|| terminology.core_index.get(&core_key(concept)))
-            .cloned()
+            .map(str::to_string)
     }
 
     /// Whether `word` (a concept word) names a condition: a disease word by its form, or the head
@@ -249,11 +375,26 @@ impl RuleJudge {
         is_disease_word(word) || self.terminology().heads.contains(word)
     }
 
-    /// The tables read from the classification, built once per process: they depend only on embedded
-    /// data, which every judge shares.
+    /// The tables read from the classification: from the cache, else built once per process (and
+    /// cached). They depend only on embedded data, which every judge shares.
     pub(super) fn terminology(&self) -> &'static Terminology {
         static TERMINOLOGY: OnceLock<Terminology> = OnceLock::new();
         TERMINOLOGY.get_or_init(|| {
+            let sections = tables_cache::load("terminology", 6);
+            if let Some(terminology) = sections.and_then(Terminology::from_sections) {
+                return terminology;
+            }
+            let terminology = self.build_terminology();
+            let sections = terminology.sections();
+            let sections: Vec<&[u8]> = sections.iter().map(Vec::as_slice).collect();
+            tables_cache::store("terminology", &sections);
+            terminology
+        })
+    }
+
+    /// The tables, read from the classification (about 1.6 s on one core, spread over every core).
+    fn build_terminology(&self) -> Terminology {
+        {
             let mut index = HashMap::new();
             let mut core_index = HashMap::new();
             let mut head_categories: HashMap<String, HashSet<String>> = HashMap::new();
@@ -346,12 +487,12 @@ impl RuleJudge {
                 }
             }
             Terminology {
-                index,
-                core_index,
-                heads,
-                modifiers,
+                index: CodeIndex::new(index),
+                core_index: CodeIndex::new(core_index),
+                heads: WordSet::new(heads),
+                modifiers: WordSet::new(modifiers),
             }
-        })
+        }
     }
 
     /// The phrases of many texts, computed on every core (the terminology's build), in order.
@@ -379,5 +520,56 @@ impl RuleJudge {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_terminology_reads_back_from_its_cache_sections_unchanged() {
+        let judge = RuleJudge::shared();
+        let built = judge.terminology();
+        let read = Terminology::from_sections(built.sections()).expect("its own sections read");
+        let entries = |index: &CodeIndex| {
+            let mut entries = Vec::new();
+            index.for_each(|key, code| entries.push((key.to_string(), code.to_string())));
+            entries
+        };
+        let count = entries(&built.index).len();
+        assert!(count > 50_000, "the whole index: {count} entries");
+        assert_eq!(entries(&read.index), entries(&built.index));
+        assert_eq!(entries(&read.core_index), entries(&built.core_index));
+        assert_eq!(
+            read.heads.0.as_fst().as_bytes(),
+            built.heads.0.as_fst().as_bytes()
+        );
+        assert_eq!(
+            read.modifiers.0.as_fst().as_bytes(),
+            built.modifiers.0.as_fst().as_bytes()
+        );
+        assert_eq!(
+            read.index.get("pulmonary embolism"),
+            built.index.get("pulmonary embolism")
+        );
+    }
+
+    #[test]
+    fn sections_of_another_shape_are_refused() {
+        let judge = RuleJudge::shared();
+        let mut sections = judge.terminology().sections();
+        assert!(Terminology::from_sections(Vec::new()).is_none());
+        sections[0] = b"not a transducer".to_vec();
+        assert!(Terminology::from_sections(sections).is_none());
+    }
+
+    #[test]
+    fn spelling_correction_walks_one_first_letter() {
+        let words = WordSet::new(["apple", "apply", "banana", "ápice"].map(String::from));
+        let mut seen = Vec::new();
+        words.for_each_starting_with('a', |word| seen.push(word.to_string()));
+        assert_eq!(seen, ["apple", "apply"]);
+        assert!(words.contains("banana") && !words.contains("band"));
     }
 }

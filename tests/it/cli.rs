@@ -440,3 +440,53 @@ fn a_directory_with_an_unreadable_file_and_an_impossible_value_names_both() {
     assert!(stderr.contains("binary.toml"), "{stderr}");
     assert!(stderr.contains("not a finite number"), "{stderr}");
 }
+
+#[test]
+fn the_judge_reads_its_terminology_from_the_cache_and_rebuilds_a_damaged_one() {
+    let cache = tempfile::tempdir().expect("a scratch directory");
+    let score = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_dxsim"))
+            .args([
+                "judge",
+                "score",
+                "--reference",
+                "Pulmonary embolism",
+                "--icd10",
+                "I26.99",
+            ])
+            .arg("Saddle embolus of the pulmonary artery with acute cor pulmonale")
+            .env("DXSIM_CACHE_DIR", cache.path())
+            .output()
+            .expect("dxsim runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let tables = || {
+        let mut names: Vec<String> = std::fs::read_dir(cache.path())
+            .expect("the cache directory exists")
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let built = score();
+    let files = tables();
+    assert_eq!(files.len(), 2, "terminology and vocabulary: {files:?}");
+    assert!(files.iter().all(|name| name.ends_with(".bin")), "{files:?}");
+    assert_eq!(score(), built, "read from the cache");
+    // A damaged table is rebuilt, with the same verdict, and written again whole.
+    let terminology = cache.path().join(&files[0]);
+    let mut bytes = std::fs::read(&terminology).expect("the table");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x5a;
+    std::fs::write(&terminology, &bytes).expect("damaged");
+    assert_eq!(score(), built, "rebuilt");
+    assert_ne!(std::fs::read(&terminology).expect("the table"), bytes);
+    assert_eq!(tables(), files);
+}
