@@ -1,16 +1,15 @@
 //! Rebuilds the crate when the case library changes (`include_dir!` embeds `cases/`, but on stable
-//! Rust it cannot tell cargo which files it read), and fingerprints the code and data the judge's
-//! tables are built from, so that a table cached on disk by one build is never read by another
-//! (`src/judge/tables_cache.rs`).
+//! Rust it cannot tell cargo which files it read), and fingerprints the code, data and cases that
+//! cached tables are built from, so that a table one build caches on disk is never read by another
+//! (`src/disk_cache.rs`).
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-/// What the judge's tables are made from: the crate's code and the gatekeeper's code and data.
-const FINGERPRINTED: [&str; 3] = ["src", "gatekeeper/src", "gatekeeper/data"];
+/// What cached tables are made from: the crate's code and cases, the gatekeeper's code and data.
+const FINGERPRINTED: [&str; 4] = ["src", "cases", "gatekeeper/src", "gatekeeper/data"];
 
 fn main() {
-    println!("cargo:rerun-if-changed=cases");
     let mut files = Vec::new();
     for directory in FINGERPRINTED {
         println!("cargo:rerun-if-changed={directory}");

@@ -27,7 +27,6 @@ pub mod answer;
 pub mod calibration;
 mod forms;
 pub mod llm;
-mod tables_cache;
 mod terminology;
 pub mod vocabulary;
 

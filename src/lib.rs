@@ -17,10 +17,13 @@
 //! - [`llm`]: the client for OpenAI-compatible chat-completions endpoints — per-role configuration,
 //!   retries, concurrency limits, the response cache and token usage.
 //! - [`server`]: the HTTP step API (`dxsim serve`) on tokio and axum.
+//! - `disk_cache`: tables every process of a build would compute again (the judge's terminology, the
+//!   validated built-in library), kept on disk under the build's fingerprint.
 
 pub mod action;
 pub mod agents;
 pub mod builtin_cases;
+mod disk_cache;
 pub mod episode;
 pub mod eval;
 pub mod import;

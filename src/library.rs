@@ -151,6 +151,17 @@ fn unrevealed_problems(case: &Case, file: &str, catalogue: &Catalogue) -> Vec<Pr
         .collect()
 }
 
+/// The name of the validated built-in library's file in the disk cache.
+const BUILTIN_CACHE: &str = "builtin-cases";
+
+/// The built-in cases as this build validated them before (JSON: the case format has optional
+/// and untagged fields a schema-less binary format would misread), in file-name order.
+fn cached_builtin_cases() -> Option<Vec<Case>> {
+    let json = crate::disk_cache::load(BUILTIN_CACHE, 1)?.pop()?;
+    let cases: Vec<Case> = serde_json::from_slice(&json).ok()?;
+    (cases.len() == builtin_sources().len()).then_some(cases)
+}
+
 /// Reads case files from paths: each a `.toml` file or a directory searched (not recursively) for
 /// `.toml` files.
 pub fn load_paths(paths: &[PathBuf]) -> Result<LoadReport, LibraryError> {
@@ -535,26 +546,32 @@ impl CaseLibrary {
         narrowed
     }
 
-    /// The built-in library, loaded and validated once per process.
+    /// The built-in library: read from the disk cache when this build has validated it before,
+    /// else parsed and validated (about a second) and cached. Once per process.
     pub fn builtin() -> Result<&'static CaseLibrary, LibraryError> {
         static BUILTIN: OnceLock<Result<CaseLibrary, usize>> = OnceLock::new();
         let loaded = BUILTIN.get_or_init(|| {
-            let report = load(builtin_sources(), Matcher::OwnNames);
-            if report.problems.is_empty() {
-                Ok(CaseLibrary::named(
-                    LibraryInfo {
-                        name: BUILTIN_NAME.to_string(),
-                        location: BUILTIN_NAME.to_string(),
-                    },
-                    report
-                        .cases
-                        .into_iter()
-                        .map(|(_, case)| Arc::new(case))
-                        .collect(),
-                ))
-            } else {
-                Err(report.problems.len())
-            }
+            let cases = match cached_builtin_cases() {
+                Some(cases) => cases,
+                None => {
+                    let report = load(builtin_sources(), Matcher::OwnNames);
+                    if !report.problems.is_empty() {
+                        return Err(report.problems.len());
+                    }
+                    let cases: Vec<Case> = report.cases.into_iter().map(|(_, case)| case).collect();
+                    if let Ok(json) = serde_json::to_vec(&cases) {
+                        crate::disk_cache::store(BUILTIN_CACHE, &[&json]);
+                    }
+                    cases
+                }
+            };
+            Ok(CaseLibrary::named(
+                LibraryInfo {
+                    name: BUILTIN_NAME.to_string(),
+                    location: BUILTIN_NAME.to_string(),
+                },
+                cases.into_iter().map(Arc::new).collect(),
+            ))
         });
         loaded
             .as_ref()
@@ -610,4 +627,33 @@ fn shares_two_words(a: &str, b: &str) -> bool {
         .filter(|part| b.split('-').any(|other| other == *part))
         .count();
     shared >= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_library_reads_back_from_its_cache_form_unchanged() {
+        let parsed = load(builtin_sources(), Matcher::OwnNames);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let cases: Vec<Case> = parsed.cases.into_iter().map(|(_, case)| case).collect();
+        let json = serde_json::to_vec(&cases).expect("cases serialise");
+        let read: Vec<Case> = serde_json::from_slice(&json).expect("and read back");
+        assert_eq!(read.len(), cases.len());
+        for (read, case) in read.iter().zip(&cases) {
+            assert_eq!(read, case, "{}", case.id);
+        }
+        let library = CaseLibrary::builtin().expect("the built-in library");
+        let ids: Vec<&str> = library
+            .cases()
+            .iter()
+            .map(|case| case.id.as_str())
+            .collect();
+        let parsed_ids: Vec<&str> = cases.iter().map(|case| case.id.as_str()).collect();
+        assert_eq!(
+            ids, parsed_ids,
+            "the same cases in the same order, cached or not"
+        );
+    }
 }

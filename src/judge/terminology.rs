@@ -2,7 +2,7 @@
 //! and inclusion term indexed by its concept (so a candidate's text can be filed under a code), the
 //! head nouns of disease descriptions (what names a condition), the sites and organisms that only
 //! qualify one, and the vocabulary that misspellings are corrected against. Built on every core at the
-//! first verdict of a new build and then read from the disk cache (`tables_cache`) in milliseconds;
+//! first verdict of a new build and then read from the disk cache (`crate::disk_cache`) in milliseconds;
 //! `RuleJudge::warm_up_in_background` loads it early.
 
 use std::collections::{HashMap, HashSet};
@@ -14,11 +14,11 @@ use dxsim_gatekeeper::text::normalize;
 use super::vocabulary::{is_disease_word, is_drug_word};
 use super::{
     Concept, HEAD_BOUNDARIES, QUALIFIERS, QUALIFYING_ENDS, RuleJudge, STOPWORDS, WORD_FORMS,
-    concept_key, core_key, is_type_word, stem, tables_cache, without_brackets,
+    concept_key, core_key, is_type_word, stem, without_brackets,
 };
 
 /// What the judge reads from ICD-10-CM, built once per build of dxsim and cached on disk
-/// (`tables_cache`).
+/// (`crate::disk_cache`).
 pub(super) struct Terminology {
     /// Concept key of every description and inclusion term → its code.
     pub(super) index: CodeIndex,
@@ -258,14 +258,14 @@ impl RuleJudge {
     pub(super) fn vocabulary(&self) -> &'static Vocabulary {
         static VOCABULARY: OnceLock<Vocabulary> = OnceLock::new();
         VOCABULARY.get_or_init(|| {
-            let cached = tables_cache::load("vocabulary", 1)
+            let cached = crate::disk_cache::load("vocabulary", 1)
                 .and_then(|sections| sections.into_iter().next())
                 .and_then(WordSet::from_bytes);
             if let Some(words) = cached {
                 return Vocabulary { words };
             }
             let words = self.build_vocabulary();
-            tables_cache::store("vocabulary", &[words.0.as_fst().as_bytes()]);
+            crate::disk_cache::store("vocabulary", &[words.0.as_fst().as_bytes()]);
             Vocabulary { words }
         })
     }
@@ -380,14 +380,14 @@ impl RuleJudge {
     pub(super) fn terminology(&self) -> &'static Terminology {
         static TERMINOLOGY: OnceLock<Terminology> = OnceLock::new();
         TERMINOLOGY.get_or_init(|| {
-            let sections = tables_cache::load("terminology", 6);
+            let sections = crate::disk_cache::load("terminology", 6);
             if let Some(terminology) = sections.and_then(Terminology::from_sections) {
                 return terminology;
             }
             let terminology = self.build_terminology();
             let sections = terminology.sections();
             let sections: Vec<&[u8]> = sections.iter().map(Vec::as_slice).collect();
-            tables_cache::store("terminology", &sections);
+            crate::disk_cache::store("terminology", &sections);
             terminology
         })
     }

@@ -1,9 +1,10 @@
-//! The judge's tables on disk, so that only the first process of a build pays for reading
-//! ICD-10-CM (about 1.6 s on one core): each table is a file of finite-state transducers (`fst`),
-//! used in place after one read, named by the fingerprint of the sources it was built from (the
-//! build script hashes the code and data that make it). A file that is missing, stale, truncated or
-//! fails its checksums is rebuilt; a cache that cannot be written is skipped without a word to the
-//! user (the judge builds its tables in memory as before).
+//! Tables that every process of a build would otherwise compute again, kept on disk so that only
+//! the first pays: the judge's ICD-10-CM terminology (about 1.6 s of one core; finite-state
+//! transducers used in place after one read) and the validated built-in case library (about 1 s).
+//! Each file is named by the fingerprint of the sources it was built from (the build script hashes
+//! the code, data and cases), so one build never reads another's. A file that is missing, stale,
+//! truncated or fails its checksum is rebuilt; a cache that cannot be written is skipped without a
+//! word to the user (the table is built in memory as before).
 //!
 //! The directory is `$DXSIM_CACHE_DIR`, else `$XDG_CACHE_HOME/dxsim`, else `$HOME/.cache/dxsim`;
 //! `DXSIM_CACHE_DIR=""` turns the cache off.
@@ -11,11 +12,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-/// The fingerprint of the judge's code and data, from the build script.
+/// The fingerprint of the crate's code, data and cases, from the build script.
 const FINGERPRINT: &str = env!("DXSIM_SOURCE_FINGERPRINT");
 
 /// The first bytes of every table file (the format's version is in it).
-const MAGIC: &[u8] = b"dxsim judge table v1\n";
+const MAGIC: &[u8] = b"dxsim cached table v1\n";
 
 /// Where the table files live, if anywhere.
 fn directory() -> Option<PathBuf> {
@@ -36,21 +37,18 @@ fn file_of(directory: &std::path::Path, name: &str) -> PathBuf {
 
 /// The sections of table `name` as this build last stored them, or `None` when there is no such
 /// file or it is not one of ours with `count` sections.
-pub(super) fn load(name: &str, count: usize) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn load(name: &str, count: usize) -> Option<Vec<Vec<u8>>> {
     let bytes = std::fs::read(file_of(&directory()?, name)).ok()?;
     let sections = decode(&bytes, count);
     if sections.is_none() {
-        tracing::debug!(
-            table = name,
-            "the cached judge table is unreadable; rebuilding it"
-        );
+        tracing::debug!(table = name, "a cached table is unreadable; rebuilding it");
     }
     sections
 }
 
 /// Stores table `name` as `sections` (written to a temporary file, then renamed, so a reader never
 /// sees half a file) and removes the files of all but the latest few builds.
-pub(super) fn store(name: &str, sections: &[&[u8]]) {
+pub(crate) fn store(name: &str, sections: &[&[u8]]) {
     let Some(directory) = directory() else {
         return;
     };
@@ -66,7 +64,7 @@ pub(super) fn store(name: &str, sections: &[&[u8]]) {
         Ok(())
     })();
     if let Err(error) = written {
-        tracing::debug!(table = name, %error, "the judge's table cache could not be written");
+        tracing::debug!(table = name, %error, "a table could not be cached");
     }
 }
 
