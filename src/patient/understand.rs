@@ -15,7 +15,7 @@
 //! no item, or whose only link is a topic cue while it asks about something the case never mentions,
 //! is answered "I don't know". Everything is deterministic.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::OnceLock;
 
 use dxsim_gatekeeper::Case;
@@ -604,38 +604,74 @@ fn push_part(parts: &mut Vec<String>, words: &[&str]) {
 }
 
 /// How common each term is in what patients say: document frequencies over every history item of
-/// the built-in library, read as the patient reads. Built once per process.
-#[derive(Debug, Default)]
+/// the built-in library, read as the patient reads. Built once per build of dxsim and kept in the disk
+/// cache (`crate::disk_cache`) for later processes.
+#[derive(Debug)]
 struct Background {
     items: usize,
-    frequency: HashMap<String, usize>,
+    /// Term → the number of items that use it.
+    frequency: fst::Map<Vec<u8>>,
 }
 
 impl Background {
+    /// The name of its file in the disk cache.
+    const CACHE: &str = "patient-background";
+
     fn get() -> &'static Background {
         static BACKGROUND: OnceLock<Background> = OnceLock::new();
         BACKGROUND.get_or_init(|| {
-            let reader = Reader::get();
-            let mut background = Background::default();
-            for (name, text) in crate::builtin_cases::sources() {
-                let Ok(case) = dxsim_gatekeeper::case::parse_case(text, &name) else {
-                    continue;
-                };
-                for item in &case.history {
-                    background.items += 1;
-                    for term in reader.read(&item_text(item)).terms {
-                        *background.frequency.entry(term).or_default() += 1;
-                    }
-                }
+            if let Some(background) = Self::cached() {
+                return background;
             }
+            let background = Self::build();
+            crate::disk_cache::store(
+                Self::CACHE,
+                &[
+                    &(background.items as u64).to_le_bytes(),
+                    background.frequency.as_fst().as_bytes(),
+                ],
+            );
             background
         })
+    }
+
+    /// The background this build cached before, if its file reads.
+    fn cached() -> Option<Background> {
+        let [items, frequency]: [Vec<u8>; 2] =
+            crate::disk_cache::load(Self::CACHE, 2)?.try_into().ok()?;
+        let items = u64::from_le_bytes(items.try_into().ok()?);
+        Some(Background {
+            items: usize::try_from(items).ok()?,
+            frequency: fst::Map::new(frequency).ok()?,
+        })
+    }
+
+    /// Reads every history item of the built-in library.
+    fn build() -> Background {
+        let reader = Reader::get();
+        let mut items = 0;
+        let mut frequency: BTreeMap<String, u64> = BTreeMap::new();
+        for (name, text) in crate::builtin_cases::sources() {
+            let Ok(case) = dxsim_gatekeeper::case::parse_case(text, &name) else {
+                continue;
+            };
+            for item in &case.history {
+                items += 1;
+                for term in reader.read(&item_text(item)).terms {
+                    *frequency.entry(term).or_default() += 1;
+                }
+            }
+        }
+        Background {
+            items,
+            frequency: fst::Map::from_iter(frequency).expect("a BTreeMap's keys are sorted"),
+        }
     }
 
     /// A term's BM25 inverse document frequency over the corpus; `unseen` for a term it never uses.
     fn idf(&self, term: &str, unseen: f64) -> f64 {
         match self.frequency.get(term) {
-            Some(&n) => bm25_idf(self.items, n),
+            Some(n) => bm25_idf(self.items, usize::try_from(n).unwrap_or(usize::MAX)),
             None => unseen,
         }
     }
@@ -644,6 +680,18 @@ impl Background {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_background_in_use_is_the_one_the_library_gives() {
+        let built = Background::build();
+        let in_use = Background::get();
+        assert!(built.items > 1_000, "{} history items", built.items);
+        assert_eq!(in_use.items, built.items);
+        assert_eq!(
+            in_use.frequency.as_fst().as_bytes(),
+            built.frequency.as_fst().as_bytes()
+        );
+    }
 
     #[test]
     fn spelling_variants_fold_together() {
