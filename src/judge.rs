@@ -1457,7 +1457,7 @@ impl RuleJudge {
         // under "aspergillosis") is not the reference because its description is.
         if let Some(entry) = inferred.as_deref().and_then(|code| self.icd.get(code)) {
             if best.score < 5 {
-                let described = self.concept(&Self::description_text(&entry.description));
+                let described = self.concept(&Self::description_text(entry.description));
                 let verdict = self.score_text(reference, &described);
                 if verdict.score == 5 {
                     best = Verdict::new(
@@ -1485,7 +1485,7 @@ impl RuleJudge {
             let description = self
                 .icd
                 .get(code)
-                .map(|entry| self.concept(&Self::description_text(&entry.description)))
+                .map(|entry| self.concept(&Self::description_text(entry.description)))
                 .unwrap_or_default();
             let name = self.concept(reference.name);
             let unmet = unmet_defining(&description, &name, &concept);
@@ -1522,7 +1522,7 @@ impl RuleJudge {
             .collect();
         if let Some(entry) = self.icd.get(reference.icd10) {
             forms.push(ReferenceForm {
-                concept: self.concept(&Self::description_text(&entry.description)),
+                concept: self.concept(&Self::description_text(entry.description)),
                 label: "the reference code's description",
                 named: false,
             });

@@ -54,7 +54,7 @@ pub enum IcdKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcdEntry {
     /// The code as written (`I21.4`, `I20-I25`, `9`).
-    pub code: String,
+    pub code: &'static str,
     /// Index of the parent node, `None` for a chapter.
     parent: Option<usize>,
     /// Kind of node.
@@ -62,14 +62,14 @@ pub struct IcdEntry {
     /// Whether a claim may carry this code.
     pub billable: bool,
     /// The official description.
-    pub description: String,
+    pub description: &'static str,
 }
 
 /// The loaded ICD-10-CM table.
 #[derive(Debug)]
 pub struct Icd10 {
     entries: Vec<IcdEntry>,
-    index: HashMap<String, usize>,
+    index: HashMap<&'static str, usize>,
 }
 
 /// Whether `code` has the shape of an ICD-10-CM code: a letter, a digit, a digit or letter, then
@@ -114,8 +114,9 @@ impl Icd10 {
     }
 
     /// Parses a table in the `code, parent, kind, billable, description` TSV layout; on failure, returns
-    /// the 1-based line at fault.
-    pub fn parse(tsv: &str) -> Result<Icd10, usize> {
+    /// the 1-based line at fault. The table borrows the text (the built-in one is embedded), so its
+    /// 98,000 descriptions are not copied.
+    pub fn parse(tsv: &'static str) -> Result<Icd10, usize> {
         let mut entries = Vec::new();
         let mut parents = Vec::new();
         let mut index = HashMap::new();
@@ -138,21 +139,21 @@ impl Icd10 {
                 "code" => IcdKind::Code,
                 _ => return Err(number + 1),
             };
-            index.insert(code.to_string(), entries.len());
-            parents.push(parent.to_string());
+            index.insert(code, entries.len());
+            parents.push(parent);
             entries.push(IcdEntry {
-                code: code.to_string(),
+                code,
                 parent: None,
                 kind,
                 billable: billable == "1",
-                description: description.to_string(),
+                description,
             });
         }
         for (number, (entry, parent)) in entries.iter_mut().zip(&parents).enumerate() {
             if parent.is_empty() {
                 continue;
             }
-            entry.parent = Some(*index.get(parent).ok_or(number + 2)?);
+            entry.parent = Some(*index.get(*parent).ok_or(number + 2)?);
         }
         Ok(Icd10 { entries, index })
     }

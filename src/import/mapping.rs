@@ -244,7 +244,7 @@ impl Mapper {
             .exact
             .get(&normalized)
             .or_else(|| index.unspecified.get(&normalized))
-            .cloned()
+            .map(|code| (*code).to_string())
             .or_else(|| crate::judge::RuleJudge::shared().code_for(form))
     }
 
@@ -397,13 +397,13 @@ impl Mapper {
 #[derive(Debug)]
 struct IcdNames {
     /// Normalised description → code.
-    exact: HashMap<String, String>,
+    exact: HashMap<String, &'static str>,
     /// Normalised description without its ", unspecified …" tail → code.
-    unspecified: HashMap<String, String>,
+    unspecified: HashMap<String, &'static str>,
 }
 
 impl IcdNames {
-    fn get(icd: &Icd10) -> &'static IcdNames {
+    fn get(icd: &'static Icd10) -> &'static IcdNames {
         static NAMES: OnceLock<IcdNames> = OnceLock::new();
         NAMES.get_or_init(|| {
             let mut exact = HashMap::new();
@@ -416,13 +416,13 @@ impl IcdNames {
                 .chain(icd.entries().iter().filter(|entry| !entry.billable));
             for entry in entries {
                 exact
-                    .entry(normalize(&entry.description))
-                    .or_insert_with(|| entry.code.clone());
+                    .entry(normalize(entry.description))
+                    .or_insert(entry.code);
                 let lower = entry.description.to_lowercase();
                 if let Some(at) = lower.find(", unspecified") {
                     unspecified
                         .entry(normalize(&entry.description[..at]))
-                        .or_insert_with(|| entry.code.clone());
+                        .or_insert(entry.code);
                 }
             }
             IcdNames { exact, unspecified }

@@ -111,7 +111,7 @@ fn work_out_forms(diagnosis: &Diagnosis) -> Vec<String> {
         .collect();
     let code = diagnosis.icd10.trim();
     if let Some(entry) = Icd10::builtin().get(code).filter(|_| !code.is_empty()) {
-        forms.extend(classification_forms(&entry.description));
+        forms.extend(classification_forms(entry.description));
     }
     for term in index.inclusion.get(code).into_iter().flatten() {
         forms.extend(classification_forms(term));

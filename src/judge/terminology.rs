@@ -67,15 +67,15 @@ pub(super) struct CodeIndex {
 
 impl CodeIndex {
     /// The index of `map`.
-    fn new(map: HashMap<String, String>) -> CodeIndex {
+    fn new(map: HashMap<String, &str>) -> CodeIndex {
         let mut codes: Vec<String> = Vec::new();
         let mut places: HashMap<String, u64> = HashMap::new();
         let mut entries: Vec<(String, u64)> = map
             .into_iter()
             .map(|(key, code)| {
                 let next = places.len() as u64;
-                let place = *places.entry(code.clone()).or_insert_with(|| {
-                    codes.push(code);
+                let place = *places.entry(code.to_string()).or_insert_with(|| {
+                    codes.push(code.to_string());
                     next
                 });
                 (key, place)
@@ -278,7 +278,7 @@ impl RuleJudge {
                 .icd
                 .entries()
                 .iter()
-                .map(|entry| entry.description.as_str())
+                .map(|entry| entry.description)
                 .chain(Icd10::terms().iter().map(|term| term.term))
                 .map(normalize)
                 .chain(self.abbreviations.values().cloned())
@@ -415,20 +415,20 @@ impl RuleJudge {
                 .collect();
             let texts: Vec<String> = entries
                 .iter()
-                .map(|entry| Self::description_text(&entry.description))
+                .map(|entry| Self::description_text(entry.description))
                 .chain(terms.iter().map(|(_, text)| text.clone()))
                 .collect();
             let phrases = self.phrases_in_parallel(&texts);
             let (description_phrases, term_phrases) = phrases.split_at(entries.len());
             for (entry, phrase) in entries.iter().zip(description_phrases) {
                 let concept = Self::concept_of_phrase(phrase);
-                if is_condition_code(&entry.code) {
+                if is_condition_code(entry.code) {
                     if let Some(head) = Self::noun_head(phrase) {
-                        let category = entry.code.get(..3).unwrap_or(&entry.code).to_string();
+                        let category = entry.code.get(..3).unwrap_or(entry.code).to_string();
                         head_categories.entry(head).or_default().insert(category);
                     }
                 }
-                if is_organism_code(&entry.code) {
+                if is_organism_code(entry.code) {
                     // "Escherichia coli [E. coli] as the cause of diseases classified elsewhere".
                     let organism = entry
                         .description
@@ -436,7 +436,7 @@ impl RuleJudge {
                         .next()
                         .unwrap_or("");
                     modifiers.extend(self.concept(organism).core);
-                } else if is_site_code(&entry.code) {
+                } else if is_site_code(entry.code) {
                     // "Malignant neoplasm of upper lobe, right bronchus or lung": the words after the
                     // head are sites.
                     let after_head = concept
@@ -446,24 +446,16 @@ impl RuleJudge {
                         .map_or(&concept.words[..0], |at| &concept.words[at + 1..]);
                     modifiers.extend(after_head.iter().cloned());
                 }
-                index
-                    .entry(concept_key(&concept))
-                    .or_insert_with(|| entry.code.clone());
-                core_index
-                    .entry(core_key(&concept))
-                    .or_insert_with(|| entry.code.clone());
+                index.entry(concept_key(&concept)).or_insert(entry.code);
+                core_index.entry(core_key(&concept)).or_insert(entry.code);
             }
             for ((code, _), phrase) in terms.iter().zip(term_phrases) {
                 let concept = Self::concept_of_phrase(phrase);
                 if concept.core.is_empty() {
                     continue;
                 }
-                index
-                    .entry(concept_key(&concept))
-                    .or_insert_with(|| (*code).to_string());
-                core_index
-                    .entry(core_key(&concept))
-                    .or_insert_with(|| (*code).to_string());
+                index.entry(concept_key(&concept)).or_insert(*code);
+                core_index.entry(core_key(&concept)).or_insert(*code);
             }
             // A head in two categories or more is a disease noun ("hydrocephalus": G91, Q03); one
             // category's odd wording ("failed induction of labor") is not. A disease word is never a
