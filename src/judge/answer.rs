@@ -447,6 +447,30 @@ pub(crate) fn cut_plan(text: &str) -> String {
     }
 }
 
+/// Whether `initial` and `species` ("E", "coli") abbreviate an organism the judge's lay table
+/// knows ("e coli", "s aureus").
+fn is_abbreviated_organism(initial: &str, species: &str) -> bool {
+    static ORGANISMS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let organisms = ORGANISMS.get_or_init(|| {
+        csv::Reader::from_reader(super::LAY_TERMS_CSV.as_bytes())
+            .records()
+            .filter_map(Result::ok)
+            .filter(|row| row.get(2) == Some("organism"))
+            .filter_map(|row| row.get(0).map(str::to_string))
+            .filter(|term| {
+                term.split_once(' ')
+                    .is_some_and(|(initial, _)| initial.len() == 1)
+            })
+            .collect()
+    });
+    organisms.contains(&format!(
+        "{} {}",
+        initial.to_lowercase(),
+        species.to_lowercase()
+    ))
+}
+
 /// Clauses: split at `;`, new lines, " but ", and full stops that end a sentence (not "E. coli" or
 /// "3.5"). A bracketed aside is taken out of the text around it ("sickle cell disease (HbSS) with
 /// acute chest syndrome" reads on as one clause) and becomes a clause of its own, marked [`ASIDE`].
@@ -489,9 +513,37 @@ fn clauses(text: &str) -> Vec<String> {
                     .take_while(|c| c.is_alphanumeric())
                     .collect();
                 let next = chars.get(at + 1).copied();
-                // "E. coli", "S. aureus", "St. Louis", "3.5": not the end of a sentence.
+                // "E. coli", "S. aureus", "St. Louis", "3.5": not the end of a sentence. A letter
+                // after a word that is not a function word is a type ("haemophilia A. Cushing
+                // syndrome", "hepatitis B."), and its full stop ends the sentence; a genus initial
+                // opens a clause or follows one ("due to S. aureus").
                 let word: String = word_before.chars().rev().collect();
-                let ends_sentence = word.chars().count() > 1
+                let type_letter =
+                    word.chars().count() == 1 && word.chars().all(char::is_alphabetic) && {
+                        let before = current.trim_end();
+                        let rest = before[..before.len() - word.len()].trim_end();
+                        let previous: String = rest
+                            .chars()
+                            .rev()
+                            .take_while(|c| c.is_alphanumeric())
+                            .collect::<Vec<char>>()
+                            .into_iter()
+                            .rev()
+                            .collect();
+                        let species: String = chars[at + 1..]
+                            .iter()
+                            .skip_while(|c| c.is_whitespace())
+                            .take_while(|c| c.is_alphanumeric())
+                            .collect();
+                        // In mixed case a species is written in lower case ("E. coli").
+                        let lower_case_species = species.starts_with(char::is_lowercase)
+                            && text.chars().any(char::is_uppercase);
+                        previous.chars().count() > 1
+                            && !super::STOPWORDS.contains(&previous.to_lowercase().as_str())
+                            && !lower_case_species
+                            && !is_abbreviated_organism(&word, &species)
+                    };
+                let ends_sentence = (word.chars().count() > 1 || type_letter)
                     && !["st", "vs", "sp", "spp", "var", "ssp", "dr"].contains(&word.as_str())
                     && !next.is_some_and(|n| n.is_alphanumeric())
                     && !word.chars().all(|c| c.is_ascii_digit());
@@ -727,6 +779,37 @@ fn drop_affirming(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_letter_ends_a_sentence_and_a_genus_initial_does_not() {
+        let judge = crate::judge::RuleJudge::shared();
+        for list in [
+            "Acquired haemophilia A (inhibitor to factor VIII). Cushing syndrome.",
+            "ACQUIRED HAEMOPHILIA A. CUSHING SYNDROME",
+            "Chronic hepatitis B. Hepatocellular carcinoma",
+        ] {
+            assert!(
+                matches!(judge.read_answer(list), Reading::Several(_)),
+                "{list}: {:?}",
+                judge.read_answer(list)
+            );
+        }
+        for one in [
+            "E. coli pyelonephritis",
+            "Pyelonephritis due to E. coli.",
+            "Septic arthritis with S. aureus",
+            "Shiga toxin-producing E. coli haemolytic uraemic syndrome",
+            "SHIGA TOXIN-PRODUCING E. COLI HAEMOLYTIC URAEMIC SYNDROME",
+            "Stanford type A aortic dissection.",
+            "Acquired haemophilia A.",
+        ] {
+            assert!(
+                matches!(judge.read_answer(one), Reading::One(_)),
+                "{one}: {:?}",
+                judge.read_answer(one)
+            );
+        }
+    }
 
     /// A stand-in for the judge's terminology: anything with a disease word names a condition.
     fn names(text: &str) -> bool {
