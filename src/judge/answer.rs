@@ -447,8 +447,8 @@ pub(crate) fn cut_plan(text: &str) -> String {
     }
 }
 
-/// Whether `initial` and `species` ("E", "coli") abbreviate an organism the judge's lay table
-/// knows ("e coli", "s aureus").
+/// Whether `initial` and `species` ("e", "coli", lower case as the reader has them) abbreviate an
+/// organism the judge's lay table knows ("e coli", "s aureus").
 fn is_abbreviated_organism(initial: &str, species: &str) -> bool {
     static ORGANISMS: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
@@ -464,11 +464,7 @@ fn is_abbreviated_organism(initial: &str, species: &str) -> bool {
             })
             .collect()
     });
-    organisms.contains(&format!(
-        "{} {}",
-        initial.to_lowercase(),
-        species.to_lowercase()
-    ))
+    organisms.contains(&format!("{initial} {species}"))
 }
 
 /// Clauses: split at `;`, new lines, " but ", and full stops that end a sentence (not "E. coli" or
@@ -516,31 +512,24 @@ fn clauses(text: &str) -> Vec<String> {
                 // "E. coli", "S. aureus", "St. Louis", "3.5": not the end of a sentence. A letter
                 // after a word that is not a function word is a type ("haemophilia A. Cushing
                 // syndrome", "hepatitis B."), and its full stop ends the sentence; a genus initial
-                // opens a clause or follows one ("due to S. aureus").
+                // opens a clause, follows one ("due to S. aureus") or abbreviates an organism the
+                // lay table knows ("toxin-producing E. coli"). The text is in lower case here.
                 let word: String = word_before.chars().rev().collect();
                 let type_letter =
                     word.chars().count() == 1 && word.chars().all(char::is_alphabetic) && {
                         let before = current.trim_end();
                         let rest = before[..before.len() - word.len()].trim_end();
-                        let previous: String = rest
-                            .chars()
-                            .rev()
-                            .take_while(|c| c.is_alphanumeric())
-                            .collect::<Vec<char>>()
-                            .into_iter()
-                            .rev()
-                            .collect();
+                        let previous = rest
+                            .rsplit(|c: char| !c.is_alphanumeric())
+                            .next()
+                            .unwrap_or("");
                         let species: String = chars[at + 1..]
                             .iter()
                             .skip_while(|c| c.is_whitespace())
                             .take_while(|c| c.is_alphanumeric())
                             .collect();
-                        // In mixed case a species is written in lower case ("E. coli").
-                        let lower_case_species = species.starts_with(char::is_lowercase)
-                            && text.chars().any(char::is_uppercase);
                         previous.chars().count() > 1
-                            && !super::STOPWORDS.contains(&previous.to_lowercase().as_str())
-                            && !lower_case_species
+                            && !super::STOPWORDS.contains(&previous)
                             && !is_abbreviated_organism(&word, &species)
                     };
                 let ends_sentence = (word.chars().count() > 1 || type_letter)
