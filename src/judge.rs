@@ -577,7 +577,7 @@ fn same_word(a: &str, b: &str) -> bool {
 /// The root a medical noun shares with its adjective: "thrombocytopenia" and "thrombocytopenic",
 /// "thrombosis" and "thrombotic", "anaemia" and "anaemic"; `None` for other words or short roots.
 fn noun_adjective_root(word: &str) -> Option<&str> {
-    ["osis", "otic", "ia", "ic"]
+    ["osis", "otic", "ism", "ia", "ic"]
         .iter()
         .find_map(|end| word.strip_suffix(end))
         .filter(|root| root.len() >= 5)
@@ -1196,11 +1196,10 @@ impl RuleJudge {
                 }
             }
             Reading::One(text) => {
-                // "A with B and C" names three conditions.
+                // "A with B due to C" chains three conditions: a list. ("A with B and C" is A with
+                // its complications "B and C", scored as one part that names both.)
                 let conditions: Vec<&str> = linked_parts(&text)
                     .into_iter()
-                    .flat_map(|part| part.split(" and "))
-                    .map(str::trim)
                     .filter(|part| self.names_condition(part))
                     .collect();
                 if conditions.len() > 2 {
@@ -1402,8 +1401,12 @@ impl RuleJudge {
         let mut best = self.score_one(reference, &text, candidate_icd10);
         let parts = linked_parts(&text);
         if parts.len() > 1 && best.score < 5 {
-            for part in parts {
-                if !self.names_condition(part) {
+            for (index, part) in parts.into_iter().enumerate() {
+                // Complications joined by "and" ("… complicated by seizures and QRS widening") are
+                // credited only as part of the whole: scoring them alone would let a chain of
+                // guesses behind one link earn what a list cannot.
+                let chained = index > 0 && part.contains(" and ");
+                if chained || !self.names_condition(part) {
                     continue;
                 }
                 let verdict = self.score_one(reference, part, None);
@@ -1429,14 +1432,15 @@ impl RuleJudge {
         if answer::offers_alternative(&candidate.to_lowercase()) {
             return false;
         }
+        // Each part within one form: words gathered from several forms (the battery of one,
+        // "lithium" of a bracket, "toxicity" of another) may spell a second condition.
         let forms = self.reference_forms(reference);
-        let words: BTreeSet<String> = forms
-            .iter()
-            .flat_map(|form| form.concept.core.iter().cloned())
-            .collect();
         conditions.iter().all(|condition| {
             let concept = self.concept(condition);
-            !concept.core.is_empty() && covers(&words, &concept.core)
+            !concept.core.is_empty()
+                && forms
+                    .iter()
+                    .any(|form| covers(&form.concept.core, &concept.core))
         })
     }
 
@@ -1526,7 +1530,27 @@ impl RuleJudge {
                 label: "the reference code's description",
                 named: false,
             });
-            for term in Icd10::terms().iter().filter(|term| term.code == entry.code) {
+            // The tabular list writes inclusion terms once, at the subcategory or category that
+            // holds them ("Regional ileitis" under K50.0). They name the reference's code too when
+            // that code adds nothing to its holder but "unspecified" or "without …" (K50.00,
+            // "… without complications"); a code that adds a defining detail (E05.01, "… with
+            // thyrotoxic crisis") is not named by its holder's terms.
+            let holders: Vec<&str> = self
+                .icd
+                .lineage(entry.code)
+                .into_iter()
+                .take_while(|holder| {
+                    holder.code == entry.code
+                        || (matches!(holder.kind, IcdKind::Subcategory | IcdKind::Category)
+                            && adds_nothing_to(entry.description, holder.description))
+                })
+                .map(|holder| holder.code)
+                .collect();
+            let inherited = |term: &&dxsim_gatekeeper::icd10::IcdTerm| {
+                term.code == entry.code
+                    || (term.kind == TermKind::Inclusion && holders.contains(&term.code))
+            };
+            for term in Icd10::terms().iter().filter(inherited) {
                 let label = match term.kind {
                     TermKind::Inclusion => "an inclusion term of the reference code",
                     TermKind::Includes => "a condition the reference code includes",
@@ -1599,6 +1623,29 @@ impl RuleJudge {
                 return Verdict::new(3, format!("a different type ({conflict})"));
             }
         }
+        if best.score < CORRECT_AT {
+            // A narrower term inside the candidate where the reference names the broader one
+            // ("delirium from E. coli *cystitis*" for "delirium due to *urinary tract infection*")
+            // is more specific, not different: read it as the broader term and compare again.
+            for form in forms.iter().filter(|form| form.named) {
+                let Some(general) = self.generalised_towards(candidate, &form.concept) else {
+                    continue;
+                };
+                let lexicon = Lexicon {
+                    sibling_in_icd: false,
+                    is_condition_word: &|word| self.is_condition_word(word),
+                    modifiers: &self.terminology().modifiers,
+                };
+                if let Some(verdict) = compare(&general, &form.concept, form.label, &lexicon) {
+                    if verdict.score > best.score {
+                        best = Verdict::new(
+                            verdict.score,
+                            format!("{}, naming a narrower form of its words", verdict.rationale),
+                        );
+                    }
+                }
+            }
+        }
         if best.score < 5 {
             let named: Vec<&Concept> = forms
                 .iter()
@@ -1612,6 +1659,38 @@ impl RuleJudge {
             }
         }
         best
+    }
+
+    /// The candidate with each narrower term of the broader–narrower table in its cause replaced by
+    /// the broader term, where the reference form names the broader term and the candidate does not;
+    /// `None` when nothing was replaced.
+    fn generalised_towards(&self, candidate: &Concept, form: &Concept) -> Option<Concept> {
+        let contains = |words: &[String], part: &[String]| {
+            !part.is_empty() && words.windows(part.len()).any(|window| window == part)
+        };
+        let mut words = candidate.words.clone();
+        let mut replaced = false;
+        for relation in &self.relations {
+            let (narrower, broader) = (&relation.narrower.words, &relation.broader.words);
+            if !contains(&form.words, broader) || contains(&words, broader) {
+                continue;
+            }
+            let at = words
+                .windows(narrower.len())
+                .position(|window| window == narrower.as_slice());
+            // Only a cause is read more broadly: a narrower main condition is judged whole
+            // (septic cavernous sinus thrombosis is not a form of bland venous sinus thrombosis).
+            let in_cause = |at: usize| {
+                words[at..at + narrower.len()]
+                    .iter()
+                    .all(|word| candidate.cause.contains(word))
+            };
+            if let Some(at) = at.filter(|&at| in_cause(at)) {
+                words.splice(at..at + narrower.len(), broader.iter().cloned());
+                replaced = true;
+            }
+        }
+        replaced.then(|| Self::concept_of_phrase(&words.join(" ")))
     }
 
     /// Scores through the broader–narrower table: a narrower term of the reference is more specific (5),
@@ -1801,6 +1880,20 @@ fn is_type_mark(word: &str) -> bool {
     word.len() == 1
         || word.chars().all(|c| c.is_ascii_digit())
         || ["ii", "iii", "iv"].contains(&word)
+}
+
+/// Whether an ICD-10-CM description adds nothing to its holder's but "unspecified", "NOS" or a
+/// "without …" clause ("Crohn's disease of small intestine without complications" under "Crohn's
+/// disease of small intestine").
+fn adds_nothing_to(description: &str, holder: &str) -> bool {
+    let (description, holder) = (description.to_lowercase(), holder.to_lowercase());
+    let Some(rest) = description.strip_prefix(holder.as_str()) else {
+        return false;
+    };
+    let rest = rest.trim_start_matches([',', ' ']).trim();
+    rest.is_empty()
+        || rest.starts_with("without ")
+        || ["unspecified", "nos", "not otherwise specified"].contains(&rest)
 }
 
 /// The pieces of one answer split at its links ("septic shock | e. coli pyelonephritis").

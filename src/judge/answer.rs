@@ -473,6 +473,10 @@ fn is_abbreviated_organism(initial: &str, species: &str) -> bool {
 fn clauses(text: &str) -> Vec<String> {
     let mut asides: Vec<String> = Vec::new();
     let mut main = String::with_capacity(text.len());
+    // A bracket inside an aside ("(or CMV disease (donor-positive, recipient-negative))")
+    // qualifies the aside: it is left out of it, and read as an aside of its own only when it
+    // offers an alternative.
+    let mut nested = String::new();
     let mut depth = 0usize;
     for c in text.chars() {
         match c {
@@ -483,7 +487,16 @@ fn clauses(text: &str) -> Vec<String> {
                 depth += 1;
                 main.push(' ');
             }
-            ')' | ']' if depth > 0 => depth -= 1,
+            ')' | ']' if depth > 0 => {
+                depth -= 1;
+                if depth == 1 {
+                    let inner = std::mem::take(&mut nested);
+                    if offers_alternative(&inner) {
+                        asides.push(inner);
+                    }
+                }
+            }
+            _ if depth > 1 => nested.push(c),
             _ if depth > 0 => {
                 if let Some(aside) = asides.last_mut() {
                     aside.push(c);
@@ -635,7 +648,7 @@ fn numbered_items_separated(text: &str) -> String {
 /// splits an answer at them to count and score its conditions, and a piece opening with one (or
 /// with "without" or "in") continues the condition before it ("ureteric calculus, left, with renal
 /// colic").
-pub(crate) const LINKS: &[&str] = &[
+pub const LINKS: &[&str] = &[
     " due to ",
     " secondary to ",
     " caused by ",
@@ -659,11 +672,30 @@ pub(crate) const LINKS: &[&str] = &[
 const CONTINUES: &[&str] = &[" without ", " in "];
 
 /// Items of a list: commas, " and ", " & ", " + ", " plus ", " as well as ", and numbered items.
-/// "And" always separates: "A with B and C" names three conditions, as an RL policy would learn to
-/// write if it did not.
+/// An "and" after a link joins what the link brings ("TCA overdose complicated by seizures and QRS
+/// widening" is one overdose with two complications); the judge credits such an answer for its first
+/// condition only, so a chain gains nothing over naming that condition alone.
 fn items(text: &str) -> Vec<String> {
     let spaced = numbered_items_separated(&text.replace(',', " , "));
-    split_words(
+    let spaced = spaced
+        .split(" , ")
+        .map(|segment| {
+            let linked_at = LINKS
+                .iter()
+                .filter_map(|link| segment.find(link).map(|at| at + link.len()))
+                .min();
+            match linked_at {
+                Some(at) => format!(
+                    "{}{}",
+                    &segment[..at],
+                    segment[at..].replace(" and ", JOINED_AND)
+                ),
+                None => segment.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" , ");
+    let items = split_words(
         &spaced,
         &[
             " , ",
@@ -674,8 +706,15 @@ fn items(text: &str) -> Vec<String> {
             " as well as ",
             " also ",
         ],
-    )
+    );
+    items
+        .into_iter()
+        .map(|item| item.replace(JOINED_AND.trim(), "and"))
+        .collect()
 }
+
+/// Stands for an "and" inside what a link brings while an answer is cut into items.
+const JOINED_AND: &str = " \u{2} ";
 
 /// Whether `text` starts with `phrase` as whole words; returns the rest.
 fn strip_word_prefix<'a>(text: &'a str, phrase: &str) -> Option<&'a str> {
