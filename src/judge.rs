@@ -42,7 +42,7 @@ use serde::Serialize;
 
 use answer::{Piece, Reading};
 use terminology::is_organism_code;
-use vocabulary::{is_defining_word, is_disease_word, is_drug_word};
+use vocabulary::{is_defining_word, is_disease_word, is_drug_word, is_type_defining_word};
 
 const ABBREVIATIONS_CSV: &str = include_str!("judge/abbreviations.csv");
 const RELATED_CSV: &str = include_str!("judge/related.csv");
@@ -450,6 +450,9 @@ struct Concept {
     /// Core words that name a cause ("… due to *sulfonylurea*"): leaving them out loses what
     /// defines the diagnosis.
     cause: BTreeSet<String>,
+    /// Core words of a complication the phrase adds after "with" ("appendicitis with *localised
+    /// peritonitis*"): leaving them out is a minor omission unless they name a type.
+    complication: BTreeSet<String>,
 }
 
 /// What [`compare`] needs to know of the terminology.
@@ -612,6 +615,16 @@ fn changes_entity<'a>(mut words: impl Iterator<Item = &'a String>) -> bool {
     words.any(|word| ENTITY_CHANGING.contains(&word.as_str()))
 }
 
+/// Whether a word of `a` is a word of `b` negated by a prefix ("nonischemic" against "ischemic").
+fn negates_a_word(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
+    a.iter().any(|word| {
+        NEGATING_PREFIXES.iter().any(|prefix| {
+            word.strip_prefix(prefix)
+                .is_some_and(|rest| rest.len() >= 5 && b.contains(rest) && !a.contains(rest))
+        })
+    })
+}
+
 fn conflicting(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
     CONFLICTING.iter().any(|(x, y)| {
         let has = |set: &BTreeSet<String>, word: &str| set.contains(word);
@@ -683,6 +696,22 @@ impl Concept {
     }
 }
 
+/// Whether leaving `word` of a reference form out loses what defines the diagnosis (DESIGN.md
+/// §3.7). A cause defines it when it is a condition, a drug or a type ("due to dehydration", "due to
+/// a thiazide"), not when it is an organism or a trigger with the same management ("due to RSV",
+/// "due to peanut"); a complication after "with" defines it only when it names a type ("with
+/// psychotic features", not "with localised peritonitis"); any other word when it is a defining word.
+fn defines(word: &str, form: &Concept, lexicon: &Lexicon<'_>) -> bool {
+    if form.complication.contains(word) {
+        is_type_defining_word(word)
+    } else if form.cause.contains(word) {
+        !lexicon.modifiers.contains(word)
+            && ((lexicon.is_condition_word)(word) || is_drug_word(word) || is_defining_word(word))
+    } else {
+        is_defining_word(word)
+    }
+}
+
 /// Compares a candidate with one reference form on the rubric; `None` when they share nothing.
 fn compare(
     candidate: &Concept,
@@ -697,7 +726,9 @@ fn compare(
     let candidate = candidate.merged_against(form);
     let form = form.merged_against(&candidate);
     let (cc, fc) = (&candidate.core, &form.core);
-    let conflict = conflicting(&candidate.qualifiers, &form.qualifiers);
+    let conflict = conflicting(&candidate.qualifiers, &form.qualifiers)
+        || negates_a_word(cc, fc)
+        || negates_a_word(fc, cc);
     let keeps_qualifiers = form
         .qualifiers
         .iter()
@@ -760,7 +791,7 @@ fn compare(
                     .filter(|q| !candidate.qualifiers.contains(*q))
                     .map(String::as_str),
             )
-            .filter(|word| is_defining_word(word) || form.cause.contains(*word))
+            .filter(|word| defines(word, &form, lexicon))
             .collect();
         if left_out.iter().any(|word| *word == "non" || *word == "not") {
             Verdict::new(3, format!("drops a negation that defines {label}"))
@@ -1247,14 +1278,17 @@ impl RuleJudge {
         let mut concept = Concept::default();
         let mut head_before_of: Option<String> = None;
         let mut in_cause = false;
+        let mut in_complication = false;
         for word in phrase.split(' ').filter(|word| !word.is_empty()) {
             if HEAD_BOUNDARIES.contains(&word) && head_before_of.is_none() {
                 head_before_of = head_of(&concept.words, &concept.core);
             }
             if CAUSE_MARKERS.contains(&word) {
                 in_cause = true;
+                in_complication = false;
             } else if ["with", "comma"].contains(&word) {
                 in_cause = false;
+                in_complication = word == "with";
             }
             if STOPWORDS.contains(&word) {
                 continue;
@@ -1275,6 +1309,9 @@ impl RuleJudge {
                 } else {
                     if in_cause {
                         concept.cause.insert(word.clone());
+                    }
+                    if in_complication {
+                        concept.complication.insert(word.clone());
                     }
                     concept.core.insert(word.clone());
                 }
@@ -1492,7 +1529,12 @@ impl RuleJudge {
                 .map(|entry| self.concept(&Self::description_text(entry.description)))
                 .unwrap_or_default();
             let name = self.concept(reference.name);
-            let unmet = unmet_defining(&description, &name, &concept);
+            let lexicon = Lexicon {
+                sibling_in_icd: false,
+                is_condition_word: &|word| self.is_condition_word(word),
+                modifiers: &self.terminology().modifiers,
+            };
+            let unmet = unmet_defining(&description, &name, &concept, &lexicon);
             if unmet.is_empty() {
                 verdict
             } else {
@@ -1597,7 +1639,7 @@ impl RuleJudge {
                 // The classification's term may be broader than the case's name ("acute kidney
                 // injury" for "acute kidney injury due to rhabdomyolysis"): what the name adds and
                 // defines must still be in the candidate.
-                let unmet = unmet_defining(&form.concept, name, candidate);
+                let unmet = unmet_defining(&form.concept, name, candidate, &lexicon);
                 if !unmet.is_empty() {
                     verdict = Verdict::new(
                         3,
@@ -1781,9 +1823,14 @@ impl RuleJudge {
 }
 
 /// The defining words the reference's name has beyond `form` that `candidate` does not have either.
-fn unmet_defining<'a>(form: &Concept, name: &'a Concept, candidate: &Concept) -> Vec<&'a str> {
+fn unmet_defining<'a>(
+    form: &Concept,
+    name: &'a Concept,
+    candidate: &Concept,
+    lexicon: &Lexicon<'_>,
+) -> Vec<&'a str> {
     missing(&form.core, &name.core)
-        .filter(|word| is_defining_word(word))
+        .filter(|word| defines(word, name, lexicon))
         .filter(|word| !candidate.core.iter().any(|have| same_word(have, word)))
         .map(String::as_str)
         .collect()

@@ -240,13 +240,16 @@ const DEFINING_WORDS: &[&str] = &[
     "aortic",
     "atonic",
     "atony",
+    "autoimmune",
     "bacterial",
     "benign",
     "biliary",
     "bladder",
     "cardiac",
+    "cardiogenic",
     "carotid",
     "cerebral",
+    "closure",
     "colonic",
     "congenital",
     "coronary",
@@ -257,8 +260,11 @@ const DEFINING_WORDS: &[&str] = &[
     "fungal",
     "gangrenous",
     "gastric",
+    "hemorrhagic",
     "hepatic",
     "hereditary",
+    "hypovolemic",
+    "idiopathic",
     "induced",
     "infected",
     "infective",
@@ -273,9 +279,12 @@ const DEFINING_WORDS: &[&str] = &[
     "monocytic",
     "myeloid",
     "necrotizing",
+    "nephrogenic",
+    "neurogenic",
     "obstructed",
     "obstructive",
     "ocular",
+    "orthostatic",
     "ovarian",
     "pancreatic",
     "parasitic",
@@ -287,6 +296,7 @@ const DEFINING_WORDS: &[&str] = &[
     "psychotic",
     "pulmonary",
     "rectal",
+    "reflex",
     "renal",
     "restrictive",
     "retinal",
@@ -298,12 +308,14 @@ const DEFINING_WORDS: &[&str] = &[
     "strangulated",
     "tension",
     "testicular",
+    "thrombotic",
     "thyroid",
     "toxic",
     "traumatic",
     "tuberculous",
     "uterine",
     "vaginal",
+    "vasovagal",
     "viral",
 ];
 
@@ -339,6 +351,7 @@ const DRUG_ENDINGS: &[&str] = &[
     "aline",
     "sone",
     "solone",
+    "urea",
 ];
 
 /// Whether `word` names a drug or drug class by its ending.
@@ -351,6 +364,18 @@ const DRUG_ENDINGS: &[&str] = &[
 /// ```
 pub fn is_drug_word(word: &str) -> bool {
     word.len() >= 5 && DRUG_ENDINGS.iter().any(|end| word.ends_with(end))
+}
+
+/// Whether `word` is one of the listed qualifiers that make a diagnosis another type ("psychotic",
+/// "ruptured", "malignant"), without the disease nouns and organisms [`is_defining_word`] adds.
+///
+/// ```
+/// use dxsim::judge::vocabulary::is_type_defining_word;
+/// assert!(is_type_defining_word("psychotic"));
+/// assert!(!is_type_defining_word("peritonitis"));
+/// ```
+pub fn is_type_defining_word(word: &str) -> bool {
+    DEFINING_WORDS.binary_search(&word).is_ok()
 }
 
 /// Whether leaving `word` out of a diagnosis loses what defines it (rubric: a major error, 3), rather
