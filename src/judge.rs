@@ -1435,15 +1435,14 @@ impl RuleJudge {
                 };
             }
         };
+        // "A with B and C": the complications after the first are left out of the score, so a
+        // chain of guesses behind one link earns nothing a list cannot.
+        let text = first_complication_only(&text);
         let mut best = self.score_one(reference, &text, candidate_icd10);
         let parts = linked_parts(&text);
         if parts.len() > 1 && best.score < 5 {
-            for (index, part) in parts.into_iter().enumerate() {
-                // Complications joined by "and" ("… complicated by seizures and QRS widening") are
-                // credited only as part of the whole: scoring them alone would let a chain of
-                // guesses behind one link earn what a list cannot.
-                let chained = index > 0 && part.contains(" and ");
-                if chained || !self.names_condition(part) {
+            for part in parts {
+                if !self.names_condition(part) {
                     continue;
                 }
                 let verdict = self.score_one(reference, part, None);
@@ -1941,6 +1940,19 @@ fn adds_nothing_to(description: &str, holder: &str) -> bool {
     rest.is_empty()
         || rest.starts_with("without ")
         || ["unspecified", "nos", "not otherwise specified"].contains(&rest)
+}
+
+/// `text` up to an "and" that follows its first link: "TCA overdose complicated by seizures and QRS
+/// widening" → "TCA overdose complicated by seizures".
+fn first_complication_only(text: &str) -> String {
+    let linked_at = answer::LINKS
+        .iter()
+        .filter_map(|link| text.find(link).map(|at| at + link.len()))
+        .min();
+    match linked_at.and_then(|at| text[at..].find(" and ").map(|and| at + and)) {
+        Some(end) => text[..end].to_string(),
+        None => text.to_string(),
+    }
 }
 
 /// The pieces of one answer split at its links ("septic shock | e. coli pyelonephritis").

@@ -673,8 +673,8 @@ const CONTINUES: &[&str] = &[" without ", " in "];
 
 /// Items of a list: commas, " and ", " & ", " + ", " plus ", " as well as ", and numbered items.
 /// An "and" after a link joins what the link brings ("TCA overdose complicated by seizures and QRS
-/// widening" is one overdose with two complications); the judge credits such an answer for its first
-/// condition only, so a chain gains nothing over naming that condition alone.
+/// widening" is one overdose with two complications); the judge scores such an answer without the
+/// complications after the first, so a chain gains nothing over one condition and one complication.
 fn items(text: &str) -> Vec<String> {
     let spaced = numbered_items_separated(&text.replace(',', " , "));
     let spaced = spaced
