@@ -537,8 +537,14 @@ impl Default for RuleJudge {
     }
 }
 
+/// A word without its plural ending: "bodies" → "body", "ulcers" → "ulcer"; words whose "-s" is
+/// not a plural ("abscess", "psoriasis", "rabies") are kept.
 fn stem(word: &str) -> String {
     let keep = ["ss", "is", "us", "os", "as", "ys"];
+    const SINGULAR_IES: &[&str] = &["rabies", "scabies", "caries", "species", "series"];
+    if word.len() > 5 && word.ends_with("ies") && !SINGULAR_IES.contains(&word) {
+        return format!("{}y", &word[..word.len() - 3]);
+    }
     if word.len() > 4 && word.ends_with('s') && !keep.iter().any(|end| word.ends_with(end)) {
         word[..word.len() - 1].to_string()
     } else {
@@ -838,7 +844,10 @@ fn compare(
         // reference names.
         let defining_difference = missing(fc, cc)
             .any(|word| is_defining_word(word) || is_condition_word(word))
-            || missing(cc, fc).any(|word| is_condition_word(word));
+            || missing(cc, fc).any(|word| {
+                is_condition_word(word)
+                    || (form.cause.contains(word) && defines(word, &form, lexicon))
+            });
         if head_shared && site_only && !site_defines && !conflict && !lexicon.sibling_in_icd {
             Verdict::new(
                 4,
@@ -1664,6 +1673,19 @@ impl RuleJudge {
                 return Verdict::new(3, format!("a different type ({conflict})"));
             }
         }
+        if best.score >= CORRECT_AT {
+            let named: Vec<&Concept> = forms
+                .iter()
+                .filter(|form| form.named)
+                .map(|form| &form.concept)
+                .collect();
+            if self.is_sibling_in_table(&named, candidate) {
+                return Verdict::new(
+                    3,
+                    "a different disease of the reference's family (the broader–narrower table)",
+                );
+            }
+        }
         if best.score < CORRECT_AT {
             // A narrower term inside the candidate where the reference names the broader one
             // ("delirium from E. coli *cystitis*" for "delirium due to *urinary tract infection*")
@@ -1732,6 +1754,26 @@ impl RuleJudge {
             }
         }
         replaced.then(|| Self::concept_of_phrase(&words.join(" ")))
+    }
+
+    /// Whether the broader–narrower table files the candidate and the reference as two different
+    /// kinds of one broader term (Takayasu and giant cell arteritis, both vasculitis), neither of
+    /// them a form of the other (unlike myocardial infarction and STEMI).
+    fn is_sibling_in_table(&self, forms: &[&Concept], candidate: &Concept) -> bool {
+        if forms.iter().any(|form| form.equivalent(candidate)) {
+            return false;
+        }
+        self.relations
+            .iter()
+            .filter(|relation| relation.narrower.equivalent(candidate))
+            .any(|relation| {
+                self.relations.iter().any(|sibling| {
+                    sibling.broader.equivalent(&relation.broader)
+                        && forms.iter().any(|form| form.equivalent(&sibling.narrower))
+                        && !covers(&sibling.narrower.core, &relation.narrower.core)
+                        && !covers(&relation.narrower.core, &sibling.narrower.core)
+                })
+            })
     }
 
     /// Scores through the broader–narrower table: a narrower term of the reference is more specific (5),

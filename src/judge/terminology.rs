@@ -371,8 +371,17 @@ impl RuleJudge {
 
     /// Whether `word` (a concept word) names a condition: a disease word by its form, or the head
     /// word of an ICD-10-CM description of a disease, injury or symptom ("hydrocephalus").
+    /// Serology words ("anti-AChR *antibody* positive") describe the condition they follow.
     pub(super) fn is_condition_word(&self, word: &str) -> bool {
-        is_disease_word(word) || self.terminology().heads.contains(word)
+        const SEROLOGY: &[&str] = &[
+            "antibody",
+            "antigen",
+            "titer",
+            "seropositive",
+            "seronegative",
+        ];
+        !SEROLOGY.contains(&word)
+            && (is_disease_word(word) || self.terminology().heads.contains(word))
     }
 
     /// The tables read from the classification: from the cache, else built once per process (and
