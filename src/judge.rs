@@ -46,6 +46,7 @@ use vocabulary::{is_defining_word, is_disease_word, is_drug_word, is_type_defini
 
 const ABBREVIATIONS_CSV: &str = include_str!("judge/abbreviations.csv");
 const RELATED_CSV: &str = include_str!("judge/related.csv");
+const DRUG_CLASSES_CSV: &str = include_str!("judge/drug_classes.csv");
 const LAY_TERMS_CSV: &str = include_str!("judge/lay_terms.csv");
 const INFLAMED_ORGANS_CSV: &str = include_str!("judge/inflamed_organs.csv");
 
@@ -383,6 +384,10 @@ const WHOLE_ANSWERS: &[(&str, &str)] = &[
 /// Words after which a diagnosis phrase names its cause ("hypoglycaemia *due to* sulfonylurea").
 const CAUSE_MARKERS: &[&str] = &["due", "secondary", "caused", "from", "induced"];
 
+/// Markers written after a cause and before its condition ("drug *induced* lupus", "alcohol
+/// *related* cirrhosis"): not words of the concept.
+const CAUSE_AFTER_MARKERS: &[&str] = &["induced", "related", "associated", "provoked", "triggered"];
+
 /// Words after which a diagnosis phrase qualifies its head ("ulcer *of* the duodenum", "ketoacidosis *in*
 /// type 1 diabetes"); a comma counts as one.
 const HEAD_BOUNDARIES: &[&str] = &[
@@ -464,10 +469,13 @@ struct Lexicon<'a> {
     is_condition_word: &'a dyn Fn(&str) -> bool,
     /// Sites and organisms.
     modifiers: &'a terminology::WordSet,
+    /// Whether a concept word names a drug or drug class.
+    is_drug: &'a dyn Fn(&str) -> bool,
 }
 
 /// Nouns too general to be a second condition when an answer adds them ("hepatitis A infection").
 const GENERIC_NOUNS: &[&str] = &[
+    "pain",
     "infection",
     "disease",
     "disorder",
@@ -523,6 +531,9 @@ pub struct RuleJudge {
     /// word, longest first.
     lay_terms: HashMap<String, Vec<(Vec<String>, String)>>,
     relations: Vec<Relation>,
+    /// Words of the drugs and drug classes in `judge/drug_classes.csv` ("lisinopril", "thiazide",
+    /// "diuretic"), beside the drug endings [`is_drug_word`] knows.
+    drug_words: BTreeSet<String>,
     /// Verdicts already given: judging is a pure function of the reference and the candidate, and
     /// agents name the same diagnoses again and again. Bounded by [`VERDICT_CACHE_LIMIT`].
     verdicts: std::sync::Mutex<HashMap<String, Verdict>>,
@@ -712,7 +723,9 @@ fn defines(word: &str, form: &Concept, lexicon: &Lexicon<'_>) -> bool {
         is_type_defining_word(word)
     } else if form.cause.contains(word) {
         !lexicon.modifiers.contains(word)
-            && ((lexicon.is_condition_word)(word) || is_drug_word(word) || is_defining_word(word))
+            && ((lexicon.is_condition_word)(word)
+                || (lexicon.is_drug)(word)
+                || is_defining_word(word))
     } else {
         is_defining_word(word)
     }
@@ -759,11 +772,30 @@ fn compare(
         let own_noun = ["disease", "syndrome", "disorder"]
             .into_iter()
             .find(|noun| candidate.qualifiers.contains(*noun) && !form.qualifiers.contains(*noun));
+        // A condition the candidate names as the cause or a complication of the reference ("…
+        // secondary to SIADH"), or as the kind of its head ("*iron deficiency* anaemia"), makes it
+        // more specific, not a second diagnosis.
+        let same_head = match (&candidate.head, &form.head) {
+            (Some(a), Some(b)) => same_word(a, b),
+            _ => false,
+        };
+        let before_head: &[String] = candidate
+            .head
+            .as_ref()
+            .and_then(|head| candidate.words.iter().position(|word| word == head))
+            .map_or(&[], |at| &candidate.words[..at]);
+        let specifies = |word: &String| {
+            same_head
+                && (candidate.cause.contains(word)
+                    || candidate.complication.contains(word)
+                    || before_head.contains(word))
+        };
         let other = added
             .iter()
+            .filter(|word| !specifies(word))
             .find(|word| is_condition_word(word) && !GENERIC_NOUNS.contains(&word.as_str()))
             .map(|word| word.as_str())
-            .or(own_noun.filter(|_| !added.is_empty()));
+            .or(own_noun.filter(|_| added.iter().any(|word| !specifies(word))));
         if let Some(other) = other {
             Verdict::new(
                 3,
@@ -939,6 +971,7 @@ impl RuleJudge {
             abbreviations,
             lay_terms,
             relations: Vec::new(),
+            drug_words: BTreeSet::new(),
             verdicts: std::sync::Mutex::default(),
             readings: std::sync::Mutex::default(),
         };
@@ -953,7 +986,33 @@ impl RuleJudge {
                 }
             })
             .collect();
+        // A drug is a narrower form of its class ("lisinopril", an ACE inhibitor).
+        let mut reader = csv::Reader::from_reader(DRUG_CLASSES_CSV.as_bytes());
+        let drug_classes: Vec<Relation> = reader
+            .records()
+            .map(|record| {
+                let record =
+                    record.unwrap_or_else(|error| panic!("judge/drug_classes.csv: {error}"));
+                Relation {
+                    narrower: judge.concept(&record[0]),
+                    broader: judge.concept(&record[1]),
+                }
+            })
+            .collect();
+        judge.drug_words = drug_classes
+            .iter()
+            .flat_map(|relation| relation.narrower.core.iter().chain(&relation.broader.core))
+            .filter(|word| word.len() >= 4 && !GENERIC_NOUNS.contains(&word.as_str()))
+            .cloned()
+            .collect();
+        judge.relations.extend(drug_classes);
         judge
+    }
+
+    /// Whether a concept word names a drug or a drug class: by its ending, or as a word of the drug
+    /// class table.
+    fn is_drug(&self, word: &str) -> bool {
+        is_drug_word(word) || self.drug_words.contains(word)
     }
 
     /// The process's judge, built on first use and shared by the engine and the LLM judge (its
@@ -1008,7 +1067,13 @@ impl RuleJudge {
             let after_number = expanded
                 .last()
                 .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
-            match self.abbreviations.get(word).filter(|_| !after_number) {
+            // "PEs", "UTIs": the plural of an abbreviation.
+            let expansion = self.abbreviations.get(word).or_else(|| {
+                word.strip_suffix('s')
+                    .filter(|singular| singular.len() >= 2 && word.len() <= 5)
+                    .and_then(|singular| self.abbreviations.get(singular))
+            });
+            match expansion.filter(|_| !after_number) {
                 Some(expansion) => expanded.extend(expansion.split(' ').map(str::to_string)),
                 None => expanded.push(word.to_string()),
             }
@@ -1146,7 +1211,10 @@ impl RuleJudge {
             .rsplit(|c: char| !c.is_alphanumeric())
             .find(|word| !word.is_empty())
             .unwrap_or("");
-        let first = text.split_whitespace().next().unwrap_or("");
+        let first = text
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|word| !word.is_empty())
+            .unwrap_or("");
         if QUALIFYING_STARTS.contains(&first) {
             return false;
         }
@@ -1195,7 +1263,7 @@ impl RuleJudge {
     /// Reads a diagnosis answer (DESIGN.md §3.7): one affirmed condition, several, held open, or none.
     /// Alternatives that name the same condition ("infectious mononucleosis (glandular fever)") count
     /// once; a condition may bring one cause or complication ("septic shock due to pyelonephritis"),
-    /// but a chain of three or more conditions is a list.
+    /// and what follows that is left out of the score.
     pub fn read_answer(&self, text: &str) -> Reading {
         let cached = self
             .readings
@@ -1233,19 +1301,6 @@ impl RuleJudge {
                     Reading::One(conditions[0].clone())
                 } else {
                     Reading::Several(conditions)
-                }
-            }
-            Reading::One(text) => {
-                // "A with B due to C" chains three conditions: a list. ("A with B and C" is A with
-                // its complications "B and C", scored as one part that names both.)
-                let conditions: Vec<&str> = linked_parts(&text)
-                    .into_iter()
-                    .filter(|part| self.names_condition(part))
-                    .collect();
-                if conditions.len() > 2 {
-                    Reading::Several(conditions.into_iter().map(str::to_string).collect())
-                } else {
-                    Reading::One(text)
                 }
             }
             other => other,
@@ -1288,13 +1343,38 @@ impl RuleJudge {
         let mut head_before_of: Option<String> = None;
         let mut in_cause = false;
         let mut in_complication = false;
-        for word in phrase.split(' ').filter(|word| !word.is_empty()) {
+        // Where the current comma-separated segment starts in `concept.words`.
+        let mut segment_start = 0;
+        let all: Vec<&str> = phrase.split(' ').filter(|word| !word.is_empty()).collect();
+        for (at, &word) in all.iter().enumerate() {
             if HEAD_BOUNDARIES.contains(&word) && head_before_of.is_none() {
                 head_before_of = head_of(&concept.words, &concept.core);
+            }
+            if word == "comma" {
+                segment_start = concept.words.len();
+            }
+            // "SIADH-related hyponatraemia", "alcohol-induced pancreatitis": a marker between a
+            // cause and its condition names what comes before it as the cause.
+            let follows = all.get(at + 1).copied();
+            if CAUSE_AFTER_MARKERS.contains(&word)
+                && follows.is_some_and(|next| !["by", "to", "with", "comma"].contains(&next))
+                && concept.words.len() > segment_start
+            {
+                for earlier in &concept.words[segment_start..] {
+                    if concept.core.contains(earlier) {
+                        concept.cause.insert(earlier.clone());
+                    }
+                }
+                continue;
             }
             if CAUSE_MARKERS.contains(&word) {
                 in_cause = true;
                 in_complication = false;
+                // The marker is grammar, not a word of the concept ("induced by", "due to"), but
+                // "secondary" without "to" is a type ("secondary hypertension").
+                if word != "secondary" || follows == Some("to") {
+                    continue;
+                }
             } else if ["with", "comma"].contains(&word) {
                 in_cause = false;
                 in_complication = word == "with";
@@ -1444,9 +1524,9 @@ impl RuleJudge {
                 };
             }
         };
-        // "A with B and C": the complications after the first are left out of the score, so a
-        // chain of guesses behind one link earns nothing a list cannot.
-        let text = first_complication_only(&text);
+        // "A with B and C", "A due to B from C": what follows the first cause or complication is
+        // left out of the score, so a chain of guesses behind links earns nothing a list cannot.
+        let text = first_link_only(&text);
         let mut best = self.score_one(reference, &text, candidate_icd10);
         let parts = linked_parts(&text);
         if parts.len() > 1 && best.score < 5 {
@@ -1541,6 +1621,7 @@ impl RuleJudge {
                 sibling_in_icd: false,
                 is_condition_word: &|word| self.is_condition_word(word),
                 modifiers: &self.terminology().modifiers,
+                is_drug: &|word| self.is_drug(word),
             };
             let unmet = unmet_defining(&description, &name, &concept, &lexicon);
             if unmet.is_empty() {
@@ -1639,6 +1720,7 @@ impl RuleJudge {
                 sibling_in_icd,
                 is_condition_word: &|word| self.is_condition_word(word),
                 modifiers: &self.terminology().modifiers,
+                is_drug: &|word| self.is_drug(word),
             };
             let Some(mut verdict) = compare(candidate, &form.concept, form.label, &lexicon) else {
                 continue;
@@ -1698,6 +1780,7 @@ impl RuleJudge {
                     sibling_in_icd: false,
                     is_condition_word: &|word| self.is_condition_word(word),
                     modifiers: &self.terminology().modifiers,
+                    is_drug: &|word| self.is_drug(word),
                 };
                 if let Some(verdict) = compare(&general, &form.concept, form.label, &lexicon) {
                     if verdict.score > best.score {
@@ -1926,7 +2009,38 @@ fn type_conflict(candidate: &Concept, names: &[&Concept]) -> Option<String> {
 }
 
 /// First words that make a piece a description of the condition before it ("current episode manic").
-const QUALIFYING_STARTS: &[&str] = &["current", "currently", "in", "recurrent", "single"];
+const QUALIFYING_STARTS: &[&str] = &[
+    "current",
+    "currently",
+    "in",
+    "recurrent",
+    "single",
+    // Stages, grades and scores ("Child-Pugh C", "NYHA class III", "GOLD 3", "Forrest Ib").
+    "stage",
+    "grade",
+    "class",
+    "child",
+    "nyha",
+    "gold",
+    "killip",
+    "forrest",
+    "curb",
+    "gcs",
+    "ecog",
+    "figo",
+    "gleason",
+    "kdigo",
+    "meld",
+    "sofa",
+    "qsofa",
+    "hunt",
+    "wfns",
+    "nihss",
+    "breslow",
+    "dukes",
+    "ann",
+    "tnm",
+];
 
 /// Last words that make a piece a description of the condition before it, not a condition.
 const QUALIFYING_ENDS: &[&str] = &[
@@ -1984,14 +2098,23 @@ fn adds_nothing_to(description: &str, holder: &str) -> bool {
         || ["unspecified", "nos", "not otherwise specified"].contains(&rest)
 }
 
-/// `text` up to an "and" that follows its first link: "TCA overdose complicated by seizures and QRS
-/// widening" → "TCA overdose complicated by seizures".
-fn first_complication_only(text: &str) -> String {
+/// `text` up to an "and" or a second link after its first link: "TCA overdose complicated by
+/// seizures and QRS widening" → "TCA overdose complicated by seizures"; "hyponatraemia secondary to
+/// SIADH from small cell lung cancer" → "hyponatraemia secondary to SIADH".
+fn first_link_only(text: &str) -> String {
     let linked_at = answer::LINKS
         .iter()
         .filter_map(|link| text.find(link).map(|at| at + link.len()))
         .min();
-    match linked_at.and_then(|at| text[at..].find(" and ").map(|and| at + and)) {
+    let Some(at) = linked_at else {
+        return text.to_string();
+    };
+    let end = answer::LINKS
+        .iter()
+        .chain(&[" and "])
+        .filter_map(|stop| text[at..].find(stop).map(|found| at + found))
+        .min();
+    match end {
         Some(end) => text[..end].to_string(),
         None => text.to_string(),
     }
