@@ -147,6 +147,7 @@ const QUALIFIERS: &[&str] = &[
     "simple",
     "partial",
     "complete",
+    "incomplete",
     "massive",
     "submassive",
     "focal",
@@ -386,7 +387,14 @@ const CAUSE_MARKERS: &[&str] = &["due", "secondary", "caused", "from", "induced"
 
 /// Markers written after a cause and before its condition ("drug *induced* lupus", "alcohol
 /// *related* cirrhosis"): not words of the concept.
-const CAUSE_AFTER_MARKERS: &[&str] = &["induced", "related", "associated", "provoked", "triggered"];
+const CAUSE_AFTER_MARKERS: &[&str] = &[
+    "induced",
+    "related",
+    "associated",
+    "provoked",
+    "triggered",
+    "mediated",
+];
 
 /// Words after which a diagnosis phrase qualifies its head ("ulcer *of* the duodenum", "ketoacidosis *in*
 /// type 1 diabetes"); a comma counts as one.
@@ -1040,7 +1048,10 @@ impl RuleJudge {
                 .rsplit(|c: char| !c.is_alphanumeric())
                 .next()
                 .unwrap_or("");
-            if text[at..].starts_with('.') && before.len() <= 2 {
+            if text[at..].starts_with('.')
+                && (before.len() <= 2
+                    || answer::DOTTED_ABBREVIATIONS.contains(&before.to_lowercase().as_str()))
+            {
                 continue;
             }
             if text[..at].trim().is_empty() {
@@ -1225,6 +1236,15 @@ impl RuleJudge {
         }
         if self.names_condition(text) {
             return true;
+        }
+        // "Marsh 3b", "R-ISS stage II", "Child-Pugh C": a short piece ending in a stage, grade or
+        // class mark qualifies the condition before it.
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .collect();
+        if words.len() <= 4 && words.len() > 1 && is_stage_mark(last) {
+            return false;
         }
         let modifiers = &self.terminology().modifiers;
         let core = self.concept(text).core;
@@ -1606,11 +1626,13 @@ impl RuleJudge {
         let given = given && code.is_some();
         let by_code = code.or(inferred).as_deref().map(|code| {
             let verdict = self.score_code(reference.icd10, code, given);
-            if given || verdict.score < CORRECT_AT {
+            // A code given alone stands on its own; with a text, as a code read from the text, it
+            // stands for its description, which may be broader than the case's name: what the
+            // name adds and defines must be in the candidate ("angioedema" with T78.3XXA is not
+            // "ACE inhibitor-induced angioedema").
+            if (given && concept.core.is_empty()) || verdict.score < CORRECT_AT {
                 return verdict;
             }
-            // A code read from the text stands for its description, which may be broader than the
-            // case's name: what the name adds and defines must be in the candidate.
             let description = self
                 .icd
                 .get(code)
@@ -2078,6 +2100,17 @@ fn is_type_word(word: &str) -> bool {
 }
 
 /// Whether a word after "type" marks the type itself ("A", "1", "II").
+/// Whether a word is a stage, grade or class mark: a letter, a number with an optional letter
+/// ("3b"), or a Roman numeral up to X with an optional letter ("IIIa").
+fn is_stage_mark(word: &str) -> bool {
+    let word = word.to_lowercase();
+    let body = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let numeral = word.trim_end_matches(['a', 'b', 'c']);
+    word.chars().count() == 1
+        || (!body.is_empty() && body.chars().all(|c| c.is_ascii_digit()))
+        || ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"].contains(&numeral)
+}
+
 fn is_type_mark(word: &str) -> bool {
     word.len() == 1
         || word.chars().all(|c| c.is_ascii_digit())

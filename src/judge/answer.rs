@@ -467,6 +467,13 @@ fn is_abbreviated_organism(initial: &str, species: &str) -> bool {
     organisms.contains(&format!("{initial} {species}"))
 }
 
+/// Words written with a full stop that does not end a sentence ("St. Louis", "inf. STEMI",
+/// "bilat. PE").
+pub(crate) const DOTTED_ABBREVIATIONS: &[&str] = &[
+    "st", "vs", "sp", "spp", "var", "ssp", "dr", "inf", "sup", "ant", "post", "lat", "bilat",
+    "approx", "assoc", "incl", "sec", "prob", "poss",
+];
+
 /// Clauses: split at `;`, new lines, " but ", and full stops that end a sentence (not "E. coli" or
 /// "3.5"). A bracketed aside is taken out of the text around it ("sickle cell disease (HbSS) with
 /// acute chest syndrome" reads on as one clause) and becomes a clause of its own, marked [`ASIDE`].
@@ -546,7 +553,7 @@ fn clauses(text: &str) -> Vec<String> {
                             && !is_abbreviated_organism(&word, &species)
                     };
                 let ends_sentence = (word.chars().count() > 1 || type_letter)
-                    && !["st", "vs", "sp", "spp", "var", "ssp", "dr"].contains(&word.as_str())
+                    && !DOTTED_ABBREVIATIONS.contains(&word.as_str())
                     && !next.is_some_and(|n| n.is_alphanumeric())
                     && !word.chars().all(|c| c.is_ascii_digit());
                 if ends_sentence {

@@ -284,6 +284,7 @@ const DEFINING_WORDS: &[&str] = &[
     "obstructed",
     "obstructive",
     "ocular",
+    "open",
     "orthostatic",
     "ovarian",
     "pancreatic",
