@@ -227,9 +227,11 @@ const ENTITY_CHANGING: &[&str] = &[
     "drug",
     "iatrogenic",
     "secondary",
-    "artery",
-    "vein",
 ];
+
+/// Core words that name different vessels: an arterial thrombosis is not a venous one, though adding
+/// "artery" to a stroke only names its territory.
+const VESSELS: &[(&str, &str)] = &[("artery", "vein"), ("arterial", "venous")];
 
 /// Qualifiers too generic to tell two named concepts apart ("Addison disease" is "Addison's").
 const GENERIC: &[&str] = &[
@@ -651,7 +653,12 @@ fn negates_a_word(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
 }
 
 fn conflicting(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
-    CONFLICTING.iter().any(|(x, y)| {
+    conflicting_in(CONFLICTING, a, b)
+}
+
+/// Whether one set holds one word of a pair in `pairs` and the other set the other word.
+fn conflicting_in(pairs: &[(&str, &str)], a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
+    pairs.iter().any(|(x, y)| {
         let has = |set: &BTreeSet<String>, word: &str| set.contains(word);
         (has(a, x) && has(b, y) && !has(a, y) && !has(b, x))
             || (has(a, y) && has(b, x) && !has(a, x) && !has(b, y))
@@ -754,6 +761,7 @@ fn compare(
     let form = form.merged_against(&candidate);
     let (cc, fc) = (&candidate.core, &form.core);
     let conflict = conflicting(&candidate.qualifiers, &form.qualifiers)
+        || conflicting_in(VESSELS, cc, fc)
         || negates_a_word(cc, fc)
         || negates_a_word(fc, cc);
     let keeps_qualifiers = form
