@@ -465,8 +465,9 @@ struct Concept {
     /// Core words that name a cause ("… due to *sulfonylurea*"): leaving them out loses what
     /// defines the diagnosis.
     cause: BTreeSet<String>,
-    /// Core words of a complication the phrase adds after "with" ("appendicitis with *localised
-    /// peritonitis*"): leaving them out is a minor omission unless they name a type.
+    /// Core words of a complication or setting the phrase adds after "with", "in" or "complicating"
+    /// ("appendicitis with *localised peritonitis*", "hypoglycaemia in *type 2 diabetes*"): leaving
+    /// them out is a minor omission unless they describe a type ("with psychotic features").
     complication: BTreeSet<String>,
 }
 
@@ -735,7 +736,15 @@ impl Concept {
 /// psychotic features", not "with localised peritonitis"); any other word when it is a defining word.
 fn defines(word: &str, form: &Concept, lexicon: &Lexicon<'_>) -> bool {
     if form.complication.contains(word) {
-        is_type_defining_word(word)
+        // "with perforation", "with psychotic features": a type word defines; the adjective of
+        // another condition ("with transient *ischaemic* attack") is part of a complication.
+        let describes_a_condition = form
+            .words
+            .iter()
+            .skip_while(|other| *other != word)
+            .nth(1)
+            .is_some_and(|next| (lexicon.is_condition_word)(next));
+        is_type_defining_word(word) && !describes_a_condition
     } else if form.cause.contains(word) {
         !lexicon.modifiers.contains(word)
             && ((lexicon.is_condition_word)(word)
@@ -1403,9 +1412,13 @@ impl RuleJudge {
                 if word != "secondary" || follows == Some("to") {
                     continue;
                 }
-            } else if ["with", "comma"].contains(&word) {
+            } else if ["with", "in", "complicating"].contains(&word) {
+                // A complication ("with …") or the setting ("in type 2 diabetes", "complicating
+                // otitis media"), through any commas and "and"s that follow.
                 in_cause = false;
-                in_complication = word == "with";
+                in_complication = true;
+            } else if word == "comma" {
+                in_cause = false;
             }
             if STOPWORDS.contains(&word) {
                 continue;
