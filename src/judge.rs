@@ -1263,10 +1263,19 @@ impl RuleJudge {
         if words.len() <= 4 && words.len() > 1 && is_stage_mark(last) {
             return false;
         }
+        // "right calf", "L wrist": a side and a site.
+        if words.len() <= 3 && SIDE_WORDS.contains(&first) {
+            return false;
+        }
         let modifiers = &self.terminology().modifiers;
         let core = self.concept(text).core;
-        // One adjective after a comma ("incarcerated", "embolic") describes the condition before it.
-        if core.len() == 1 && core.iter().all(|word| looks_adjectival(word)) {
+        // One adjective after a comma ("incarcerated", "embolic", "non-perforated") describes the
+        // condition before it.
+        let adjectives: Vec<&String> = core
+            .iter()
+            .filter(|word| !NEGATING_PREFIXES.contains(&word.as_str()))
+            .collect();
+        if adjectives.len() == 1 && looks_adjectival(adjectives[0]) {
             return false;
         }
         core.iter().any(|word| {
@@ -1350,12 +1359,25 @@ impl RuleJudge {
         let mut out: Vec<&str> = Vec::with_capacity(words.len());
         let mut at = 0;
         while at < words.len() {
-            let matched = self.lay_terms.get(words[at]).and_then(|terms| {
-                terms.iter().find(|(term, _)| {
+            let singular = words[at]
+                .strip_suffix('s')
+                .filter(|singular| singular.len() >= 3);
+            let matched = [Some(words[at]), singular]
+                .into_iter()
+                .flatten()
+                .filter_map(|first| self.lay_terms.get(first))
+                .flatten()
+                .find(|(term, _)| {
                     words.len() - at >= term.len()
-                        && term.iter().zip(&words[at..]).all(|(a, b)| a == b)
-                })
-            });
+                        && term.iter().zip(&words[at..]).all(|(a, b)| {
+                            // "Addisons disease", "gallstones": a possessive written without its
+                            // apostrophe, or a plural.
+                            // An eponym's "disease" or "syndrome" ("Weil's syndrome").
+                            a == b
+                                || (b.len() > 3 && b.strip_suffix('s') == Some(a.as_str()))
+                                || (EPONYM_NOUNS.contains(&a.as_str()) && EPONYM_NOUNS.contains(b))
+                        })
+                });
             match matched {
                 Some((term, means)) => {
                     out.push(means);
@@ -2085,8 +2107,28 @@ const QUALIFYING_STARTS: &[&str] = &[
     "tnm",
 ];
 
+/// Nouns an eponym takes interchangeably ("Weil disease", "Weil's syndrome").
+const EPONYM_NOUNS: &[&str] = &["disease", "syndrome"];
+
+/// Words for a side, opening a piece that names where the condition before it is.
+const SIDE_WORDS: &[&str] = &["left", "right", "bilateral", "l", "r", "lt", "rt"];
+
 /// Last words that make a piece a description of the condition before it, not a condition.
 const QUALIFYING_ENDS: &[&str] = &[
+    "rate",
+    "source",
+    "resistant",
+    "sensitive",
+    "susceptible",
+    "associated",
+    "related",
+    "induced",
+    "homozygous",
+    "heterozygous",
+    "components",
+    "component",
+    "on",
+    "off",
     "diagnosed",
     "subtype",
     "type",
