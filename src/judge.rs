@@ -1090,11 +1090,23 @@ impl RuleJudge {
             .map(|word| self.spelled(word))
             .collect();
         let mut expanded: Vec<String> = Vec::new();
-        for word in corrected.iter().map(|word| word.as_ref()) {
+        for (at, word) in corrected.iter().map(|word| word.as_ref()).enumerate() {
             // A unit after a number ("5 mm") is not an abbreviation of a disease.
             let after_number = expanded
                 .last()
                 .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
+            // "GBS sepsis" is group B streptococcal, "GBS" alone Guillain–Barré syndrome.
+            let before_infection = corrected
+                .get(at + 1)
+                .is_some_and(|next| INFECTIONS.contains(&next.as_ref()));
+            if let Some((_, organism)) = ORGANISM_ABBREVIATIONS
+                .iter()
+                .find(|(abbreviation, _)| *abbreviation == word)
+                .filter(|_| before_infection)
+            {
+                expanded.extend(organism.split(' ').map(str::to_string));
+                continue;
+            }
             // "PEs", "UTIs": the plural of an abbreviation.
             let expansion = self.abbreviations.get(word).or_else(|| {
                 word.strip_suffix('s')
@@ -2105,6 +2117,29 @@ const QUALIFYING_STARTS: &[&str] = &[
     "dukes",
     "ann",
     "tnm",
+];
+
+/// Abbreviations that name an organism before an infection ("GBS sepsis", "GAS pharyngitis") and
+/// something else alone ("GBS", Guillain–Barré syndrome; "gas").
+const ORGANISM_ABBREVIATIONS: &[(&str, &str)] = &[
+    ("gbs", "group b streptococcus"),
+    ("gas", "group a streptococcus"),
+];
+
+/// Infections an organism abbreviation may come before.
+const INFECTIONS: &[&str] = &[
+    "sepsis",
+    "septicemia",
+    "bacteremia",
+    "meningitis",
+    "infection",
+    "disease",
+    "pneumonia",
+    "colonization",
+    "pharyngitis",
+    "tonsillitis",
+    "cellulitis",
+    "endocarditis",
 ];
 
 /// Nouns an eponym takes interchangeably ("Weil disease", "Weil's syndrome").
