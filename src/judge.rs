@@ -545,12 +545,18 @@ pub struct RuleJudge {
     /// Words of the drugs and drug classes in `judge/drug_classes.csv` ("lisinopril", "thiazide",
     /// "diuretic"), beside the drug endings [`is_drug_word`] knows.
     drug_words: BTreeSet<String>,
+    /// Drugs as narrower forms of their classes (`judge/drug_classes.csv`): read only where a cause
+    /// is generalised, so the diagnosis tables above stay small.
+    drug_classes: Vec<Relation>,
     /// Verdicts already given: judging is a pure function of the reference and the candidate, and
     /// agents name the same diagnoses again and again. Bounded by [`VERDICT_CACHE_LIMIT`].
     verdicts: std::sync::Mutex<HashMap<String, Verdict>>,
     /// Answers already read (the environment reads every diagnosis before it scores or refuses it;
     /// a refused list comes back turn after turn). Bounded by [`VERDICT_CACHE_LIMIT`].
     readings: std::sync::Mutex<HashMap<String, Reading>>,
+    /// Forms of references already built: one reference meets many candidates (the discrete tables
+    /// judge every library diagnosis against each case). Bounded by [`VERDICT_CACHE_LIMIT`].
+    forms: std::sync::Mutex<HashMap<String, std::sync::Arc<Vec<ReferenceForm>>>>,
 }
 
 impl Default for RuleJudge {
@@ -997,6 +1003,8 @@ impl RuleJudge {
             lay_terms,
             relations: Vec::new(),
             drug_words: BTreeSet::new(),
+            drug_classes: Vec::new(),
+            forms: std::sync::Mutex::default(),
             verdicts: std::sync::Mutex::default(),
             readings: std::sync::Mutex::default(),
         };
@@ -1030,7 +1038,7 @@ impl RuleJudge {
             .filter(|word| word.len() >= 4 && !GENERIC_NOUNS.contains(&word.as_str()))
             .cloned()
             .collect();
-        judge.relations.extend(drug_classes);
+        judge.drug_classes = drug_classes;
         judge
     }
 
@@ -1722,7 +1730,35 @@ impl RuleJudge {
 
     /// The reference's forms: its name and synonyms (`named`), its code's description, and the
     /// inclusion terms the classification lists under its code.
-    fn reference_forms(&self, reference: Reference<'_>) -> Vec<ReferenceForm> {
+    fn reference_forms(&self, reference: Reference<'_>) -> std::sync::Arc<Vec<ReferenceForm>> {
+        let key = format!(
+            "{}\u{1}{}\u{1}{}",
+            reference.name,
+            reference.icd10,
+            reference.synonyms.join("\u{2}")
+        );
+        let cached = self
+            .forms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(forms) = cached {
+            return forms;
+        }
+        let forms = std::sync::Arc::new(self.reference_forms_uncached(reference));
+        let mut cache = self
+            .forms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VERDICT_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, std::sync::Arc::clone(&forms));
+        forms
+    }
+
+    fn reference_forms_uncached(&self, reference: Reference<'_>) -> Vec<ReferenceForm> {
         let mut forms: Vec<ReferenceForm> = std::iter::once(reference.name)
             .chain(reference.synonyms.iter().map(String::as_str))
             .chain(bracketed(reference.name))
@@ -1792,7 +1828,7 @@ impl RuleJudge {
                     .any(|entry| entry.code == code)
         });
         let mut best = Verdict::new(1, "no overlap with the reference diagnosis");
-        for form in &forms {
+        for form in forms.iter() {
             let lexicon = Lexicon {
                 sibling_in_icd,
                 is_condition_word: &|word| self.is_condition_word(word),
@@ -1891,9 +1927,12 @@ impl RuleJudge {
         let contains = |words: &[String], part: &[String]| {
             !part.is_empty() && words.windows(part.len()).any(|window| window == part)
         };
+        if candidate.cause.is_empty() {
+            return None;
+        }
         let mut words = candidate.words.clone();
         let mut replaced = false;
-        for relation in &self.relations {
+        for relation in self.relations.iter().chain(&self.drug_classes) {
             let (narrower, broader) = (&relation.narrower.words, &relation.broader.words);
             if !contains(&form.words, broader) || contains(&words, broader) {
                 continue;
