@@ -16,8 +16,12 @@
 //!    *qualifiers*. The reference's forms are its name, its synonyms, its ICD-10-CM code's description,
 //!    and the inclusion terms the classification lists under the code.
 //! 3. **Grade**: same core words → 5 (4 if a qualifier differs); more specific → 5, unless the extra
-//!    words name another condition; less specific → 4, or 3 when what is left out defines the reference
-//!    ([`vocabulary::is_defining_word`]); same head noun, other words → 3, or 4 when only a site or a
+//!    words name another condition (a cause, a complication or the kind of the head is not another
+//!    condition); less specific → 4, or 3 when what is left out defines the reference: a cause unless
+//!    it is an organism or an allergen, a type word in a complication ("with perforation"), any
+//!    other [`vocabulary::is_defining_word`]; a narrower cause meets the broader one the reference
+//!    names (`judge/related.csv`, `judge/drug_classes.csv`), and two kinds the table files under one
+//!    broader term are siblings (3); same head noun, other words → 3, or 4 when only a site or a
 //!    non-defining detail differs and the classification does not file the candidate beside the
 //!    reference's code. A code the candidate gives, or one its text names, is also compared through the
 //!    ICD-10-CM hierarchy. The calibration set in `judge/calibration.csv` measures how often the judge
