@@ -1335,25 +1335,9 @@ impl RuleJudge {
     /// once; a condition may bring one cause or complication ("septic shock due to pyelonephritis"),
     /// and what follows that is left out of the score.
     pub fn read_answer(&self, text: &str) -> Reading {
-        let cached = self
-            .readings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(text)
-            .cloned();
-        if let Some(reading) = cached {
-            return reading;
-        }
-        let reading = self.read_answer_uncached(text);
-        let mut readings = self
-            .readings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if readings.len() >= VERDICT_CACHE_LIMIT {
-            readings.clear();
-        }
-        readings.insert(text.to_string(), reading.clone());
-        reading
+        bounded_cache(&self.readings, text.to_string(), || {
+            self.read_answer_uncached(text)
+        })
     }
 
     fn read_answer_uncached(&self, text: &str) -> Reading {
@@ -1544,25 +1528,9 @@ impl RuleJudge {
             key.push('\u{1f}');
             key.push_str(synonym);
         }
-        let cached = self
-            .verdicts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        if let Some(verdict) = cached {
-            return verdict;
-        }
-        let verdict = self.judge_uncached(reference, candidate, candidate_icd10);
-        let mut verdicts = self
-            .verdicts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if verdicts.len() >= VERDICT_CACHE_LIMIT {
-            verdicts.clear();
-        }
-        verdicts.insert(key, verdict.clone());
-        verdict
+        bounded_cache(&self.verdicts, key, || {
+            self.judge_uncached(reference, candidate, candidate_icd10)
+        })
     }
 
     fn judge_uncached(
@@ -1741,25 +1709,9 @@ impl RuleJudge {
             reference.icd10,
             reference.synonyms.join("\u{2}")
         );
-        let cached = self
-            .forms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        if let Some(forms) = cached {
-            return forms;
-        }
-        let forms = std::sync::Arc::new(self.reference_forms_uncached(reference));
-        let mut cache = self
-            .forms
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= VERDICT_CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(key, std::sync::Arc::clone(&forms));
-        forms
+        bounded_cache(&self.forms, key, || {
+            std::sync::Arc::new(self.reference_forms_uncached(reference))
+        })
     }
 
     fn reference_forms_uncached(&self, reference: Reference<'_>) -> Vec<ReferenceForm> {
@@ -2292,6 +2244,30 @@ fn first_link_only(text: &str) -> String {
         Some(end) => text[..end].to_string(),
         None => text.to_string(),
     }
+}
+
+/// The value cached under `key`, or `build`'s, remembered; the cache starts again when it holds
+/// [`VERDICT_CACHE_LIMIT`] values. The lock is not held while building.
+fn bounded_cache<V: Clone>(
+    cache: &std::sync::Mutex<HashMap<String, V>>,
+    key: String,
+    build: impl FnOnce() -> V,
+) -> V {
+    let lock = || {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(value) = lock().get(&key).cloned() {
+        return value;
+    }
+    let value = build();
+    let mut values = lock();
+    if values.len() >= VERDICT_CACHE_LIMIT {
+        values.clear();
+    }
+    values.insert(key, value.clone());
+    value
 }
 
 /// The pieces of one answer split at its links ("septic shock | e. coli pyelonephritis").
